@@ -1,0 +1,119 @@
+"""The command line: ``python -m app serve | export-schema | local-sagemaker``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from app.logs import configure_logging
+from app.settings import LOG_LEVELS, Settings, SettingsError
+
+LOCAL_SAGEMAKER_PORT = 8001
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the GraphQL service",
+        description="Run the GraphQL service. Without settings it starts the local SageMaker "
+        "endpoint in-process with its demo catalog; SMGQL_* variables configure the rest.",
+    )
+    serve.add_argument("--host", help="address to bind (SMGQL_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (SMGQL_PORT)")
+    serve.add_argument(
+        "--backend", choices=("local", "aws"), help="SageMaker backend (SMGQL_BACKEND)"
+    )
+
+    export = commands.add_parser("export-schema", help="print the subgraph SDL")
+    export.add_argument("--output", help="write to this file instead of standard output")
+
+    local = commands.add_parser(
+        "local-sagemaker",
+        help="run the SageMaker-compatible local endpoint",
+        description="Serve the SageMaker image operations over AWS JSON 1.1 on HTTP, backed by "
+        "SQLite. Point boto3 at it with endpoint_url.",
+    )
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--port", type=int, default=LOCAL_SAGEMAKER_PORT)
+    local.add_argument("--db", default=":memory:", help="SQLite file; ':memory:' keeps nothing")
+    local.add_argument("--region", default="us-east-1", help="region written into ARNs")
+    local.add_argument(
+        "--transition-delay",
+        type=float,
+        default=0.0,
+        help="seconds a new version stays CREATING and a deleted one DELETING",
+    )
+    local.add_argument("--no-seed", action="store_true", help="start empty, without demo data")
+    local.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "local-sagemaker":
+        return _local_sagemaker(args)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "export-schema":
+        return _export_schema(args.output)
+    overrides = {k: v for k, v in vars(args).items() if k in ("host", "port", "backend") and v}
+    return _serve(dataclasses.replace(settings, **overrides))
+
+
+def _local_sagemaker(args: argparse.Namespace) -> int:
+    from app.local_sagemaker.server import EndpointOptions, LocalSageMaker
+
+    configure_logging(args.log_level)
+    options = EndpointOptions(
+        db=args.db,
+        region=args.region,
+        transition_delay=args.transition_delay,
+        seed=not args.no_seed,
+    )
+    LocalSageMaker(options).serve_forever(args.host, args.port, args.log_level)
+    return 0
+
+
+def _export_schema(output: str | None) -> int:
+    from app.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if output:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; the traceback
+        # that would follow tells the person nothing.
+        sys.exit(130)

@@ -1,0 +1,147 @@
+"""Knobs that make the local endpoint behave like a slow or struggling AWS, and the counters that
+let tests and benchmarks see what reached it.
+
+Everything is off by default. Faults are spread evenly instead of drawn at random: a throttle rate
+of 0.5 throttles every other call, so a test of botocore's retries is deterministic (the retry of
+a throttled call always goes through) and a rate of 1.0 throttles every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.local_sagemaker.protocol import AwsError
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What the endpoint does to each call before serving it."""
+
+    latency: float = 0.0
+    throttle_rate: float = 0.0
+    server_error_rate: float = 0.0
+    rejected_access_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.latency < 0 or self.latency > 60:
+            raise ValueError("latency must be between 0 and 60 seconds")
+        for name in ("throttle_rate", "server_error_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+    @classmethod
+    def from_json(cls, body: Any) -> FaultPlan:
+        """Parse the control API's camelCase JSON; raises ValueError with a readable reason."""
+        if not isinstance(body, dict):
+            raise ValueError("expected a JSON object")
+        known = {"latencyMs", "throttleRate", "serverErrorRate", "rejectedAccessKeys"}
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}; known: {sorted(known)}")
+        keys = body.get("rejectedAccessKeys", [])
+        numbers = [body.get(k, 0) for k in ("latencyMs", "throttleRate", "serverErrorRate")]
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValueError("rejectedAccessKeys must be a list of strings")
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+            raise ValueError("latencyMs, throttleRate and serverErrorRate must be numbers")
+        return cls(numbers[0] / 1000, numbers[1], numbers[2], frozenset(keys))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latencyMs": self.latency * 1000,
+            "throttleRate": self.throttle_rate,
+            "serverErrorRate": self.server_error_rate,
+            "rejectedAccessKeys": sorted(self.rejected_access_keys),
+        }
+
+
+class _EvenSpread:
+    """Says yes to ``rate`` of its calls, evenly spaced and starting with a yes, so that any rate
+    above zero shows from the first call: 0.5 -> yes, no, yes, no; 0.25 -> yes, no, no, no, yes."""
+
+    def __init__(self) -> None:
+        self._credit = 0.0
+
+    def fire(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        fired = self._credit <= 1e-9
+        if fired:
+            self._credit += 1.0
+        self._credit -= rate
+        return fired
+
+
+class Faults:
+    """The current :class:`FaultPlan` plus the call counters. Thread-safe."""
+
+    def __init__(self, plan: FaultPlan | None = None) -> None:
+        self._lock = threading.Lock()
+        self.plan = plan or FaultPlan()
+        self._throttle = _EvenSpread()
+        self._server_error = _EvenSpread()
+        self._calls: Counter[str] = Counter()
+        self._in_flight = 0
+        self._peak_in_flight = 0
+
+    def configure(self, plan: FaultPlan) -> None:
+        with self._lock:
+            self.plan = plan
+            self._throttle = _EvenSpread()
+            self._server_error = _EvenSpread()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(self._calls),
+                "inFlight": self._in_flight,
+                "peakInFlight": self._peak_in_flight,
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._peak_in_flight = self._in_flight
+
+    @asynccontextmanager
+    async def call(self, operation: str, access_key: str | None) -> AsyncIterator[None]:
+        """Count one call, hold it for the planned latency, then maybe fail it.
+
+        The latency is an ``asyncio.sleep``, so concurrent calls overlap instead of queueing, as
+        they would against AWS; the in-flight count spans it, which is what lets a test see that
+        a client really ran its calls concurrently.
+        """
+        with self._lock:
+            self._calls[operation] += 1
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            plan = self.plan
+        try:
+            if plan.latency:
+                await asyncio.sleep(plan.latency)
+            self._raise_planned_fault(plan, access_key)
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _raise_planned_fault(self, plan: FaultPlan, access_key: str | None) -> None:
+        if access_key is not None and access_key in plan.rejected_access_keys:
+            raise AwsError(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+                status=403,
+            )
+        with self._lock:
+            throttled = self._throttle.fire(plan.throttle_rate)
+            broken = not throttled and self._server_error.fire(plan.server_error_rate)
+        if throttled:
+            raise AwsError("ThrottlingException", "Rate exceeded")
+        if broken:
+            raise AwsError("InternalFailure", "The local endpoint failed on purpose", status=500)

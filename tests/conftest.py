@@ -1,0 +1,95 @@
+"""Fixtures shared by every test: a real local SageMaker endpoint on loopback and boto3 clients
+that reach it over HTTP through botocore's whole stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from mypy_boto3_sagemaker import SageMakerClient
+
+from app.local_sagemaker.faults import FaultPlan
+from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+
+
+def sagemaker_client(url: str, access_key: str = "test", **config: Any) -> SageMakerClient:
+    """A boto3 SageMaker client for a local endpoint; ``config`` goes to botocore's Config."""
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key="test-secret",
+        config=Config(**{"retries": {"mode": "standard", "total_max_attempts": 3}, **config}),
+    )
+
+
+class EndpointControl:
+    """The endpoint's ``/_local`` control API, as tests use it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = httpx.get(f"{self.url}/_local/stats").raise_for_status().json()
+        return stats
+
+    def calls(self, operation: str) -> int:
+        count: int = self.stats()["calls"].get(operation, 0)
+        return count
+
+    def reset(self) -> None:
+        httpx.delete(f"{self.url}/_local/stats").raise_for_status()
+
+    def set_faults(self, **plan: Any) -> None:
+        httpx.put(f"{self.url}/_local/faults", json=plan).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def shared_endpoint() -> Iterator[BackgroundEndpoint]:
+    """One seeded in-memory endpoint for the whole run. Tests that write to it use image names
+    of their own, so they never disturb the demo catalog others read."""
+    with BackgroundEndpoint(EndpointOptions()) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def endpoint(shared_endpoint: BackgroundEndpoint) -> Iterator[BackgroundEndpoint]:
+    """The shared endpoint with clean counters, and faults switched off again afterwards."""
+    shared_endpoint.endpoint.faults.configure(FaultPlan())
+    shared_endpoint.endpoint.faults.reset_stats()
+    yield shared_endpoint
+    shared_endpoint.endpoint.faults.configure(FaultPlan())
+
+
+@pytest.fixture
+def control(endpoint: BackgroundEndpoint) -> EndpointControl:
+    return EndpointControl(endpoint.url)
+
+
+@pytest.fixture
+def sagemaker(endpoint: BackgroundEndpoint) -> SageMakerClient:
+    return sagemaker_client(endpoint.url)
+
+
+SIGNED = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request"
+}
+
+
+def raw_call(url: str, operation: str, body: object, **headers: str) -> httpx.Response:
+    """One AWS JSON 1.1 call sent by hand, so tests see the exact bytes on the wire."""
+    return httpx.post(
+        url,
+        json=body,
+        headers={
+            **SIGNED,
+            "X-Amz-Target": f"SageMaker.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            **headers,
+        },
+    )

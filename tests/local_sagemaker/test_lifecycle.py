@@ -1,0 +1,129 @@
+"""Writes and the lifecycle of images and versions, as AWS has them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+from mypy_boto3_sagemaker import SageMakerClient
+
+from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+from tests.conftest import sagemaker_client
+
+ROLE = "arn:aws:iam::123456789012:role/R"
+DELAY = 0.3
+
+
+@pytest.fixture(scope="module")
+def slow_sagemaker() -> Iterator[SageMakerClient]:
+    """An empty endpoint whose transitions take DELAY seconds."""
+    with BackgroundEndpoint(EndpointOptions(seed=False, transition_delay=DELAY)) as endpoint:
+        yield sagemaker_client(endpoint.url)
+
+
+def _new_image(sagemaker: SageMakerClient) -> str:
+    name = f"life-{uuid.uuid4().hex[:10]}"
+    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
+    return name
+
+
+def test_versions_are_creating_then_created(slow_sagemaker: SageMakerClient) -> None:
+    name = _new_image(slow_sagemaker)
+    assert slow_sagemaker.describe_image(ImageName=name)["ImageStatus"] == "CREATING"
+    slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
+    assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATING"
+    time.sleep(DELAY + 0.1)
+    assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATED"
+    assert slow_sagemaker.describe_image(ImageName=name)["ImageStatus"] == "CREATED"
+
+
+def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient) -> None:
+    name = _new_image(slow_sagemaker)
+    slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
+    slow_sagemaker.delete_image_version(ImageName=name, Version=1)
+    assert (
+        slow_sagemaker.describe_image_version(ImageName=name, Version=1)["ImageVersionStatus"]
+        == "DELETING"
+    )
+    with pytest.raises(slow_sagemaker.exceptions.ResourceInUse):
+        slow_sagemaker.delete_image_version(ImageName=name, Version=1)
+    time.sleep(DELAY + 0.1)
+    with pytest.raises(slow_sagemaker.exceptions.ResourceNotFound):
+        slow_sagemaker.describe_image_version(ImageName=name, Version=1)
+
+
+def test_deleting_an_image_takes_its_versions(sagemaker: SageMakerClient) -> None:
+    name = _new_image(sagemaker)
+    sagemaker.create_image_version(
+        ImageName=name, BaseImage="repo/a:1", ClientToken="c1", Aliases=["a"]
+    )
+    sagemaker.delete_image(ImageName=name)
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.describe_image(ImageName=name)
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.list_aliases(ImageName=name)
+
+
+def test_version_numbers_are_never_reused(sagemaker: SageMakerClient) -> None:
+    name = _new_image(sagemaker)
+    for token in ("t1", "t2"):
+        sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken=token)
+    sagemaker.delete_image_version(ImageName=name, Version=2)
+    arn = sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="t3")[
+        "ImageVersionArn"
+    ]
+    assert arn.endswith(f"/{name}/3")
+
+
+def test_client_token_makes_create_idempotent(sagemaker: SageMakerClient) -> None:
+    name = _new_image(sagemaker)
+    first = sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="same")
+    again = sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="same")
+    assert first["ImageVersionArn"] == again["ImageVersionArn"]
+    assert len(sagemaker.list_image_versions(ImageName=name)["ImageVersions"]) == 1
+
+
+def test_update_moves_aliases_and_changes_fields(sagemaker: SageMakerClient) -> None:
+    name = _new_image(sagemaker)
+    sagemaker.create_image_version(
+        ImageName=name,
+        BaseImage="repo/a:1",
+        ClientToken="t1",
+        Aliases=["stable"],
+        JobType="TRAINING",
+    )
+    sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:2", ClientToken="t2")
+    with pytest.raises(sagemaker.exceptions.ResourceInUse):
+        sagemaker.update_image_version(ImageName=name, Version=2, AliasesToAdd=["stable"])
+    sagemaker.update_image_version(ImageName=name, Alias="stable", AliasesToDelete=["stable"])
+    sagemaker.update_image_version(
+        ImageName=name,
+        AliasesToAdd=["stable"],
+        JobType="INFERENCE",
+        Horovod=False,
+        ReleaseNotes="promoted",
+    )
+    promoted = sagemaker.describe_image_version(ImageName=name, Alias="stable")
+    assert promoted["Version"] == 2
+    assert (promoted["JobType"], promoted["Horovod"], promoted["ReleaseNotes"]) == (
+        "INFERENCE",
+        False,
+        "promoted",
+    )
+    assert promoted["LastModifiedTime"] >= promoted["CreationTime"]
+    assert sagemaker.describe_image_version(ImageName=name, Version=1)["JobType"] == "TRAINING"
+
+
+def test_creating_a_version_of_a_missing_image_is_not_found(sagemaker: SageMakerClient) -> None:
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.create_image_version(ImageName="missing-image", BaseImage="r:1", ClientToken="t")
+
+
+def test_enum_inputs_are_checked(sagemaker: SageMakerClient) -> None:
+    with pytest.raises(ClientError) as raised:
+        sagemaker.update_image_version(ImageName="sklearn-kernel", Processor="TPU")  # type: ignore[arg-type]
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "enum value set" in raised.value.response["Error"]["Message"]

@@ -1,0 +1,129 @@
+"""The list operations: pagination, sorting and filters as the model defines them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from botocore.exceptions import ClientError
+from mypy_boto3_sagemaker import SageMakerClient
+
+ROLE = "arn:aws:iam::123456789012:role/R"
+
+
+def _image_with_versions(sagemaker: SageMakerClient, count: int) -> str:
+    name = f"paging-{uuid.uuid4().hex[:12]}"
+    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
+    for number in range(count):
+        sagemaker.create_image_version(
+            ImageName=name, BaseImage=f"repo/img:{number}", ClientToken=f"t{number}"
+        )
+    return name
+
+
+@pytest.fixture(scope="module")
+def big_image(shared_endpoint: object) -> str:
+    from tests.conftest import sagemaker_client
+
+    return _image_with_versions(sagemaker_client(shared_endpoint.url), 250)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 100])
+def test_paging_through_250_versions_returns_each_exactly_once(
+    sagemaker: SageMakerClient, big_image: str, page_size: int
+) -> None:
+    pages = sagemaker.get_paginator("list_image_versions").paginate(
+        ImageName=big_image,
+        SortBy="VERSION",
+        SortOrder="ASCENDING",
+        PaginationConfig={"PageSize": page_size},
+    )
+    versions = [v["Version"] for page in pages for v in page["ImageVersions"]]
+    assert versions == list(range(1, 251))
+
+
+def test_default_page_is_ten_newest_first(sagemaker: SageMakerClient, big_image: str) -> None:
+    page = sagemaker.list_image_versions(ImageName=big_image)
+    assert [v["Version"] for v in page["ImageVersions"]] == list(range(250, 240, -1))
+    assert page["NextToken"]
+
+
+def test_versions_inserted_while_paging_do_not_shift_pages(sagemaker: SageMakerClient) -> None:
+    name = _image_with_versions(sagemaker, 6)
+    first = sagemaker.list_image_versions(
+        ImageName=name, SortBy="VERSION", SortOrder="ASCENDING", MaxResults=3
+    )
+    sagemaker.create_image_version(ImageName=name, BaseImage="repo/img:x", ClientToken="late")
+    rest = sagemaker.list_image_versions(
+        ImageName=name,
+        SortBy="VERSION",
+        SortOrder="ASCENDING",
+        MaxResults=10,
+        NextToken=first["NextToken"],
+    )
+    seen = [v["Version"] for v in first["ImageVersions"] + rest["ImageVersions"]]
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_a_token_from_another_query_or_tampered_is_a_validation_error(
+    sagemaker: SageMakerClient, big_image: str
+) -> None:
+    token = sagemaker.list_image_versions(ImageName=big_image)["NextToken"]
+    for params in (
+        {"ImageName": big_image, "NextToken": token, "SortOrder": "ASCENDING"},
+        {"ImageName": big_image, "NextToken": token[:-4] + "AAAA"},
+        {"ImageName": big_image, "NextToken": "not-a-token"},
+    ):
+        with pytest.raises(ClientError) as raised:
+            sagemaker.list_image_versions(**params)  # type: ignore[arg-type]
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_list_images_filters_and_sorts(sagemaker: SageMakerClient) -> None:
+    by_name = sagemaker.list_images(
+        NameContains="PYTORCH", SortBy="IMAGE_NAME", SortOrder="ASCENDING"
+    )
+    assert [i["ImageName"] for i in by_name["Images"]] == ["pytorch-inference", "pytorch-training"]
+    old = sagemaker.list_images(
+        CreationTimeBefore=datetime(2024, 3, 15, tzinfo=UTC),
+        SortBy="CREATION_TIME",
+        SortOrder="ASCENDING",
+    )
+    assert [i["ImageName"] for i in old["Images"]] == ["tensorflow-notebook", "pytorch-training"]
+
+
+def test_list_images_pages_through_every_image_once(sagemaker: SageMakerClient) -> None:
+    pages = sagemaker.get_paginator("list_images").paginate(
+        SortBy="IMAGE_NAME", PaginationConfig={"PageSize": 2}
+    )
+    names = [i["ImageName"] for page in pages for i in page["Images"]]
+    assert len(names) == len(set(names))
+    assert names == sorted(names, key=str.lower, reverse=True)
+    assert {"pytorch-training", "sklearn-kernel", "r-analytics"} <= set(names)
+
+
+def test_version_time_filters(sagemaker: SageMakerClient) -> None:
+    page = sagemaker.list_image_versions(
+        ImageName="pytorch-training",
+        CreationTimeAfter=datetime(2024, 5, 1, tzinfo=UTC),
+        LastModifiedTimeBefore=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    assert [v["Version"] for v in page["ImageVersions"]] == [3, 2]
+
+
+def test_list_aliases_by_image_version_and_alias(sagemaker: SageMakerClient) -> None:
+    every = sagemaker.list_aliases(ImageName="pytorch-training")
+    assert every["SageMakerImageVersionAliases"] == ["2.3", "next", "previous", "stable"]
+    of_three = sagemaker.list_aliases(ImageName="pytorch-training", Version=3)
+    assert of_three["SageMakerImageVersionAliases"] == ["2.3", "stable"]
+    one = sagemaker.list_aliases(ImageName="pytorch-training", Alias="next")
+    assert one["SageMakerImageVersionAliases"] == ["next"]
+    paged = sagemaker.get_paginator("list_aliases").paginate(
+        ImageName="pytorch-training", PaginationConfig={"PageSize": 1}
+    )
+    assert [a for p in paged for a in p["SageMakerImageVersionAliases"]] == every[
+        "SageMakerImageVersionAliases"
+    ]
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.list_aliases(ImageName="pytorch-training", Version=42)

@@ -1,0 +1,123 @@
+"""Requests no SDK would send get a 4xx in AWS's error shape, and the endpoint keeps serving."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.local_sagemaker.protocol import MAX_BODY_BYTES
+from app.local_sagemaker.server import BackgroundEndpoint
+from tests.conftest import SIGNED, raw_call
+
+TARGET = {
+    **SIGNED,
+    "X-Amz-Target": "SageMaker.DescribeImageVersion",
+    "Content-Type": "application/x-amz-json-1.1",
+}
+
+
+def _post(url: str, content: bytes, **headers: str) -> httpx.Response:
+    return httpx.post(url, content=content, headers={**TARGET, **headers})
+
+
+@pytest.mark.parametrize(
+    ("send", "status", "code"),
+    [
+        (lambda url: _post(url, b"{not json"), 400, "SerializationException"),
+        (lambda url: _post(url, b"\xff\xfe\x00"), 400, "SerializationException"),
+        (lambda url: _post(url, b"[1, 2]"), 400, "SerializationException"),
+        (
+            lambda url: raw_call(url, "DescribeImageVersion", {"ImageName": 5}),
+            400,
+            "SerializationException",
+        ),
+        (
+            lambda url: raw_call(
+                url, "DescribeImageVersion", {"ImageName": "sklearn-kernel", "Version": "one"}
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            lambda url: raw_call(
+                url, "DescribeImageVersion", {"ImageName": "sklearn-kernel", "Verison": 1}
+            ),
+            400,
+            "SerializationException",
+        ),
+        (lambda url: raw_call(url, "DescribeImageVersion", {}), 400, "ValidationException"),
+        (
+            lambda url: raw_call(
+                url, "DescribeImageVersion", {"ImageName": "sklearn-kernel", "Version": -1}
+            ),
+            400,
+            "ValidationException",
+        ),
+        (
+            lambda url: raw_call(url, "DescribeImageVersion", {"ImageName": "x" * 64}),
+            400,
+            "ValidationException",
+        ),
+        (lambda url: raw_call(url, "DeleteEverything", {}), 400, "UnknownOperationException"),
+        (
+            lambda url: raw_call(url, "DescribeImageVersion", {}, **{"X-Amz-Target": "Nope"}),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            lambda url: _post(url, b"{}", Authorization=""),
+            403,
+            "MissingAuthenticationTokenException",
+        ),
+        (
+            lambda url: _post(url, b"x" * (MAX_BODY_BYTES + 1)),
+            413,
+            "RequestEntityTooLargeException",
+        ),
+        (lambda url: httpx.get(url, headers=TARGET), 405, "UnknownOperationException"),
+        (
+            lambda url: httpx.post(f"{url}/elsewhere", headers=TARGET),
+            404,
+            "UnknownOperationException",
+        ),
+    ],
+    ids=[
+        "bad-json",
+        "not-utf8",
+        "not-an-object",
+        "string-as-int",
+        "int-as-string",
+        "unknown-member",
+        "missing-required",
+        "below-min",
+        "too-long",
+        "unknown-operation",
+        "bad-target",
+        "unsigned",
+        "huge-body",
+        "wrong-method",
+        "wrong-path",
+    ],
+)
+def test_malformed_request_gets_aws_error_shape(
+    endpoint: BackgroundEndpoint, send: object, status: int, code: str
+) -> None:
+    response = send(endpoint.url)  # type: ignore[operator]
+    assert response.status_code == status, response.text
+    assert response.json()["__type"] == code
+    assert response.json()["message"]
+    assert response.headers["x-amzn-requestid"]
+    still_serving = raw_call(endpoint.url, "DescribeImageVersion", {"ImageName": "sklearn-kernel"})
+    assert still_serving.status_code == 200
+
+
+def test_validation_lists_every_broken_constraint(endpoint: BackgroundEndpoint) -> None:
+    response = raw_call(
+        endpoint.url,
+        "ListImageVersions",
+        {"ImageName": "bad name", "MaxResults": 0, "SortBy": "SIZE"},
+    )
+    message = response.json()["message"]
+    assert message.startswith("3 validation errors detected")
+    for member in ("'imageName'", "'maxResults'", "'sortBy'"):
+        assert member in message
