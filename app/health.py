@@ -1,0 +1,60 @@
+"""Liveness and readiness.
+
+``/healthz`` says the process serves HTTP and nothing more, so an orchestrator restarts it only
+when it is truly stuck. ``/readyz`` says SageMaker answers, so traffic is held back while it does
+not; the check is one cheap call, reused for a few seconds, and concurrent probes share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.errors import to_graphql_error
+from app.sagemaker import SageMakerGateway
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+class Readiness:
+    def __init__(
+        self,
+        gateway: SageMakerGateway,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._gateway = gateway
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._checked_at: float | None = None
+        self._problem: str | None = None
+
+    async def problem(self) -> str | None:
+        """None when SageMaker answered the last check; else the error code that it failed with."""
+        async with self._lock:
+            now = self._clock()
+            if self._checked_at is None or now - self._checked_at >= self._cache_seconds:
+                self._problem = await self._check()
+                self._checked_at = self._clock()
+            return self._problem
+
+    async def _check(self) -> str | None:
+        try:
+            await self._gateway.check_reachable()
+        except Exception as error:
+            extensions = to_graphql_error(error, {}).extensions or {}
+            return str(extensions.get("code"))
+        return None
+
+    async def endpoint(self, request: Request) -> Response:
+        problem = await self.problem()
+        if problem is None:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable", "code": problem}, status_code=503)

@@ -1,0 +1,135 @@
+"""The ASGI app: routes, middleware, and the lifespan that owns the SageMaker client.
+
+``create_app(settings)`` builds an app; the module-level ``app`` is one built from the
+environment, so ``uvicorn app.main:app`` works as well as ``python -m app serve``.
+
+Routes: ``/graphql`` (POST and GET; GraphiQL for a browser), ``/healthz``, ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from graphql import ExecutionResult
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from app.errors import with_code
+from app.health import Readiness, healthz
+from app.loaders import Loaders
+from app.middleware import LOG_FIELDS, BodyLimit, RequestLog
+from app.sagemaker import SageMakerGateway, build_client
+from app.schema import schema
+from app.schema.context import RequestContext
+from app.settings import Settings
+
+log = logging.getLogger("app")
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+class Services:
+    """What the lifespan starts and requests use. Empty until the app has started."""
+
+    gateway: SageMakerGateway
+    readiness: Readiness
+
+
+class GraphQLEndpoint(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view with this service's context and error shaping."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self._services = services
+
+    async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
+        # Fresh loaders per request: their cache is this request's memo, never another user's.
+        return RequestContext(
+            request=request,
+            response=response,
+            loaders=Loaders(self._services.gateway),
+            log_fields=request.scope.get("state", {}).get(LOG_FIELDS, {}),
+        )
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        errors = [with_code(error) for error in result.errors or []]
+        if errors:
+            log_fields = request.scope.get("state", {}).get(LOG_FIELDS, {})
+            log_fields["errorCodes"] = sorted({str((e.extensions or {})["code"]) for e in errors})
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if errors:
+            response["errors"] = [error.formatted for error in errors]
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+
+@asynccontextmanager
+async def run_services(settings: Settings, services: Services) -> AsyncIterator[None]:
+    """Start the SageMaker side (the embedded local endpoint when it is the backend), and stop
+    it all on the way out."""
+    async with AsyncExitStack() as stack:
+        endpoint_url = settings.endpoint_url
+        if settings.backend == "local" and endpoint_url is None:
+            from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+
+            options = EndpointOptions(db=settings.local_db, region=settings.region)
+            embedded = await asyncio.to_thread(BackgroundEndpoint(options).start)
+            stack.callback(embedded.stop)
+            endpoint_url = embedded.url
+            log.info(
+                f"Backend: the embedded local SageMaker endpoint at {endpoint_url} with its demo "
+                f"catalog ({settings.local_db}). Set SMGQL_BACKEND=aws for real SageMaker."
+            )
+        else:
+            where = endpoint_url or f"SageMaker in {settings.region}"
+            log.info(f"Backend: {settings.backend}, {where}")
+        client = await asyncio.to_thread(build_client, settings, endpoint_url)
+        services.gateway = SageMakerGateway(client, settings.pool_size)
+        stack.callback(services.gateway.close)
+        services.readiness = Readiness(services.gateway, settings.readiness_cache_seconds)
+        yield
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    services = Services()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with run_services(settings, services):
+            log.info(
+                f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}/graphql"
+            )
+            yield
+
+    async def readyz(request: Request) -> Response:
+        return await services.readiness.endpoint(request)
+
+    middleware: list[Any] = [
+        Middleware(RequestLog),
+        Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+    ]
+    return Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+
+
+app = create_app()

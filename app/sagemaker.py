@@ -1,0 +1,208 @@
+"""The SageMaker gateway: the one place that holds the boto3 client and calls AWS.
+
+boto3 is synchronous, so each call runs on a thread of a pool exactly as large as the client's
+HTTP connection pool (``max_pool_connections``): as many calls are in flight as there are
+connections for them, and a burst beyond that waits for a free thread instead of for a
+connection inside botocore, where a timeout would look like an AWS failure.
+
+AWS's member names (``ImageVersionArn``) stop here: the rest of the service sees
+:class:`ImageVersionRef` keys and :class:`ImageVersionDescription` records with Python names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import botocore.session
+import regex
+from botocore.config import Config
+from mypy_boto3_sagemaker import SageMakerClient
+
+from app.errors import InvalidInput
+from app.settings import Settings
+
+# The local endpoint checks no signatures; these only have to look like credentials.
+LOCAL_CREDENTIALS = ("local", "local")
+
+
+@functools.cache
+def _string_rule(shape_name: str) -> tuple[regex.Pattern[str], int, int]:
+    """(pattern, min length, max length) of one of the model's string shapes."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    metadata = model.shape_for(shape_name).metadata
+    return regex.compile(metadata["pattern"]), metadata.get("min", 0), metadata.get("max", 1 << 30)
+
+
+def check_string(value: str, shape_name: str, argument: str) -> None:
+    """Raise InvalidInput unless ``value`` satisfies the model's rules for ``shape_name``."""
+    pattern, low, high = _string_rule(shape_name)
+    if not low <= len(value) <= high or pattern.fullmatch(value) is None:
+        raise InvalidInput(
+            f"{argument} {value[:80]!r} is not valid: it must be {low} to {high} characters "
+            f"matching {pattern.pattern}"
+        )
+
+
+@dataclass(frozen=True)
+class ImageVersionRef:
+    """A normalized lookup key: (image, version), (image, alias) or (image, latest).
+
+    Frozen, hence hashable: DataLoaders use it as their cache key, so two requests for the same
+    version in one query share one call.
+    """
+
+    image_name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, image_name: str, version: int | None, alias: str | None) -> ImageVersionRef:
+        """Check the arguments as SageMaker would, without calling it."""
+        check_string(image_name, "ImageName", "imageName")
+        if version is not None and alias is not None:
+            raise InvalidInput("Give either version or alias, not both.")
+        if version is not None and version < 0:
+            raise InvalidInput(f"version must be 0 or more, not {version}.")
+        if alias is not None:
+            check_string(alias, "SageMakerImageVersionAlias", "alias")
+        return cls(image_name, version, alias)
+
+    def pinned(self, version: int) -> ImageVersionRef:
+        return ImageVersionRef(self.image_name, version)
+
+    def as_request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"ImageName": self.image_name}
+        if self.version is not None:
+            request["Version"] = self.version
+        if self.alias is not None:
+            request["Alias"] = self.alias
+        return request
+
+
+_IMAGE_VERSION_ARN = regex.compile(
+    r"arn:aws(?:-[a-z]+)*:sagemaker:[a-z0-9-]+:\d{12}:image-version/"
+    r"(?P<name>[a-zA-Z0-9](?:[-.]?[a-zA-Z0-9]){0,62})/(?P<version>\d{1,9})"
+)
+
+
+def ref_from_image_version_arn(arn: str) -> ImageVersionRef:
+    """The (image, version) an ImageVersionArn names, e.g.
+    ``arn:aws:sagemaker:us-east-1:123456789012:image-version/my-image/3``."""
+    match = _IMAGE_VERSION_ARN.fullmatch(arn) if len(arn) <= 256 else None
+    if match is None:
+        raise InvalidInput(
+            f"imageVersionArn {arn[:80]!r} is not an image version ARN "
+            "(arn:aws:sagemaker:<region>:<account>:image-version/<image>/<version>)."
+        )
+    return ImageVersionRef(match["name"], int(match["version"]))
+
+
+@dataclass(frozen=True)
+class ImageVersionDescription:
+    """What DescribeImageVersion says of one version, with Python names and UTC times."""
+
+    image_version_arn: str
+    image_arn: str
+    version: int
+    image_version_status: str
+    creation_time: datetime
+    last_modified_time: datetime
+    base_image: str | None = None
+    container_image: str | None = None
+    failure_reason: str | None = None
+    vendor_guidance: str | None = None
+    job_type: str | None = None
+    ml_framework: str | None = None
+    programming_lang: str | None = None
+    processor: str | None = None
+    horovod: bool | None = None
+    release_notes: str | None = None
+
+    @property
+    def image_name(self) -> str:
+        # The image ARN keeps the name's case; the version ARN lowercases it.
+        return self.image_arn.rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_aws(cls, response: dict[str, Any]) -> ImageVersionDescription:
+        values: dict[str, Any] = {f.name: response.get(_AWS_NAMES[f.name]) for f in fields(cls)}
+        for name in ("creation_time", "last_modified_time"):
+            values[name] = values[name].astimezone(UTC)
+        return cls(**values)
+
+
+_AWS_NAMES = {
+    "image_version_arn": "ImageVersionArn",
+    "image_arn": "ImageArn",
+    "version": "Version",
+    "image_version_status": "ImageVersionStatus",
+    "creation_time": "CreationTime",
+    "last_modified_time": "LastModifiedTime",
+    "base_image": "BaseImage",
+    "container_image": "ContainerImage",
+    "failure_reason": "FailureReason",
+    "vendor_guidance": "VendorGuidance",
+    "job_type": "JobType",
+    "ml_framework": "MLFramework",
+    "programming_lang": "ProgrammingLang",
+    "processor": "Processor",
+    "horovod": "Horovod",
+    "release_notes": "ReleaseNotes",
+}
+
+
+def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClient:
+    """The process's one SageMaker client. Slow to build (it loads the service model): do it
+    once, at start, off the event loop."""
+    config = Config(
+        region_name=settings.region,
+        max_pool_connections=settings.pool_size,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+        user_agent_extra="sagemaker-images-graphql",
+    )
+    # None: boto3's default credential chain.
+    access_key, secret_key = LOCAL_CREDENTIALS if settings.backend == "local" else (None, None)
+    client: SageMakerClient = boto3.session.Session().client(
+        "sagemaker",
+        endpoint_url=endpoint_url,
+        config=config,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+    return client
+
+
+class SageMakerGateway:
+    """Async calls to SageMaker over one shared client and a bounded pool of threads."""
+
+    def __init__(self, client: SageMakerClient, concurrency: int) -> None:
+        self._client = client
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sagemaker")
+
+    async def describe_image_version(self, ref: ImageVersionRef) -> ImageVersionDescription:
+        response = await self._call(self._client.describe_image_version, ref.as_request())
+        return ImageVersionDescription.from_aws(response)
+
+    async def check_reachable(self) -> None:
+        """Raise unless SageMaker answers a cheap authenticated call."""
+        await self._call(self._client.list_images, {"MaxResults": 1})
+
+    async def _call(self, method: Callable[..., Any], request: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        response: dict[str, Any] = await loop.run_in_executor(
+            self._pool, functools.partial(method, **request)
+        )
+        return response
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()

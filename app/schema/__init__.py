@@ -1,0 +1,62 @@
+"""The GraphQL schema: an Apollo Federation v2 subgraph over SageMaker image versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import ExecutionContext
+
+from app.schema.context import RequestContext
+from app.schema.image_version import ImageVersion
+from app.schema.query import Query
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log nothing here. Failures are logged where they are mapped (``app.errors``), once
+        and with their errorId; strawberry's default would log every NOT_FOUND as a traceback."""
+
+
+class RecordOperation(SchemaExtension):
+    """Leave the operation's name and type for the request's log line."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, RequestContext):
+            execution = self.execution_context
+            context.log_fields["operationName"] = execution.operation_name
+            try:
+                context.log_fields["operationType"] = execution.operation_type.value
+            except Exception:  # a document that did not parse has no operation type
+                context.log_fields["operationType"] = None
+
+
+def build_schema() -> SubgraphSchema:
+    # Limits that keep one document from costing more than a page of real queries would.
+    extensions: list[Any] = [
+        MaxTokensLimiter(max_token_count=10_000),
+        MaxAliasesLimiter(max_alias_count=100),
+        QueryDepthLimiter(max_depth=12),
+        RecordOperation,
+    ]
+    return SubgraphSchema(query=Query, types=[ImageVersion], extensions=extensions)
+
+
+schema = build_schema()
+
+
+def schema_sdl() -> str:
+    """The subgraph SDL, as checked in at ``schema.graphql``."""
+    return schema.as_str() + "\n"

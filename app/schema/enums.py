@@ -1,0 +1,57 @@
+"""The enums of DescribeImageVersion, with exactly the values of botocore's SageMaker model.
+
+They are written out (not generated at import) so that each value has its description and the
+schema is stable; ``tests/schema/test_enums.py`` compares them with the model, so a value AWS adds
+fails the suite instead of a user's query.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="Where an image version is in its lifecycle.")
+class ImageVersionStatus(Enum):
+    CREATING = strawberry.enum_value("CREATING", description="SageMaker is creating the version.")
+    CREATED = strawberry.enum_value("CREATED", description="The version is ready to use.")
+    CREATE_FAILED = strawberry.enum_value(
+        "CREATE_FAILED", description="Creating the version failed; `failureReason` says why."
+    )
+    DELETING = strawberry.enum_value("DELETING", description="SageMaker is deleting the version.")
+    DELETE_FAILED = strawberry.enum_value(
+        "DELETE_FAILED", description="Deleting the version failed; `failureReason` says why."
+    )
+
+
+@strawberry.enum(description="The stability of an image version, as its maintainer states it.")
+class VendorGuidance(Enum):
+    NOT_PROVIDED = strawberry.enum_value(
+        "NOT_PROVIDED", description="The maintainer gave no guidance on the version's stability."
+    )
+    STABLE = strawberry.enum_value("STABLE", description="The version is stable.")
+    TO_BE_ARCHIVED = strawberry.enum_value(
+        "TO_BE_ARCHIVED",
+        description="The version is set to be archived; SageMaker archives custom image versions "
+        "three months after they are marked so.",
+    )
+    ARCHIVED = strawberry.enum_value(
+        "ARCHIVED",
+        description="The version is archived: not searchable and no longer actively supported.",
+    )
+
+
+@strawberry.enum(description="The kind of SageMaker job an image version is compatible with.")
+class JobType(Enum):
+    TRAINING = strawberry.enum_value("TRAINING", description="SageMaker training jobs.")
+    INFERENCE = strawberry.enum_value("INFERENCE", description="SageMaker inference jobs.")
+    NOTEBOOK_KERNEL = strawberry.enum_value(
+        "NOTEBOOK_KERNEL", description="SageMaker notebook kernels."
+    )
+
+
+@strawberry.enum(description="The processor an image version is built for.")
+class Processor(Enum):
+    CPU = strawberry.enum_value("CPU", description="The version runs on CPU instances.")
+    GPU = strawberry.enum_value("GPU", description="The version runs on GPU instances.")
