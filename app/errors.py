@@ -36,6 +36,7 @@ log = logging.getLogger("app.errors")
 
 
 class ErrorCode(StrEnum):
+    BAD_REQUEST = "BAD_REQUEST"
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     THROTTLED = "THROTTLED"
@@ -171,6 +172,11 @@ def _internal(error: BaseException, facts: Mapping[str, Any]) -> GraphQLError:
             **facts,
         },
     )
+
+
+def error_document(message: str, code: ErrorCode) -> dict[str, Any]:
+    """A GraphQL response body for a request refused before execution (bad JSON, too large)."""
+    return {"errors": [{"message": message, "extensions": {"code": code.value}}]}
 
 
 def _code_of(error: GraphQLError) -> str | None:

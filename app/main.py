@@ -9,21 +9,24 @@ Routes: ``/graphql`` (POST and GET; GraphiQL for a browser), ``/healthz``, ``/re
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
-from app.errors import with_code
+from app.errors import ErrorCode, error_document, with_code
 from app.health import Readiness, healthz
 from app.loaders import Loaders
 from app.middleware import LOG_FIELDS, BodyLimit, RequestLog
@@ -50,6 +53,25 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
     def __init__(self, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self._services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # As strawberry's own, but a refused request gets a GraphQL-shaped JSON body with a
+        # code instead of plain text, so clients can handle every failure the same way.
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refusal:
+            document = error_document(refusal.reason, ErrorCode.BAD_REQUEST)
+            response = JSONResponse(document, status_code=refusal.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Request body is not valid UTF-8.") from None
 
     async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
         # Fresh loaders per request: their cache is this request's memo, never another user's.

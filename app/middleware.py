@@ -12,6 +12,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import ErrorCode, error_document
+
 log = logging.getLogger("app.requests")
 
 # Keys in ``scope["state"]`` where handlers leave facts for the request's log line.
@@ -87,16 +89,8 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"Request body exceeds {self.max_bytes} bytes.",
-                        "extensions": {"code": "BAD_USER_INPUT"},
-                    }
-                ]
-            }
-        ).encode()
+        message = f"Request body exceeds {self.max_bytes} bytes."
+        body = json.dumps(error_document(message, ErrorCode.BAD_REQUEST)).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -46,9 +46,9 @@ class RecordOperation(SchemaExtension):
 def build_schema() -> SubgraphSchema:
     # Limits that keep one document from costing more than a page of real queries would.
     extensions: list[Any] = [
-        MaxTokensLimiter(max_token_count=10_000),
-        MaxAliasesLimiter(max_alias_count=100),
-        QueryDepthLimiter(max_depth=12),
+        lambda: MaxTokensLimiter(max_token_count=10_000),
+        lambda: MaxAliasesLimiter(max_alias_count=100),
+        lambda: QueryDepthLimiter(max_depth=12),
         RecordOperation,
     ]
     return SubgraphSchema(query=Query, types=[ImageVersion], extensions=extensions)

@@ -1,0 +1,54 @@
+"""The GraphQL service under test: the real app, its lifespan and boto3 client, talking over HTTP
+to the shared local SageMaker endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.local_sagemaker.server import BackgroundEndpoint
+from app.main import create_app
+from app.settings import Settings
+
+# Two attempts keep the retry tests quick; the retry itself is what matters.
+TEST_SETTINGS = Settings(backend="local", max_attempts=2, readiness_cache_seconds=60)
+
+
+class GraphQLClient:
+    """A frontend's view of the service: POST a query, get the JSON answer."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def query(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+    """The app with its lifespan running, and a client over the ASGI transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+            yield app, GraphQLClient(http)
+
+
+@pytest.fixture
+async def service(endpoint: BackgroundEndpoint) -> AsyncIterator[GraphQLClient]:
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
+    async with serving(settings) as (_, client):
+        yield client
+
+
+def errors_by_path(body: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(error["path"]): error for error in body.get("errors", [])}

@@ -1,0 +1,109 @@
+"""Batching, counted where it matters: at the SageMaker endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from mypy_boto3_sagemaker import SageMakerClient
+
+from app.loaders import Loaders
+from app.local_sagemaker.server import BackgroundEndpoint
+from app.sagemaker import ImageVersionRef, SageMakerGateway, build_client
+from tests.conftest import EndpointControl
+from tests.service.conftest import TEST_SETTINGS, GraphQLClient
+
+ROLE = "arn:aws:iam::123456789012:role/R"
+
+
+def _image_with_versions(sagemaker: SageMakerClient, count: int) -> str:
+    name = f"batch-{uuid.uuid4().hex[:10]}"
+    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
+    for number in range(count):
+        sagemaker.create_image_version(
+            ImageName=name, BaseImage=f"r/b:{number}", ClientToken=f"t{number}"
+        )
+    return name
+
+
+async def test_fifty_refs_with_ten_repeats_cost_forty_concurrent_calls(
+    service: GraphQLClient, sagemaker: SageMakerClient, control: EndpointControl
+) -> None:
+    name = _image_with_versions(sagemaker, 40)
+    unique = [{"imageName": name, "version": number} for number in range(1, 41)]
+    refs = unique + unique[5:15]
+    control.reset()
+    control.set_faults(latencyMs=50)
+
+    body = await service.query(
+        "query($refs: [ImageVersionRef!]!) { imageVersions(refs: $refs) { version } }", refs=refs
+    )
+
+    assert "errors" not in body
+    assert [v["version"] for v in body["data"]["imageVersions"]] == [r["version"] for r in refs]
+    stats = control.stats()
+    assert stats["calls"] == {"DescribeImageVersion": 40}
+    assert stats["peakInFlight"] > 1
+
+
+async def test_the_same_ref_in_many_fields_costs_one_call(
+    service: GraphQLClient, control: EndpointControl
+) -> None:
+    control.reset()
+    body = await service.query(
+        """{ a: imageVersion(imageName: "sklearn-kernel", alias: "stable") { version }
+             b: imageVersion(imageName: "sklearn-kernel", alias: "stable") { imageArn }
+             c: imageVersions(refs: [{imageName: "sklearn-kernel", alias: "stable"}]) {
+                  version } }"""
+    )
+    assert body["data"]["a"]["version"] == body["data"]["c"][0]["version"] == 2
+    assert control.calls("DescribeImageVersion") == 1
+
+
+async def test_loaders_are_per_request(service: GraphQLClient, control: EndpointControl) -> None:
+    control.reset()
+    query = '{ imageVersion(imageName: "sklearn-kernel", version: 1) { version } }'
+    await service.query(query)
+    await service.query(query)
+    assert control.calls("DescribeImageVersion") == 2
+
+
+async def test_alias_and_latest_results_prime_their_pinned_version(
+    endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
+    gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=4)
+    try:
+        loaders = Loaders(gateway)
+        control.reset()
+        by_alias = await loaders.image_version.load(
+            ImageVersionRef("pytorch-training", None, "stable")
+        )
+        latest = await loaders.image_version.load(ImageVersionRef("pytorch-training"))
+        pinned = [
+            await loaders.image_version.load(ImageVersionRef("pytorch-training", by_alias.version)),
+            await loaders.image_version.load(ImageVersionRef("pytorch-training", latest.version)),
+        ]
+        assert [p.version for p in pinned] == [3, 5]
+        assert control.calls("DescribeImageVersion") == 2
+    finally:
+        gateway.close()
+
+
+async def test_concurrency_is_bounded_by_the_pool_size(
+    endpoint: BackgroundEndpoint, control: EndpointControl, sagemaker: SageMakerClient
+) -> None:
+    name = _image_with_versions(sagemaker, 12)
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, pool_size=3)
+    gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=settings.pool_size)
+    try:
+        control.reset()
+        control.set_faults(latencyMs=30)
+        loaders = Loaders(gateway)
+        found = await loaders.image_version.load_many(
+            [ImageVersionRef(name, number) for number in range(1, 13)]
+        )
+        assert [f.version for f in found] == list(range(1, 13))
+        assert control.stats()["peakInFlight"] == 3
+    finally:
+        gateway.close()

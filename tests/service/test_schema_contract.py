@@ -1,0 +1,73 @@
+"""The schema against its sources of truth: botocore's model, and the checked-in SDL."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
+
+from app.local_sagemaker.shapes import enum_values, operation_model
+from app.schema import schema, schema_sdl
+from app.schema.enums import ImageVersionStatus, JobType, Processor, VendorGuidance
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("enum", [ImageVersionStatus, VendorGuidance, JobType, Processor])
+def test_enums_hold_exactly_the_models_values(enum: type[Enum]) -> None:
+    assert [member.value for member in enum] == enum_values(enum.__name__)
+    assert [member.name for member in enum] == enum_values(enum.__name__)
+
+
+def test_image_version_has_a_field_for_every_member_of_the_describe_answer() -> None:
+    output = operation_model("DescribeImageVersion").output_shape
+    assert output is not None
+    expected = {
+        re.sub(r"^[A-Z]+(?=[A-Z][a-z]|$)|^[A-Z]", lambda m: m[0].lower(), name)
+        for name in output.members
+    }
+    image_version = schema._schema.type_map["ImageVersion"]
+    assert isinstance(image_version, GraphQLObjectType)
+    assert expected | {"imageName"} == set(image_version.fields)
+
+
+def test_everything_a_person_reads_in_graphiql_is_described() -> None:
+    undocumented = []
+    for name, graphql_type in schema._schema.type_map.items():
+        # Built-in scalars, introspection and the federation spec's own types (link__Purpose).
+        if name.startswith("_") or "__" in name or name in {"String", "Int", "Boolean", "Float"}:
+            continue
+        if not graphql_type.description:
+            undocumented.append(name)
+        if isinstance(graphql_type, GraphQLEnumType):
+            undocumented += [
+                f"{name}.{value}"
+                for value, definition in graphql_type.values.items()
+                if not definition.description
+            ]
+        if isinstance(graphql_type, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in graphql_type.fields.items():
+                if field_name.startswith("_"):
+                    continue
+                if not field.description:
+                    undocumented.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description:
+                        undocumented.append(f"{name}.{field_name}({arg_name})")
+    assert undocumented == []
+
+
+def test_checked_in_schema_is_what_export_schema_prints() -> None:
+    checked_in = (ROOT / "schema.graphql").read_text(encoding="utf-8")
+    assert checked_in == schema_sdl(), (
+        "run: .venv/bin/python -m app export-schema --output schema.graphql"
+    )
+
+
+def test_schema_is_a_federation_2_subgraph_keyed_by_arn() -> None:
+    sdl = schema_sdl()
+    assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
+    assert 'type ImageVersion @key(fields: "imageVersionArn")' in sdl
