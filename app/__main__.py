@@ -78,7 +78,7 @@ def _local_sagemaker(args: argparse.Namespace) -> int:
         transition_delay=args.transition_delay,
         seed=not args.no_seed,
     )
-    LocalSageMaker(options).serve_forever(args.host, args.port, args.log_level)
+    LocalSageMaker(options).serve_forever(args.host, args.port)
     return 0
 
 
@@ -111,9 +111,4 @@ def _serve(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; the traceback
-        # that would follow tells the person nothing.
-        sys.exit(130)
+    sys.exit(main())

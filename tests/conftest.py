@@ -3,7 +3,16 @@ that reach it over HTTP through botocore's whole stack."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +23,8 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sagemaker_client(url: str, access_key: str = "test", **config: Any) -> SageMakerClient:
@@ -93,3 +104,51 @@ def raw_call(url: str, operation: str, body: object, **headers: str) -> httpx.Re
             **headers,
         },
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stderr: str
+
+
+@contextmanager
+def running_command(
+    args: list[str], ready_url: str, env: dict[str, str] | None = None
+) -> Iterator[Finished]:
+    """Run ``python -m app ARGS`` until ``ready_url`` answers; on exit, stop it with Ctrl-C and
+    fill in the yielded :class:`Finished` with its exit code and log."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    finished = Finished(returncode=-1, stderr="")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(ready_url).raise_for_status()
+                break
+            except (httpx.TransportError, httpx.HTTPStatusError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise AssertionError(
+                        f"{args} did not start: {process.communicate()[1].decode()}"
+                    ) from None
+                time.sleep(0.1)
+        yield finished
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        finished.returncode, finished.stderr = process.returncode, stderr.decode()

@@ -8,7 +8,6 @@ runs for every call.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -18,6 +17,7 @@ from app.local_sagemaker.endpoint import create_endpoint_app
 from app.local_sagemaker.faults import FaultPlan, Faults
 from app.local_sagemaker.seed import load_demo_catalog
 from app.local_sagemaker.store import ImageStore
+from app.server_thread import ServerThread
 
 
 @dataclass(frozen=True)
@@ -43,55 +43,33 @@ class LocalSageMaker:
         self.faults = Faults(options.faults)
         self.app = create_endpoint_app(self.store, self.faults)
 
-    def config(self, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
-        # uvicorn's own access log is off: the endpoint logs one structured line per call.
-        return uvicorn.Config(
-            self.app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-
-    def serve_forever(self, host: str, port: int, log_level: str = "info") -> None:
+    def serve_forever(self, host: str, port: int) -> None:
         """Standalone: serve in the foreground until interrupted."""
         try:
-            uvicorn.Server(self.config(host, port, log_level)).run()
+            # uvicorn's access log is off: the endpoint logs one structured line per call.
+            uvicorn.run(
+                self.app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            )
         finally:
             self.store.close()
 
 
 class BackgroundEndpoint:
-    """A :class:`LocalSageMaker` served on a thread; ``with`` starts and stops it.
-
-    Port 0 picks a free ephemeral port; :attr:`url` tells which one was bound.
-    """
+    """A :class:`LocalSageMaker` served on a thread; ``with`` starts and stops it."""
 
     def __init__(
         self, options: EndpointOptions | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.endpoint = LocalSageMaker(options or EndpointOptions())
-        self._server = uvicorn.Server(self.endpoint.config(host, port))
-        self._thread = threading.Thread(
-            target=self._server.run, name="local-sagemaker", daemon=True
-        )
+        self._thread = ServerThread(self.endpoint.app, host, port)
         self.url = ""
 
     def start(self) -> BackgroundEndpoint:
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the local SageMaker endpoint failed to start")
-            self._thread.join(0.01)
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.stop()
         self.endpoint.store.close()
 
     def __enter__(self) -> BackgroundEndpoint:

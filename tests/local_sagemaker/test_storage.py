@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 from app.local_sagemaker.store import ImageStore
-from tests.conftest import sagemaker_client
+from tests.conftest import free_port, running_command, sagemaker_client
 
 ROLE = "arn:aws:iam::123456789012:role/R"
 
@@ -69,47 +62,14 @@ def test_two_stores_on_one_file_share_writes_safely(tmp_path: Path) -> None:
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_standalone_command_serves_boto3(tmp_path: Path) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "local-sagemaker",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "cli.db"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ},
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_local/health").raise_for_status()
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "local endpoint did not start"
-                time.sleep(0.1)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = ["local-sagemaker", "--port", str(port), "--db", str(tmp_path / "cli.db")]
+    with running_command(command, f"{url}/_local/health") as finished:
         described = sagemaker_client(url).describe_image_version(ImageName="sklearn-kernel")
         assert described["Version"] == 2
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 130, stderr.decode()
-    assert "Traceback" not in stderr.decode()
-    log_lines = [line for line in stderr.decode().splitlines() if '"sagemaker_call"' in line]
-    assert any('"operation": "DescribeImageVersion"' in line for line in log_lines)
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr
+    calls = [json.loads(line) for line in finished.stderr.splitlines() if "sagemaker_call" in line]
+    assert [(c["operation"], c["status"]) for c in calls] == [("DescribeImageVersion", 200)]

@@ -1,0 +1,45 @@
+"""Serve an ASGI app with uvicorn on a background thread that has its own event loop.
+
+The embedded local endpoint runs this way beside the service, and tests run the service this way
+to talk to it over a real socket. Port 0 binds a free ephemeral port; :attr:`url` tells which.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class ServerThread:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["on", "off"] = "off",
+    ) -> None:
+        # uvicorn's access log is off: the apps log one structured line per request themselves.
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self.url = ""
+
+    def start(self) -> str:
+        """Start serving; return once the socket accepts connections."""
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the server thread stopped before it started serving")
+            self._thread.join(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

@@ -1,0 +1,159 @@
+"""The command line, the settings, and the files that deploy the service agree with each other."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import yaml
+
+from app.__main__ import _parser
+from app.local_sagemaker.server import BackgroundEndpoint
+from app.settings import VARIABLES, Settings, SettingsError, settings_table
+from tests.conftest import ROOT, EndpointControl, free_port, running_command
+
+QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
+
+
+def test_serve_defaults_to_the_embedded_endpoint_and_says_so() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running_command(
+        ["serve", "--port", str(port)],
+        f"{url}/readyz",
+        env={"SMGQL_BACKEND": "", "SMGQL_ENDPOINT_URL": ""},
+    ) as finished:
+        answer = httpx.post(f"{url}/graphql", json=QUERY).json()
+        assert answer == {"data": {"imageVersion": {"version": 2}}}
+    assert finished.returncode == 0, finished.stderr
+    assert "embedded local SageMaker endpoint" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_serve_backend_aws_honours_boto3s_endpoint_variable(
+    endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "AWS_ENDPOINT_URL_SAGEMAKER": endpoint.url,
+        "AWS_ACCESS_KEY_ID": "aws-test",
+        "AWS_SECRET_ACCESS_KEY": "aws-test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    control.reset()
+    with running_command(
+        ["serve", "--port", str(port), "--backend", "aws"], f"{url}/healthz", env=env
+    ):
+        answer = httpx.post(f"{url}/graphql", json=QUERY).json()
+    assert answer == {"data": {"imageVersion": {"version": 2}}}
+    assert control.calls("DescribeImageVersion") == 1
+
+
+def test_bad_settings_fail_at_start_with_a_clear_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "", "SMGQL_POOL_SIZE": "lots", "SMGQL_BACKEND": "gcp"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SMGQL_POOL_SIZE='lots': expected a whole number" in result.stderr
+    assert "SMGQL_BACKEND='gcp': expected one of local, aws" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_settings_parse_and_fall_back_to_aws_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "AWS_REGION": "eu-west-1",
+            "SMGQL_POOL_SIZE": "8",
+            "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:9",
+        }
+    )
+    assert (settings.region, settings.pool_size, settings.endpoint_url) == (
+        "eu-west-1",
+        8,
+        "http://127.0.0.1:9",
+    )
+    assert Settings.from_env({}) == Settings()
+    for bad in (
+        {"SMGQL_PORT": "70000"},
+        {"SMGQL_ENDPOINT_URL": "localhost:8001"},
+        {"SMGQL_RETRY_MODE": "sometimes"},
+        {"SMGQL_READ_TIMEOUT": "0"},
+    ):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.from_env(bad)
+
+
+def test_export_schema_prints_the_checked_in_schema() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "export-schema"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == (ROOT / "schema.graphql").read_text(encoding="utf-8")
+
+
+def test_readme_settings_table_is_generated_from_the_code() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "paste app.settings.settings_table() into the README"
+
+
+def _compose() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
+
+
+def _container_port(service: dict[str, Any]) -> int:
+    [mapping] = service["ports"]
+    return int(mapping.split(":")[-1])
+
+
+def test_compose_commands_are_valid_cli_calls() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"api", "local-sagemaker"}
+    for name, service in services.items():
+        command = service["command"]
+        assert command[:3] == ["python", "-m", "app"], name
+        args = _parser().parse_args(command[3:])
+        assert args.command == {"api": "serve", "local-sagemaker": "local-sagemaker"}[name]
+        assert args.port == _container_port(service)
+        healthcheck = " ".join(service["healthcheck"]["test"])
+        assert re.search(rf"127\.0\.0\.1:{args.port}/", healthcheck), name
+
+
+def test_compose_points_the_api_at_the_local_endpoint() -> None:
+    services = _compose()["services"]
+    api, local = services["api"], services["local-sagemaker"]
+    environment = api["environment"]
+    assert set(environment) <= {variable.name for variable in VARIABLES}
+    settings = Settings.from_env(environment)
+    endpoint = urlparse(settings.endpoint_url)
+    assert settings.backend == "local"
+    assert (endpoint.hostname, endpoint.port) == ("local-sagemaker", _container_port(local))
+    assert api["depends_on"]["local-sagemaker"]["condition"] == "service_healthy"
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert "/_local/health" in " ".join(local["healthcheck"]["test"])
+
+
+def test_runtime_lock_pins_what_the_dev_lock_pins() -> None:
+    def pins(name: str) -> dict[str, str]:
+        lines = (ROOT / name).read_text().splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith(" "))
+
+    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    assert runtime.items() <= dev.items()
+    assert {"strawberry-graphql", "starlette", "uvicorn", "boto3", "aiodataloader"} <= set(runtime)
