@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
 
 from botocore.exceptions import (
@@ -103,6 +104,26 @@ AWS_ERROR_CODES: Mapping[str, _Outcome] = {
         _DENIED,
     ),
 }
+
+
+class reported_as_graphql_errors:  # noqa: N801 - used as a statement: `with reported_as...`
+    """Raise any failure inside the ``with`` block as its GraphQL error, carrying ``asked``."""
+
+    def __init__(self, asked: Mapping[str, Any]) -> None:
+        self.asked = asked
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Returning None (never True) also tells type checkers that nothing is swallowed.
+        if isinstance(error, Exception):
+            raise to_graphql_error(error, self.asked) from None
 
 
 def to_graphql_error(error: BaseException, asked: Mapping[str, Any]) -> GraphQLError:

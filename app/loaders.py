@@ -22,34 +22,91 @@ from typing import TypeVar
 
 from aiodataloader import DataLoader
 
-from app.sagemaker import ImageVersionDescription, ImageVersionRef, SageMakerGateway
+from app.sagemaker import (
+    ImageDescription,
+    ImageSummary,
+    ImageVersionDescription,
+    ImageVersionRef,
+    ImageVersionSummary,
+    ListRequest,
+    Page,
+    SageMakerGateway,
+)
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class ImageVersionLoader(DataLoader[ImageVersionRef, ImageVersionDescription]):
+class ConcurrentLoader(DataLoader[K, V]):
+    """A DataLoader whose batch runs :meth:`load_one` for each unique key at once.
+
+    Subclasses say how to load one key; this class owns the batching contract: duplicates are
+    dropped, the calls run concurrently (bounded by the gateway's pool), and every key gets its
+    own value or its own exception, in the order the keys came.
+    """
+
+    def __init__(self, gateway: SageMakerGateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+
+    async def load_one(self, key: K) -> V:
+        raise NotImplementedError
+
+    def loaded(self, key: K, value: V) -> None:
+        """Called with each value the batch found; a hook for priming related keys."""
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
+        unique = list(dict.fromkeys(keys))
+        results = await gather_per_key([self.load_one(key) for key in unique])
+        found = dict(zip(unique, results, strict=True))
+        for key, result in found.items():
+            if not isinstance(result, Exception):
+                self.loaded(key, result)
+        return [found[key] for key in keys]
+
+
+class ImageVersionLoader(ConcurrentLoader[ImageVersionRef, ImageVersionDescription]):
     """DescribeImageVersion by :class:`ImageVersionRef`.
 
     A version found by alias or as the latest also answers for its pinned key (image, version):
     a later load of that key in the same request costs no call.
     """
 
-    def __init__(self, gateway: SageMakerGateway) -> None:
-        super().__init__()
-        self._gateway = gateway
+    async def load_one(self, key: ImageVersionRef) -> ImageVersionDescription:
+        return await self.gateway.describe_image_version(key)
 
-    async def batch_load_fn(  # type: ignore[override]
-        self, refs: Sequence[ImageVersionRef]
-    ) -> list[ImageVersionDescription | Exception]:
-        unique = list(dict.fromkeys(refs))
-        results = await gather_per_key(
-            [self._gateway.describe_image_version(ref) for ref in unique]
-        )
-        found = dict(zip(unique, results, strict=True))
-        for ref, result in found.items():
-            if isinstance(result, ImageVersionDescription) and ref.version is None:
-                self.prime(ref.pinned(result.version), result)
-        return [found[ref] for ref in refs]
+    def loaded(self, key: ImageVersionRef, value: ImageVersionDescription) -> None:
+        if key.version is None:
+            self.prime(key.pinned(value.version), value)
+
+
+class ImageLoader(ConcurrentLoader[str, ImageDescription]):
+    """DescribeImage by image name."""
+
+    async def load_one(self, key: str) -> ImageDescription:
+        return await self.gateway.describe_image(key)
+
+
+class AliasesLoader(ConcurrentLoader[tuple[str, int], list[str]]):
+    """ListAliases (every page) by (image name, version)."""
+
+    async def load_one(self, key: tuple[str, int]) -> list[str]:
+        return await self.gateway.list_aliases(*key)
+
+
+class ImagePageLoader(ConcurrentLoader[ListRequest, Page[ImageSummary]]):
+    """ListImages by request: fields asking for the same page share one call."""
+
+    async def load_one(self, key: ListRequest) -> Page[ImageSummary]:
+        return await self.gateway.list_images(key)
+
+
+class ImageVersionPageLoader(ConcurrentLoader[ListRequest, Page[ImageVersionSummary]]):
+    """ListImageVersions by request: fields asking for the same page share one call."""
+
+    async def load_one(self, key: ListRequest) -> Page[ImageVersionSummary]:
+        return await self.gateway.list_image_versions(key)
 
 
 async def gather_per_key(calls: Sequence[Awaitable[T]]) -> list[T | Exception]:
@@ -70,3 +127,7 @@ class Loaders:
 
     def __init__(self, gateway: SageMakerGateway) -> None:
         self.image_version = ImageVersionLoader(gateway)
+        self.image = ImageLoader(gateway)
+        self.aliases = AliasesLoader(gateway)
+        self.image_page = ImagePageLoader(gateway)
+        self.image_version_page = ImageVersionPageLoader(gateway)

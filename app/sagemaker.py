@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import boto3
 import botocore.session
@@ -27,6 +27,8 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.errors import InvalidInput
 from app.settings import Settings
+
+T = TypeVar("T")
 
 # The local endpoint checks no signatures; these only have to look like credentials.
 LOCAL_CREDENTIALS = ("local", "local")
@@ -104,9 +106,50 @@ def ref_from_image_version_arn(arn: str) -> ImageVersionRef:
     return ImageVersionRef(match["name"], int(match["version"]))
 
 
+def _aws_name(field_name: str) -> str:
+    # creation_time -> CreationTime; the one member that is not plain PascalCase is MLFramework.
+    if field_name == "ml_framework":
+        return "MLFramework"
+    return "".join(part.capitalize() for part in field_name.split("_"))
+
+
 @dataclass(frozen=True)
-class ImageVersionDescription:
-    """What DescribeImageVersion says of one version, with Python names and UTC times."""
+class AwsRecord:
+    """A SageMaker answer with Python names and UTC times, built by :meth:`from_aws`."""
+
+    @classmethod
+    def from_aws(cls, answer: Mapping[str, Any]) -> Self:
+        values = {f.name: answer.get(_aws_name(f.name)) for f in fields(cls)}
+        for name, value in values.items():
+            if isinstance(value, datetime):
+                values[name] = value.astimezone(UTC)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ImageSummary(AwsRecord):
+    """An image as ListImages lists it."""
+
+    image_name: str
+    image_arn: str
+    image_status: str
+    creation_time: datetime
+    last_modified_time: datetime
+    display_name: str | None = None
+    description: str | None = None
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageDescription(ImageSummary):
+    """An image as DescribeImage describes it: the summary plus its role."""
+
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageVersionSummary(AwsRecord):
+    """A version as ListImageVersions lists it."""
 
     image_version_arn: str
     image_arn: str
@@ -114,9 +157,20 @@ class ImageVersionDescription:
     image_version_status: str
     creation_time: datetime
     last_modified_time: datetime
+    failure_reason: str | None = None
+
+    @property
+    def image_name(self) -> str:
+        # The image ARN keeps the name's case; the version ARN lowercases it.
+        return self.image_arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ImageVersionDescription(ImageVersionSummary):
+    """A version as DescribeImageVersion describes it: the summary plus everything else."""
+
     base_image: str | None = None
     container_image: str | None = None
-    failure_reason: str | None = None
     vendor_guidance: str | None = None
     job_type: str | None = None
     ml_framework: str | None = None
@@ -125,37 +179,37 @@ class ImageVersionDescription:
     horovod: bool | None = None
     release_notes: str | None = None
 
-    @property
-    def image_name(self) -> str:
-        # The image ARN keeps the name's case; the version ARN lowercases it.
-        return self.image_arn.rsplit("/", 1)[-1]
 
-    @classmethod
-    def from_aws(cls, response: dict[str, Any]) -> ImageVersionDescription:
-        values: dict[str, Any] = {f.name: response.get(_AWS_NAMES[f.name]) for f in fields(cls)}
-        for name in ("creation_time", "last_modified_time"):
-            values[name] = values[name].astimezone(UTC)
-        return cls(**values)
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list call: its items and the token for the next page, if any."""
+
+    items: list[T]
+    next_token: str | None
 
 
-_AWS_NAMES = {
-    "image_version_arn": "ImageVersionArn",
-    "image_arn": "ImageArn",
-    "version": "Version",
-    "image_version_status": "ImageVersionStatus",
-    "creation_time": "CreationTime",
-    "last_modified_time": "LastModifiedTime",
-    "base_image": "BaseImage",
-    "container_image": "ContainerImage",
-    "failure_reason": "FailureReason",
-    "vendor_guidance": "VendorGuidance",
-    "job_type": "JobType",
-    "ml_framework": "MLFramework",
-    "programming_lang": "ProgrammingLang",
-    "processor": "Processor",
-    "horovod": "Horovod",
-    "release_notes": "ReleaseNotes",
-}
+@dataclass(frozen=True)
+class ListRequest:
+    """The parameters of a ListImages or ListImageVersions call, hashable so that a DataLoader
+    can share one call among the fields that ask for the same page."""
+
+    image_name: str | None = None
+    max_results: int = 10
+    next_token: str | None = None
+    name_contains: str | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    creation_time_after: datetime | None = None
+    creation_time_before: datetime | None = None
+    last_modified_time_after: datetime | None = None
+    last_modified_time_before: datetime | None = None
+
+    def as_request(self) -> dict[str, Any]:
+        return {
+            _aws_name(f.name): getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
 
 def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClient:
@@ -189,8 +243,33 @@ class SageMakerGateway:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sagemaker")
 
     async def describe_image_version(self, ref: ImageVersionRef) -> ImageVersionDescription:
-        response = await self._call(self._client.describe_image_version, ref.as_request())
-        return ImageVersionDescription.from_aws(response)
+        answer = await self._call(self._client.describe_image_version, ref.as_request())
+        return ImageVersionDescription.from_aws(answer)
+
+    async def describe_image(self, image_name: str) -> ImageDescription:
+        answer = await self._call(self._client.describe_image, {"ImageName": image_name})
+        return ImageDescription.from_aws(answer)
+
+    async def list_images(self, request: ListRequest) -> Page[ImageSummary]:
+        answer = await self._call(self._client.list_images, request.as_request())
+        items = [ImageSummary.from_aws(item) for item in answer.get("Images", [])]
+        return Page(items, answer.get("NextToken"))
+
+    async def list_image_versions(self, request: ListRequest) -> Page[ImageVersionSummary]:
+        answer = await self._call(self._client.list_image_versions, request.as_request())
+        items = [ImageVersionSummary.from_aws(item) for item in answer.get("ImageVersions", [])]
+        return Page(items, answer.get("NextToken"))
+
+    async def list_aliases(self, image_name: str, version: int) -> list[str]:
+        """Every alias of one version, across as many pages as it takes."""
+        aliases: list[str] = []
+        request: dict[str, Any] = {"ImageName": image_name, "Version": version, "MaxResults": 100}
+        while True:
+            answer = await self._call(self._client.list_aliases, request)
+            aliases += answer.get("SageMakerImageVersionAliases", [])
+            if not answer.get("NextToken"):
+                return aliases
+            request["NextToken"] = answer["NextToken"]
 
     async def check_reachable(self) -> None:
         """Raise unless SageMaker answers a cheap authenticated call."""

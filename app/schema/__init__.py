@@ -16,8 +16,8 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from app.schema.context import RequestContext
-from app.schema.image_version import ImageVersion
 from app.schema.query import Query
+from app.schema.types import Image, ImageVersion
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -51,7 +51,7 @@ def build_schema() -> SubgraphSchema:
         lambda: QueryDepthLimiter(max_depth=12),
         RecordOperation,
     ]
-    return SubgraphSchema(query=Query, types=[ImageVersion], extensions=extensions)
+    return SubgraphSchema(query=Query, types=[Image, ImageVersion], extensions=extensions)
 
 
 schema = build_schema()

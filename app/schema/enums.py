@@ -1,4 +1,4 @@
-"""The enums of DescribeImageVersion, with exactly the values of botocore's SageMaker model.
+"""The enums of the image APIs, with exactly the values of botocore's SageMaker model.
 
 They are written out (not generated at import) so that each value has its description and the
 schema is stable; ``tests/schema/test_enums.py`` compares them with the model, so a value AWS adds
@@ -55,3 +55,44 @@ class JobType(Enum):
 class Processor(Enum):
     CPU = strawberry.enum_value("CPU", description="The version runs on CPU instances.")
     GPU = strawberry.enum_value("GPU", description="The version runs on GPU instances.")
+
+
+@strawberry.enum(description="Where an image is in its lifecycle.")
+class ImageStatus(Enum):
+    CREATING = strawberry.enum_value("CREATING", description="SageMaker is creating the image.")
+    CREATED = strawberry.enum_value("CREATED", description="The image is ready to use.")
+    CREATE_FAILED = strawberry.enum_value(
+        "CREATE_FAILED", description="Creating the image failed; `failureReason` says why."
+    )
+    UPDATING = strawberry.enum_value("UPDATING", description="SageMaker is updating the image.")
+    UPDATE_FAILED = strawberry.enum_value(
+        "UPDATE_FAILED", description="Updating the image failed; `failureReason` says why."
+    )
+    DELETING = strawberry.enum_value("DELETING", description="SageMaker is deleting the image.")
+    DELETE_FAILED = strawberry.enum_value(
+        "DELETE_FAILED", description="Deleting the image failed; `failureReason` says why."
+    )
+
+
+@strawberry.enum(description="What to order images by.")
+class ImageSortBy(Enum):
+    CREATION_TIME = strawberry.enum_value("CREATION_TIME", description="When each was created.")
+    LAST_MODIFIED_TIME = strawberry.enum_value(
+        "LAST_MODIFIED_TIME", description="When each was last modified."
+    )
+    IMAGE_NAME = strawberry.enum_value("IMAGE_NAME", description="The image name.")
+
+
+@strawberry.enum(description="What to order image versions by.")
+class ImageVersionSortBy(Enum):
+    CREATION_TIME = strawberry.enum_value("CREATION_TIME", description="When each was created.")
+    LAST_MODIFIED_TIME = strawberry.enum_value(
+        "LAST_MODIFIED_TIME", description="When each was last modified."
+    )
+    VERSION = strawberry.enum_value("VERSION", description="The version number.")
+
+
+@strawberry.enum(description="The direction of an order.")
+class SortOrder(Enum):
+    ASCENDING = strawberry.enum_value("ASCENDING", description="Smallest or oldest first.")
+    DESCENDING = strawberry.enum_value("DESCENDING", description="Largest or newest first.")

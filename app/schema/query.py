@@ -3,41 +3,60 @@ DataLoaders; nothing here calls SageMaker directly."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Annotated, Any
 
 import strawberry
 
-from app.errors import InvalidInput, to_graphql_error
-from app.sagemaker import ImageVersionRef
+from app.errors import InvalidInput, reported_as_graphql_errors
+from app.sagemaker import ListRequest, check_string
+from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
-from app.schema.image_version import ImageVersion, ImageVersionRefInput, load_image_version
+from app.schema.enums import ImageSortBy, SortOrder
+from app.schema.types import (
+    After,
+    Alias,
+    CreatedAfter,
+    CreatedBefore,
+    First,
+    Image,
+    ImageVersion,
+    ModifiedAfter,
+    ModifiedBefore,
+    Version,
+    load_image,
+    load_image_version_by_ref,
+)
 
 MAX_REFS = 100
 
 ImageName = Annotated[str, strawberry.argument(description="The name of the SageMaker image.")]
-VersionNumber = Annotated[
-    int | None,
-    strawberry.argument(description="The version number (0 or more); not together with `alias`."),
-]
-Alias = Annotated[
-    str | None,
-    strawberry.argument(
-        description="An alias of the version, such as `stable`; not with `version`."
-    ),
-]
 
 
-@strawberry.type(description="Read SageMaker image versions.")
+@strawberry.input(
+    name="ImageVersionRef",
+    description="Which image version to load: by version number, by alias, or, with neither, "
+    "the latest version of the image.",
+)
+class ImageVersionRefInput:
+    image_name: str = strawberry.field(description="The name of the SageMaker image.")
+    version: int | None = strawberry.field(
+        default=None, description="The version number; not together with `alias`."
+    )
+    alias: str | None = strawberry.field(
+        default=None, description="An alias of the version, such as `stable`; not with `version`."
+    )
+
+
+@strawberry.type(description="Read SageMaker images and their versions.")
 class Query:
     @strawberry.field(
         description="One image version, by version number or alias; the latest version of the "
         "image when neither is given. Null, with a NOT_FOUND error, when there is no such version."
     )
     async def image_version(
-        self, info: Info, image_name: ImageName, version: VersionNumber = None, alias: Alias = None
+        self, info: Info, image_name: ImageName, version: Version = None, alias: Alias = None
     ) -> ImageVersion | None:
-        return await _load(info, image_name, version, alias)
+        return await load_image_version_by_ref(info, image_name, version, alias)
 
     @strawberry.field(
         description=f"Many image versions at once (at most {MAX_REFS}), in the order asked. A ref "
@@ -53,19 +72,57 @@ class Query:
         ],
     ) -> list[ImageVersion | None]:
         if len(refs) > MAX_REFS:
-            raise to_graphql_error(
-                InvalidInput(f"Ask for at most {MAX_REFS} refs at once, not {len(refs)}."), {}
-            )
+            with reported_as_graphql_errors({}):
+                raise InvalidInput(f"Ask for at most {MAX_REFS} refs at once, not {len(refs)}.")
         # A list of awaitables: graphql-core resolves them concurrently and places an error
         # at the index of the ref that failed, leaving the rest of the list intact.
-        pending: list[Any] = [_load(info, ref.image_name, ref.version, ref.alias) for ref in refs]
+        pending: list[Any] = [
+            load_image_version_by_ref(info, ref.image_name, ref.version, ref.alias) for ref in refs
+        ]
         return pending
 
-
-def _load(
-    info: Info, image_name: str, version: int | None, alias: str | None
-) -> Awaitable[ImageVersion]:
-    asked = {"imageName": image_name, "version": version, "alias": alias}
-    return load_image_version(
-        info.context, asked, lambda: ImageVersionRef.parse(image_name, version, alias)
+    @strawberry.field(
+        description="One image (DescribeImage). Null, with a NOT_FOUND error, when there is none."
     )
+    async def image(self, info: Info, image_name: ImageName) -> Image | None:
+        return await load_image(info, image_name)
+
+    @strawberry.field(
+        description="The account's images, newest first unless `sortBy`/`sortOrder` say "
+        "otherwise (ListImages)."
+    )
+    async def images(
+        self,
+        info: Info,
+        first: First = DEFAULT_FIRST,
+        after: After = None,
+        name_contains: Annotated[
+            str | None,
+            strawberry.argument(description="Only images whose name contains this text."),
+        ] = None,
+        sort_by: Annotated[
+            ImageSortBy, strawberry.argument(description="What to order by.")
+        ] = ImageSortBy.CREATION_TIME,
+        sort_order: Annotated[
+            SortOrder, strawberry.argument(description="Ascending or descending.")
+        ] = SortOrder.DESCENDING,
+        creation_time_after: CreatedAfter = None,
+        creation_time_before: CreatedBefore = None,
+        last_modified_time_after: ModifiedAfter = None,
+        last_modified_time_before: ModifiedBefore = None,
+    ) -> Connection[Image]:
+        with reported_as_graphql_errors({}):
+            if name_contains is not None:
+                check_string(name_contains, "ImageNameContains", "nameContains")
+            request = ListRequest(
+                name_contains=name_contains,
+                sort_by=sort_by.name,
+                sort_order=sort_order.name,
+                creation_time_after=creation_time_after,
+                creation_time_before=creation_time_before,
+                last_modified_time_after=last_modified_time_after,
+                last_modified_time_before=last_modified_time_before,
+            )
+            return await paginate(
+                info.context.loaders.image_page.load, request, first, after, Image.from_summary
+            )

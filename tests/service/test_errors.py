@@ -221,11 +221,18 @@ async def test_anything_else_is_an_internal_error_with_an_id_in_the_log(
         ],
     )
     with caplog.at_level(logging.ERROR, logger="app.errors"):
-        error = _only_error(await service.query(QUERY, name=name))
+        body = await service.query(
+            "query($name: String!) { imageVersion(imageName: $name) { version vendorGuidance } }",
+            name=name,
+        )
+    assert body["data"] == {"imageVersion": {"version": 1, "vendorGuidance": None}}
+    [error] = body["errors"]
+    _assert_nothing_leaks(error)
+    assert error["path"] == ["imageVersion", "vendorGuidance"]
     extensions = error["extensions"]
     assert extensions["code"] == "INTERNAL_SERVER_ERROR"
     assert extensions["retryable"] is False
-    assert extensions["imageName"] == name
+    assert (extensions["imageName"], extensions["version"]) == (name, 1)
     assert extensions["errorId"] in error["message"]
     assert "EXPERIMENTAL" not in error["message"]
     [logged] = [r.msg for r in caplog.records if isinstance(r.msg, dict)]

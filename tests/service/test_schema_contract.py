@@ -11,15 +11,37 @@ from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 
 from app.local_sagemaker.shapes import enum_values, operation_model
 from app.schema import schema, schema_sdl
-from app.schema.enums import ImageVersionStatus, JobType, Processor, VendorGuidance
+from app.schema.enums import (
+    ImageSortBy,
+    ImageStatus,
+    ImageVersionSortBy,
+    ImageVersionStatus,
+    JobType,
+    Processor,
+    SortOrder,
+    VendorGuidance,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("enum", [ImageVersionStatus, VendorGuidance, JobType, Processor])
-def test_enums_hold_exactly_the_models_values(enum: type[Enum]) -> None:
-    assert [member.value for member in enum] == enum_values(enum.__name__)
-    assert [member.name for member in enum] == enum_values(enum.__name__)
+@pytest.mark.parametrize(
+    ("enum", "model_shape"),
+    [
+        (ImageVersionStatus, "ImageVersionStatus"),
+        (VendorGuidance, "VendorGuidance"),
+        (JobType, "JobType"),
+        (Processor, "Processor"),
+        (ImageStatus, "ImageStatus"),
+        (ImageSortBy, "ImageSortBy"),
+        (ImageVersionSortBy, "ImageVersionSortBy"),
+        (SortOrder, "ImageSortOrder"),
+        (SortOrder, "ImageVersionSortOrder"),
+    ],
+)
+def test_enums_hold_exactly_the_models_values(enum: type[Enum], model_shape: str) -> None:
+    assert [member.value for member in enum] == enum_values(model_shape)
+    assert [member.name for member in enum] == enum_values(model_shape)
 
 
 def test_image_version_has_a_field_for_every_member_of_the_describe_answer() -> None:
@@ -31,7 +53,7 @@ def test_image_version_has_a_field_for_every_member_of_the_describe_answer() -> 
     }
     image_version = schema._schema.type_map["ImageVersion"]
     assert isinstance(image_version, GraphQLObjectType)
-    assert expected | {"imageName"} == set(image_version.fields)
+    assert expected | {"imageName", "aliases", "image"} == set(image_version.fields)
 
 
 def test_everything_a_person_reads_in_graphiql_is_described() -> None:
@@ -67,7 +89,18 @@ def test_checked_in_schema_is_what_export_schema_prints() -> None:
     )
 
 
-def test_schema_is_a_federation_2_subgraph_keyed_by_arn() -> None:
+def test_schema_is_a_federation_2_subgraph_with_two_entities() -> None:
     sdl = schema_sdl()
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
     assert 'type ImageVersion @key(fields: "imageVersionArn")' in sdl
+    assert 'type Image @key(fields: "imageName")' in sdl
+    assert "union _Entity = Image | ImageVersion" in sdl
+
+
+def test_image_has_a_field_for_every_member_of_the_describe_answer() -> None:
+    output = operation_model("DescribeImage").output_shape
+    assert output is not None
+    image = schema._schema.type_map["Image"]
+    assert isinstance(image, GraphQLObjectType)
+    expected = {name[0].lower() + name[1:] for name in output.members}
+    assert expected | {"versions", "version", "latestVersion"} == set(image.fields)

@@ -1,0 +1,127 @@
+"""Relay cursor connections over SageMaker's NextToken pagination.
+
+SageMaker pages with an opaque ``NextToken`` that points between two of its pages; Relay wants a
+cursor on every edge. A cursor here names a position as (the token that starts the SageMaker
+page holding the edge, how many items of that page come before the position), plus a digest of
+the query's filters and order so that a cursor cannot be replayed against another query.
+Resuming from the end of a page, the common case, is a single call with that page's NextToken;
+resuming from the middle of a page re-reads that page and skips.
+
+Cursors are opaque base64 to clients. One that does not decode, or that belongs to another
+query, is a BAD_USER_INPUT error, never a server error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.errors import InvalidInput
+from app.sagemaker import ListRequest, Page
+
+MAX_FIRST = 100
+DEFAULT_FIRST = 10
+
+NodeT = TypeVar("NodeT")
+ItemT = TypeVar("ItemT")
+
+
+@strawberry.type(description="Where a page of a connection starts and ends (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Always false: connections page forward only, as SageMaker does."
+    )
+    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last edge: pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="One item of a connection and its position.")
+class Edge(Generic[NodeT]):
+    node: NodeT = strawberry.field(description="The item.")
+    cursor: str = strawberry.field(description="An opaque cursor pointing just after the item.")
+
+
+@strawberry.type(description="A page of items with Relay cursors.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page starts and ends.")
+
+
+def _fingerprint(request: ListRequest) -> str:
+    query = dataclasses.replace(request, next_token=None, max_results=0)
+    return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
+
+
+def _encode(token: str | None, skip: int, fingerprint: str) -> str:
+    raw = json.dumps([token, skip, fingerprint], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
+    try:
+        token, skip, digest = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        valid = (
+            (token is None or isinstance(token, str))
+            and isinstance(skip, int)
+            and 0 <= skip <= MAX_FIRST
+            and digest == fingerprint
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise InvalidInput(
+            "The cursor `after` is not valid for this query: pass an endCursor or cursor that "
+            "this connection returned, with the same arguments."
+        )
+    return token, skip
+
+
+def check_first(first: int) -> None:
+    if not 1 <= first <= MAX_FIRST:
+        raise InvalidInput(f"first must be from 1 to {MAX_FIRST}, not {first}.")
+
+
+async def paginate(
+    fetch: Callable[[ListRequest], Awaitable[Page[ItemT]]],
+    request: ListRequest,
+    first: int,
+    after: str | None,
+    to_node: Callable[[ItemT], NodeT],
+) -> Connection[NodeT]:
+    """Up to ``first`` items after the cursor ``after``, as a connection."""
+    check_first(first)
+    fingerprint = _fingerprint(request)
+    token, skip = _decode(after, fingerprint) if after else (None, 0)
+    edges: list[Edge[NodeT]] = []
+    while True:
+        want = min(MAX_FIRST, skip + first - len(edges))
+        page = await fetch(dataclasses.replace(request, next_token=token, max_results=want))
+        taken = page.items[skip : skip + first - len(edges)]
+        for offset, item in enumerate(taken, start=skip + 1):
+            at_page_end = offset == len(page.items) and page.next_token is not None
+            position = (page.next_token, 0) if at_page_end else (token, offset)
+            edges.append(Edge(node=to_node(item), cursor=_encode(*position, fingerprint)))
+        more_in_page = skip + len(taken) < len(page.items)
+        if len(edges) == first or page.next_token is None or more_in_page:
+            has_next = more_in_page or page.next_token is not None
+            break
+        token, skip = page.next_token, 0
+    page_info = PageInfo(
+        has_next_page=has_next,
+        has_previous_page=False,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=page_info)
