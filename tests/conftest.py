@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -152,3 +153,17 @@ def running_command(
             process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
         finished.returncode, finished.stderr = process.returncode, stderr.decode()
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerImageRole"
+
+
+def create_image(sagemaker: SageMakerClient, versions: int = 0, prefix: str = "test") -> str:
+    """A new image of a unique name with ``versions`` versions numbered 1.."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    sagemaker.create_image(ImageName=name, RoleArn=ROLE_ARN)
+    for number in range(1, versions + 1):
+        sagemaker.create_image_version(
+            ImageName=name, BaseImage=f"repo/{name}:{number}", ClientToken=f"t{number}"
+        )
+    return name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,9 +10,8 @@ from botocore.exceptions import ClientError
 from mypy_boto3_sagemaker import SageMakerClient
 
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
-from tests.conftest import sagemaker_client
+from tests.conftest import create_image, sagemaker_client
 
-ROLE = "arn:aws:iam::123456789012:role/R"
 DELAY = 0.3
 
 
@@ -24,14 +22,8 @@ def slow_sagemaker() -> Iterator[SageMakerClient]:
         yield sagemaker_client(endpoint.url)
 
 
-def _new_image(sagemaker: SageMakerClient) -> str:
-    name = f"life-{uuid.uuid4().hex[:10]}"
-    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
-    return name
-
-
 def test_versions_are_creating_then_created(slow_sagemaker: SageMakerClient) -> None:
-    name = _new_image(slow_sagemaker)
+    name = create_image(slow_sagemaker, prefix="life")
     assert slow_sagemaker.describe_image(ImageName=name)["ImageStatus"] == "CREATING"
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATING"
@@ -41,7 +33,7 @@ def test_versions_are_creating_then_created(slow_sagemaker: SageMakerClient) -> 
 
 
 def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient) -> None:
-    name = _new_image(slow_sagemaker)
+    name = create_image(slow_sagemaker, prefix="life")
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     slow_sagemaker.delete_image_version(ImageName=name, Version=1)
     assert (
@@ -56,7 +48,7 @@ def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient)
 
 
 def test_deleting_an_image_takes_its_versions(sagemaker: SageMakerClient) -> None:
-    name = _new_image(sagemaker)
+    name = create_image(sagemaker, prefix="life")
     sagemaker.create_image_version(
         ImageName=name, BaseImage="repo/a:1", ClientToken="c1", Aliases=["a"]
     )
@@ -68,7 +60,7 @@ def test_deleting_an_image_takes_its_versions(sagemaker: SageMakerClient) -> Non
 
 
 def test_version_numbers_are_never_reused(sagemaker: SageMakerClient) -> None:
-    name = _new_image(sagemaker)
+    name = create_image(sagemaker, prefix="life")
     for token in ("t1", "t2"):
         sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken=token)
     sagemaker.delete_image_version(ImageName=name, Version=2)
@@ -79,7 +71,7 @@ def test_version_numbers_are_never_reused(sagemaker: SageMakerClient) -> None:
 
 
 def test_client_token_makes_create_idempotent(sagemaker: SageMakerClient) -> None:
-    name = _new_image(sagemaker)
+    name = create_image(sagemaker, prefix="life")
     first = sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="same")
     again = sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="same")
     assert first["ImageVersionArn"] == again["ImageVersionArn"]
@@ -87,7 +79,7 @@ def test_client_token_makes_create_idempotent(sagemaker: SageMakerClient) -> Non
 
 
 def test_update_moves_aliases_and_changes_fields(sagemaker: SageMakerClient) -> None:
-    name = _new_image(sagemaker)
+    name = create_image(sagemaker, prefix="life")
     sagemaker.create_image_version(
         ImageName=name,
         BaseImage="repo/a:1",

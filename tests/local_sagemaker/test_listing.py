@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
 from mypy_boto3_sagemaker import SageMakerClient
 
-ROLE = "arn:aws:iam::123456789012:role/R"
-
-
-def _image_with_versions(sagemaker: SageMakerClient, count: int) -> str:
-    name = f"paging-{uuid.uuid4().hex[:12]}"
-    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
-    for number in range(count):
-        sagemaker.create_image_version(
-            ImageName=name, BaseImage=f"repo/img:{number}", ClientToken=f"t{number}"
-        )
-    return name
+from tests.conftest import create_image, sagemaker_client
 
 
 @pytest.fixture(scope="module")
 def big_image(shared_endpoint: object) -> str:
-    from tests.conftest import sagemaker_client
-
-    return _image_with_versions(sagemaker_client(shared_endpoint.url), 250)  # type: ignore[attr-defined]
+    return create_image(sagemaker_client(shared_endpoint.url), 250, "paging")  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("page_size", [1, 7, 100])
@@ -50,7 +37,7 @@ def test_default_page_is_ten_newest_first(sagemaker: SageMakerClient, big_image:
 
 
 def test_versions_inserted_while_paging_do_not_shift_pages(sagemaker: SageMakerClient) -> None:
-    name = _image_with_versions(sagemaker, 6)
+    name = create_image(sagemaker, 6)
     first = sagemaker.list_image_versions(
         ImageName=name, SortBy="VERSION", SortOrder="ASCENDING", MaxResults=3
     )

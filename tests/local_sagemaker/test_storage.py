@@ -8,16 +8,14 @@ from pathlib import Path
 
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 from app.local_sagemaker.store import ImageStore
-from tests.conftest import free_port, running_command, sagemaker_client
-
-ROLE = "arn:aws:iam::123456789012:role/R"
+from tests.conftest import ROLE_ARN, free_port, running_command, sagemaker_client
 
 
 def test_a_file_backed_store_survives_a_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "sagemaker.db")
     with BackgroundEndpoint(EndpointOptions(db=db)) as first:
         client = sagemaker_client(first.url)
-        client.create_image(ImageName="kept", RoleArn=ROLE)
+        client.create_image(ImageName="kept", RoleArn=ROLE_ARN)
         client.create_image_version(
             ImageName="kept", BaseImage="repo/k:1", ClientToken="k", Aliases=["prod"]
         )
@@ -32,7 +30,7 @@ def test_a_file_backed_store_survives_a_restart(tmp_path: Path) -> None:
 def test_concurrent_creates_get_distinct_versions(tmp_path: Path) -> None:
     with BackgroundEndpoint(EndpointOptions(db=str(tmp_path / "c.db"), seed=False)) as endpoint:
         client = sagemaker_client(endpoint.url, max_pool_connections=20)
-        client.create_image(ImageName="busy", RoleArn=ROLE)
+        client.create_image(ImageName="busy", RoleArn=ROLE_ARN)
 
         def create(number: int) -> str:
             return client.create_image_version(
@@ -47,7 +45,7 @@ def test_concurrent_creates_get_distinct_versions(tmp_path: Path) -> None:
 def test_two_stores_on_one_file_share_writes_safely(tmp_path: Path) -> None:
     db = str(tmp_path / "shared.db")
     stores = [ImageStore(db), ImageStore(db)]
-    stores[0].create_image({"ImageName": "shared", "RoleArn": ROLE})
+    stores[0].create_image({"ImageName": "shared", "RoleArn": ROLE_ARN})
 
     def create(number: int) -> str:
         params = {"ImageName": "shared", "BaseImage": "r:1", "ClientToken": f"t{number}"}

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 from mypy_boto3_sagemaker import SageMakerClient
 
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionRef, SageMakerGateway, build_client
-from tests.conftest import EndpointControl
+from tests.conftest import EndpointControl, create_image
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
-
-ROLE = "arn:aws:iam::123456789012:role/R"
-
-
-def _image_with_versions(sagemaker: SageMakerClient, count: int) -> str:
-    name = f"batch-{uuid.uuid4().hex[:10]}"
-    sagemaker.create_image(ImageName=name, RoleArn=ROLE)
-    for number in range(count):
-        sagemaker.create_image_version(
-            ImageName=name, BaseImage=f"r/b:{number}", ClientToken=f"t{number}"
-        )
-    return name
 
 
 async def test_fifty_refs_with_ten_repeats_cost_forty_concurrent_calls(
     service: GraphQLClient, sagemaker: SageMakerClient, control: EndpointControl
 ) -> None:
-    name = _image_with_versions(sagemaker, 40)
+    name = create_image(sagemaker, 40)
     unique = [{"imageName": name, "version": number} for number in range(1, 41)]
     refs = unique + unique[5:15]
     control.reset()
@@ -93,7 +80,7 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
 async def test_concurrency_is_bounded_by_the_pool_size(
     endpoint: BackgroundEndpoint, control: EndpointControl, sagemaker: SageMakerClient
 ) -> None:
-    name = _image_with_versions(sagemaker, 12)
+    name = create_image(sagemaker, 12)
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, pool_size=3)
     gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=settings.pool_size)
     try:
