@@ -1,10 +1,13 @@
 """Per-request DataLoaders: one SageMaker call per unique key, run concurrently.
 
-A GraphQL query can ask for the same image version many times (``imageVersions`` with repeated
-refs, aliases of one version, a gateway's entity representations). Resolvers therefore never call
-the gateway themselves: they ``load`` a key, and the loader collects every key asked for in the
-same tick of the event loop into one batch, drops duplicates, and issues the describe calls for
-the batch at once. The gateway's thread pool bounds how many run in parallel.
+A GraphQL query can ask for the same thing many times (``imageVersions`` with repeated refs, a
+page of versions each asking for its ``image``, a gateway's entity representations). Resolvers
+therefore never call the gateway themselves: they ``load`` a key, and the loader collects every
+key asked for in the same tick of the event loop into one batch, drops duplicates, and issues the
+calls for the batch at once. The gateway's thread pool bounds how many run in parallel.
+
+SageMaker has no batch describe, so "batching" here means deduplicated concurrent single calls:
+N fields over M unique keys cost M calls in about the time of one.
 
 Loaders live for one request only (they are built in the context getter). Their cache is a
 request's memo, never a cross-user cache: two clients never see each other's results, and a

@@ -6,7 +6,8 @@ connections for them, and a burst beyond that waits for a free thread instead of
 connection inside botocore, where a timeout would look like an AWS failure.
 
 AWS's member names (``ImageVersionArn``) stop here: the rest of the service sees
-:class:`ImageVersionRef` keys and :class:`ImageVersionDescription` records with Python names.
+:class:`ImageVersionRef` keys, :class:`ListRequest` pages and frozen records (summaries from the
+list calls, descriptions from the describe calls) with Python names and UTC times.
 """
 
 from __future__ import annotations

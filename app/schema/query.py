@@ -15,13 +15,12 @@ from app.schema.enums import ImageSortBy, SortOrder
 from app.schema.types import (
     After,
     Alias,
-    CreatedAfter,
-    CreatedBefore,
+    Filter,
     First,
     Image,
     ImageVersion,
-    ModifiedAfter,
-    ModifiedBefore,
+    Order,
+    TimeFilter,
     Version,
     load_image,
     load_image_version_by_ref,
@@ -103,13 +102,8 @@ class Query:
         sort_by: Annotated[
             ImageSortBy, strawberry.argument(description="What to order by.")
         ] = ImageSortBy.CREATION_TIME,
-        sort_order: Annotated[
-            SortOrder, strawberry.argument(description="Ascending or descending.")
-        ] = SortOrder.DESCENDING,
-        creation_time_after: CreatedAfter = None,
-        creation_time_before: CreatedBefore = None,
-        last_modified_time_after: ModifiedAfter = None,
-        last_modified_time_before: ModifiedBefore = None,
+        sort_order: Order = SortOrder.DESCENDING,
+        filter: Filter = None,
     ) -> Connection[Image]:
         with reported_as_graphql_errors({}):
             if name_contains is not None:
@@ -118,10 +112,7 @@ class Query:
                 name_contains=name_contains,
                 sort_by=sort_by.name,
                 sort_order=sort_order.name,
-                creation_time_after=creation_time_after,
-                creation_time_before=creation_time_before,
-                last_modified_time_after=last_modified_time_after,
-                last_modified_time_before=last_modified_time_before,
+                **TimeFilter.bounds(filter),
             )
             return await paginate(
                 info.context.loaders.image_page.load, request, first, after, Image.from_summary

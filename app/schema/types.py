@@ -9,6 +9,7 @@ costs no describe call unless the query wants, say, their ``baseImage``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Protocol
@@ -76,17 +77,32 @@ After = Annotated[
     strawberry.argument(description="Return items after this cursor (an `endCursor` or `cursor`)."),
 ]
 First = Annotated[int, strawberry.argument(description="How many items to return, from 1 to 100.")]
-CreatedAfter = Annotated[
-    datetime | None, strawberry.argument(description="Only items created after this time.")
-]
-CreatedBefore = Annotated[
-    datetime | None, strawberry.argument(description="Only items created before this time.")
-]
-ModifiedAfter = Annotated[
-    datetime | None, strawberry.argument(description="Only items last modified after this time.")
-]
-ModifiedBefore = Annotated[
-    datetime | None, strawberry.argument(description="Only items last modified before this time.")
+Order = Annotated[SortOrder, strawberry.argument(description="Ascending or descending.")]
+
+
+@strawberry.input(description="Only items created or last modified between these times.")
+class TimeFilter:
+    creation_time_after: datetime | None = strawberry.field(
+        default=None, description="Only items created after this time."
+    )
+    creation_time_before: datetime | None = strawberry.field(
+        default=None, description="Only items created before this time."
+    )
+    last_modified_time_after: datetime | None = strawberry.field(
+        default=None, description="Only items last modified after this time."
+    )
+    last_modified_time_before: datetime | None = strawberry.field(
+        default=None, description="Only items last modified before this time."
+    )
+
+    @staticmethod
+    def bounds(time_filter: TimeFilter | None) -> dict[str, Any]:
+        """The filter as ListRequest fields; no filter, no bounds."""
+        return {} if time_filter is None else dict(vars(time_filter))
+
+
+Filter = Annotated[
+    TimeFilter | None, strawberry.argument(description="Only items within these times.")
 ]
 
 
@@ -143,19 +159,12 @@ class ImageVersion:
 
     @classmethod
     def from_summary(cls, found: ImageVersionSummary) -> ImageVersion:
-        version = cls(
-            image_version_arn=found.image_version_arn,
-            image_arn=found.image_arn,
+        return cls(
+            **_summary_values(found, ImageVersionSummary),
             image_name=found.image_name,
-            version=found.version,
             image_version_status=ImageVersionStatus(found.image_version_status),
-            creation_time=found.creation_time,
-            last_modified_time=found.last_modified_time,
-            failure_reason=found.failure_reason,
+            _description=found if isinstance(found, ImageVersionDescription) else None,
         )
-        if isinstance(found, ImageVersionDescription):
-            version._description = found
-        return version
 
     @property
     def asked(self) -> dict[str, Any]:
@@ -215,19 +224,11 @@ class Image:
 
     @classmethod
     def from_summary(cls, found: ImageSummary) -> Image:
-        image = cls(
-            image_name=found.image_name,
-            image_arn=found.image_arn,
+        return cls(
+            **_summary_values(found, ImageSummary),
             image_status=ImageStatus(found.image_status),
-            display_name=found.display_name,
-            description=found.description,
-            failure_reason=found.failure_reason,
-            creation_time=found.creation_time,
-            last_modified_time=found.last_modified_time,
+            _description=found if isinstance(found, ImageDescription) else None,
         )
-        if isinstance(found, ImageDescription):
-            image._description = found
-        return image
 
     @property
     def asked(self) -> dict[str, Any]:
@@ -253,22 +254,14 @@ class Image:
         sort_by: Annotated[
             ImageVersionSortBy, strawberry.argument(description="What to order by.")
         ] = ImageVersionSortBy.CREATION_TIME,
-        sort_order: Annotated[
-            SortOrder, strawberry.argument(description="Ascending or descending.")
-        ] = SortOrder.DESCENDING,
-        creation_time_after: CreatedAfter = None,
-        creation_time_before: CreatedBefore = None,
-        last_modified_time_after: ModifiedAfter = None,
-        last_modified_time_before: ModifiedBefore = None,
+        sort_order: Order = SortOrder.DESCENDING,
+        filter: Filter = None,
     ) -> Connection[ImageVersion]:
         request = ListRequest(
             image_name=self.image_name,
             sort_by=sort_by.name,
             sort_order=sort_order.name,
-            creation_time_after=creation_time_after,
-            creation_time_before=creation_time_before,
-            last_modified_time_after=last_modified_time_after,
-            last_modified_time_before=last_modified_time_before,
+            **TimeFilter.bounds(filter),
         )
         with reported_as_graphql_errors(self.asked):
             return await paginate(
@@ -303,6 +296,12 @@ class Image:
     async def resolve_reference(cls, info: Info, **representation: Any) -> Image:
         """A federated gateway's ``_entities`` lookup by ``imageName``."""
         return await load_image(info, representation.get("imageName"))
+
+
+def _summary_values(found: ImageSummary | ImageVersionSummary, summary: type) -> dict[str, Any]:
+    """The values of the ``summary`` record's fields in ``found``, enums still as strings."""
+    values = {f.name: getattr(found, f.name) for f in dataclasses.fields(summary)}
+    return {name: value for name, value in values.items() if not name.endswith("_status")}
 
 
 async def load_image(info: Info, image_name: object) -> Image:

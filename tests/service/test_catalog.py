@@ -198,12 +198,12 @@ async def test_image_version_by_alias_and_missing_image(service: GraphQLClient) 
 async def test_filters_and_sorting_reach_sagemaker(service: GraphQLClient) -> None:
     body = await service.query(
         """{ images(first: 10, nameContains: "pytorch", sortBy: IMAGE_NAME, sortOrder: ASCENDING,
-                    creationTimeBefore: "2024-12-31T00:00:00Z") {
+                    filter: {creationTimeBefore: "2024-12-31T00:00:00Z"}) {
                edges { node { imageName } } }
              image(imageName: "pytorch-training") {
                versions(sortBy: VERSION, sortOrder: ASCENDING,
-                        creationTimeAfter: "2024-05-01T00:00:00+00:00",
-                        lastModifiedTimeBefore: "2025-01-01T00:00:00Z") {
+                        filter: {creationTimeAfter: "2024-05-01T00:00:00+00:00",
+                                 lastModifiedTimeBefore: "2025-01-01T00:00:00Z"}) {
                  edges { node { version } } } } }"""
     )
     assert "errors" not in body
