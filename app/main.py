@@ -3,7 +3,8 @@
 ``create_app(settings)`` builds an app; the module-level ``app`` is one built from the
 environment, so ``uvicorn app.main:app`` works as well as ``python -m app serve``.
 
-Routes: ``/graphql`` (POST and GET; GraphiQL for a browser), ``/healthz``, ``/readyz``.
+Routes: ``/graphql`` (POST and GET; GraphiQL for a browser, its bundles under ``/graphiql/``),
+``/healthz``, ``/readyz``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from app import graphiql
 from app.errors import ErrorCode, error_document, with_code
 from app.health import Readiness, healthz
 from app.loaders import Loaders
@@ -66,6 +68,11 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             document = error_document(refusal.reason, ErrorCode.BAD_REQUEST)
             response = JSONResponse(document, status_code=refusal.status_code)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if graphiql.installed():
+            return HTMLResponse(graphiql.page())
+        return await super().render_graphql_ide(request)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -146,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

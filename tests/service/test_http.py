@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import socket
 from typing import Any
 
 import httpx
 import pytest
 
+from app import graphiql
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.main import create_app
 from app.server_thread import ServerThread
@@ -88,11 +90,18 @@ async def test_readyz_is_503_while_sagemaker_is_unreachable() -> None:
         assert (await client.http.get("/healthz")).status_code == 200
 
 
-async def test_a_browser_gets_graphiql(service: GraphQLClient) -> None:
+async def test_a_browser_gets_graphiql_with_bundles_served_here(service: GraphQLClient) -> None:
     page = await service.http.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "graphiql" in page.text.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(assets) == sorted(f"/graphiql/{name}" for name in graphiql.ASSETS)
+    for asset in assets:
+        served = await service.http.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 1000
+    for elsewhere in ("/graphiql/package.json", "/graphiql/..%2Fpage.html", "/graphiql/x.js"):
+        assert (await service.http.get(elsewhere)).status_code == 404, elsewhere
 
 
 async def test_one_structured_log_line_per_request(
