@@ -31,7 +31,7 @@ from app import graphiql
 from app.errors import ErrorCode, error_document, with_code
 from app.health import Readiness, healthz
 from app.loaders import Loaders
-from app.middleware import LOG_FIELDS, BodyLimit, RequestLog
+from app.middleware import BodyLimit, RequestLog, log_fields
 from app.sagemaker import SageMakerGateway, build_client
 from app.schema import schema
 from app.schema.context import RequestContext
@@ -86,7 +86,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             request=request,
             response=response,
             loaders=Loaders(self._services.gateway),
-            log_fields=request.scope.get("state", {}).get(LOG_FIELDS, {}),
+            log_fields=log_fields(request.scope),
         )
 
     async def process_result(  # type: ignore[override]
@@ -94,8 +94,8 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
     ) -> GraphQLHTTPResponse:
         errors = [with_code(error) for error in result.errors or []]
         if errors:
-            log_fields = request.scope.get("state", {}).get(LOG_FIELDS, {})
-            log_fields["errorCodes"] = sorted({str((e.extensions or {})["code"]) for e in errors})
+            codes = {str((error.extensions or {})["code"]) for error in errors}
+            log_fields(request.scope)["errorCodes"] = sorted(codes)
         response: GraphQLHTTPResponse = {"data": result.data}
         if errors:
             response["errors"] = [error.formatted for error in errors]
@@ -111,6 +111,7 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
     async with AsyncExitStack() as stack:
         endpoint_url = settings.endpoint_url
         if settings.backend == "local" and endpoint_url is None:
+            # Imported only here: a service on AWS never loads the local endpoint's code.
             from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 
             options = EndpointOptions(db=settings.local_db, region=settings.region)

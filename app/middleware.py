@@ -16,8 +16,15 @@ from app.errors import ErrorCode, error_document
 
 log = logging.getLogger("app.requests")
 
-# Keys in ``scope["state"]`` where handlers leave facts for the request's log line.
+# The key in ``scope["state"]`` where handlers leave facts for the request's log line.
 LOG_FIELDS = "log_fields"
+
+
+def log_fields(scope: Scope) -> dict[str, Any]:
+    """The facts for this request's log line; handlers add to it (a detached dict outside
+    :class:`RequestLog`, as in tests that call an app without it)."""
+    fields: dict[str, Any] = scope.get("state", {}).get(LOG_FIELDS, {})
+    return fields
 
 
 class RequestLog:
