@@ -76,21 +76,16 @@ def test_botocore_retries_get_through_a_throttle_rate_of_one_half(
     assert control.calls("DescribeImageVersion") == 8
 
 
-def test_a_throttle_rate_of_one_fails_after_every_attempt(
-    sagemaker: SageMakerClient, control: EndpointControl
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [("throttleRate", 400, "ThrottlingException"), ("serverErrorRate", 500, "InternalFailure")],
+)
+def test_a_fault_on_every_call_fails_after_every_attempt(
+    sagemaker: SageMakerClient, control: EndpointControl, fault: str, status: int, code: str
 ) -> None:
-    control.set_faults(throttleRate=1.0)
+    control.set_faults(**{fault: 1.0})
     with pytest.raises(ClientError) as raised:
         sagemaker.describe_image_version(ImageName="sklearn-kernel")
-    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
-    assert control.calls("DescribeImageVersion") == 3
-
-
-def test_server_errors_are_retried_as_5xx(
-    sagemaker: SageMakerClient, control: EndpointControl
-) -> None:
-    control.set_faults(serverErrorRate=1.0)
-    with pytest.raises(ClientError) as raised:
-        sagemaker.describe_image_version(ImageName="sklearn-kernel")
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert raised.value.response["Error"]["Code"] == code
     assert control.calls("DescribeImageVersion") == 3
