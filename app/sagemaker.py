@@ -35,17 +35,24 @@ T = TypeVar("T")
 LOCAL_CREDENTIALS = ("local", "local")
 
 
-@functools.cache
-def _string_rule(shape_name: str) -> tuple[regex.Pattern[str], int, int]:
-    """(pattern, min length, max length) of one of the model's string shapes."""
+def _string_rules(*shape_names: str) -> dict[str, tuple[regex.Pattern[str], int, int]]:
+    """(pattern, min length, max length) of some of the model's string shapes."""
     model = botocore.session.get_session().get_service_model("sagemaker")
-    metadata = model.shape_for(shape_name).metadata
-    return regex.compile(metadata["pattern"]), metadata.get("min", 0), metadata.get("max", 1 << 30)
+    rules = {}
+    for name in shape_names:
+        metadata = model.shape_for(name).metadata
+        pattern = regex.compile(metadata["pattern"])
+        rules[name] = (pattern, metadata.get("min", 0), metadata.get("max", 1 << 30))
+    return rules
+
+
+# Read at import, not on a request's path: loading the model takes about 0.1 s.
+_STRING_RULES = _string_rules("ImageName", "SageMakerImageVersionAlias", "ImageNameContains")
 
 
 def check_string(value: str, shape_name: str, argument: str) -> None:
     """Raise InvalidInput unless ``value`` satisfies the model's rules for ``shape_name``."""
-    pattern, low, high = _string_rule(shape_name)
+    pattern, low, high = _STRING_RULES[shape_name]
     if not low <= len(value) <= high or pattern.fullmatch(value) is None:
         raise InvalidInput(
             f"{argument} {value[:80]!r} is not valid: it must be {low} to {high} characters "
