@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from app.schema.context import RequestContext
+from app.schema.cost import ObjectBudget
 from app.schema.query import Query
 from app.schema.types import Image, ImageVersion
 
@@ -49,6 +50,7 @@ def build_schema() -> SubgraphSchema:
         lambda: MaxTokensLimiter(max_token_count=10_000),
         lambda: MaxAliasesLimiter(max_alias_count=100),
         lambda: QueryDepthLimiter(max_depth=12),
+        ObjectBudget,
         RecordOperation,
     ]
     return SubgraphSchema(query=Query, types=[Image, ImageVersion], extensions=extensions)

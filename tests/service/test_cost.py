@@ -1,0 +1,58 @@
+"""The object budget: an operation that could fan out into thousands of SageMaker calls is
+refused before it runs; ordinary pages are not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.schema.cost import MAX_OBJECTS
+from tests.conftest import EndpointControl
+from tests.service.conftest import GraphQLClient
+
+NESTED = """query($images: Int!, $versions: Int!) {
+  images(first: $images) { edges { node { ...Versions } } } }
+fragment Versions on Image {
+  versions(first: $versions) { edges { node { version baseImage } } } }"""
+
+
+def _refused(body: dict[str, Any]) -> dict[str, Any]:
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["maxObjects"] == MAX_OBJECTS
+    extensions: dict[str, Any] = error["extensions"]
+    return extensions
+
+
+async def test_nested_pages_over_the_budget_are_refused_without_calls(
+    service: GraphQLClient, control: EndpointControl
+) -> None:
+    control.reset()
+    extensions = _refused(await service.query(NESTED, images=100, versions=100))
+    # images, edges, node: 100 each; versions, edges, node: 100 x 100 each.
+    assert extensions["estimatedObjects"] == 3 * 100 + 3 * 100 * 100
+    assert control.stats()["calls"] == {}
+
+
+async def test_ordinary_pages_run(service: GraphQLClient) -> None:
+    body = await service.query(NESTED, images=5, versions=10)
+    assert "errors" not in body
+    assert body["data"]["images"]["edges"]
+
+
+@pytest.mark.parametrize("count", [1700, 2000])
+async def test_entity_representations_count_against_the_budget(
+    service: GraphQLClient, count: int
+) -> None:
+    query = """query($representations: [_Any!]!) { _entities(representations: $representations) {
+      ... on Image { latestVersion { image { imageName } } } } }"""
+    representations = [{"__typename": "Image", "imageName": "sklearn-kernel"}] * count
+    body = await service.query(query, representations=representations)
+    # Each representation is an entity, its latest version and that version's image.
+    if 3 * count > MAX_OBJECTS:
+        assert _refused(body)["estimatedObjects"] == 3 * count
+    else:
+        assert "errors" not in body
+        assert len(body["data"]["_entities"]) == count
