@@ -75,10 +75,15 @@ def test_graphiql_shows_the_error_code_of_a_typed_query(page: Page) -> None:
     page.keyboard.press("Delete")
     # The editor closes brackets and quotes itself, as it does for a person typing.
     page.keyboard.type('{ imageVersion(imageName: "no-such-image") { version ')
-    # GraphiQL takes the operation from the editor after a short debounce, as a person would
-    # before reaching for Ctrl-Enter.
-    page.wait_for_timeout(600)
-    page.keyboard.press("Control+Enter")
     result = page.locator(".result-window")
-    expect(result).to_contain_text('"code": "NOT_FOUND"', timeout=20_000)
+    # GraphiQL picks up the edited operation after a short debounce; a run that comes before it
+    # still sends the old operation name. A person would just press Ctrl-Enter again.
+    for attempt in range(5):
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(result).to_contain_text('"code": "NOT_FOUND"', timeout=4_000)
+            break
+        except AssertionError:
+            if attempt == 4:
+                raise
     expect(result).to_contain_text('"imageVersion": null')
