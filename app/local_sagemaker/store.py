@@ -226,9 +226,7 @@ class ImageStore:
             args.append(params["NameContains"])
         sort_column = _IMAGE_SORT[params.get("SortBy", "CREATION_TIME")]
         with self._transaction() as db:
-            rows, token = _page(
-                db, "images", where, args, sort_column, "name", params, fingerprint=params
-            )
+            rows, token = _page(db, "images", where, args, sort_column, "name", params)
         return {"Images": [_image_summary(row) for row in rows], **token}
 
     # Image versions ---------------------------------------------------------------------------
@@ -336,7 +334,6 @@ class ImageStore:
                 sort_column,
                 "version",
                 params,
-                fingerprint=params,
             )
         return {"ImageVersions": [_version_summary(row) for row in rows], **token}
 
@@ -359,7 +356,6 @@ class ImageStore:
                 "alias",
                 "alias",
                 {**params, "SortOrder": "ASCENDING"},
-                fingerprint=params,
             )
         return {"SageMakerImageVersionAliases": [row["alias"] for row in rows], **token}
 
@@ -607,15 +603,13 @@ def _page(
     sort_column: str,
     tiebreak_column: str,
     params: dict[str, Any],
-    *,
-    fingerprint: dict[str, Any],
 ) -> tuple[list[sqlite3.Row], dict[str, str]]:
     """One page of ``table`` in the requested order, by keyset so that rows are never repeated
     or skipped while paging, whatever is inserted meanwhile. Returns the rows and, when more
     remain, ``{"NextToken": ...}``."""
     descending = params.get("SortOrder", "DESCENDING") == "DESCENDING"
     direction, comparison = ("DESC", "<") if descending else ("ASC", ">")
-    digest = _fingerprint(fingerprint)
+    digest = _fingerprint(params)
     where, args = list(where), list(args)
     if "NextToken" in params:
         where.append(f"({sort_column}, {tiebreak_column}) {comparison} (?, ?)")

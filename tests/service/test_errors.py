@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import uuid
 from typing import Any
 
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from app.errors import to_graphql_error
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionRef, SageMakerGateway, build_client
-from tests.conftest import EndpointControl
+from tests.conftest import EndpointControl, free_port
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = """query($name: String!, $version: Int, $alias: String) {
@@ -126,16 +125,9 @@ async def test_server_errors_after_retries_are_upstream_unavailable(
     assert error["extensions"]["awsErrorCode"] == "InternalFailure"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_connection_refused_is_upstream_unavailable() -> None:
     settings = dataclasses.replace(
-        TEST_SETTINGS, endpoint_url=f"http://127.0.0.1:{_closed_port()}", max_attempts=1
+        TEST_SETTINGS, endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1
     )
     async with serving(settings) as (_, client):
         error = _only_error(await client.query(QUERY, name="sklearn-kernel"))

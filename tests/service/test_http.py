@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import re
-import socket
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from app import graphiql
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.main import create_app
 from app.server_thread import ServerThread
-from tests.conftest import EndpointControl
+from tests.conftest import EndpointControl, free_port
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -77,11 +76,8 @@ async def test_healthz_and_readyz(service: GraphQLClient, control: EndpointContr
 
 
 async def test_readyz_is_503_while_sagemaker_is_unreachable() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     settings = dataclasses.replace(
-        TEST_SETTINGS, endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1
+        TEST_SETTINGS, endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1
     )
     async with serving(settings) as (_, client):
         response = await client.http.get("/readyz")
