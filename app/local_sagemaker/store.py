@@ -542,6 +542,7 @@ def _version_summary(row: sqlite3.Row) -> dict[str, Any]:
         {
             "CreationTime": row["created"],
             "FailureReason": row["failure_reason"],
+            # The version row holds no image ARN; it shares the version ARN's region and account.
             "ImageArn": f"{row['arn'].split(':image-version/')[0]}:image/{row['image_name']}",
             "ImageVersionArn": row["arn"],
             "ImageVersionStatus": row["status"],
