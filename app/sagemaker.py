@@ -18,16 +18,19 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import boto3
 import botocore.session
 import regex
 from botocore.config import Config
-from mypy_boto3_sagemaker import SageMakerClient
 
 from app.errors import InvalidInput
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    # A dev-only stubs package: never imported at run time (the shipped install lacks it).
+    from mypy_boto3_sagemaker import SageMakerClient
 
 T = TypeVar("T")
 

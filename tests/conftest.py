@@ -122,12 +122,15 @@ class Finished:
 
 @contextmanager
 def running_command(
-    args: list[str], ready_url: str, env: dict[str, str] | None = None
+    args: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
 ) -> Iterator[Finished]:
     """Run ``python -m app ARGS`` until ``ready_url`` answers; on exit, stop it with Ctrl-C and
     fill in the yielded :class:`Finished` with its exit code and log."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", *args],
+        [python, "-m", "app", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
