@@ -1,116 +1,45 @@
-"""SageMaker images and image versions in SQLite, with the semantics of the real API.
+"""SageMaker images and image versions with the semantics of the real API.
 
 Each public method is one SageMaker operation: it takes the operation's input structure (already
 checked against the service model by the caller) and returns its output structure, both with AWS's
 member names, or raises :class:`AwsError` as AWS would (``ResourceNotFound``, ``ResourceInUse``,
-``ValidationException``).
+``ValidationException``). The methods hold the operations' rules; the modules around them hold
+what several operations share:
 
-Lifecycle follows AWS: a new image or version starts ``CREATING`` and becomes ``CREATED`` once
-``transition_delay`` seconds have passed; a deleted one is ``DELETING`` for that long and then
-gone. Transitions are applied lazily at the start of every operation (:meth:`_settle`), so there
-is no background task to start, stop or race with.
-
-Concurrency: every operation runs in one ``BEGIN IMMEDIATE`` transaction under a lock, so requests
-served from several threads (or several processes sharing a file in WAL mode) never see or leave
-a half-applied change. Image names are case-insensitive, as in SageMaker, whose version ARNs carry
-the name in lower case.
+=======================  ========================================================================
+:mod:`.database`         the tables, the transaction each operation runs in, lazy lifecycle
+:mod:`.rows`             finding the image, version or alias a request names, with AWS's errors
+:mod:`.outputs`          the output structures built from rows
+:mod:`.listing`          time filters, sort orders, keyset pages and their tokens
+:mod:`.arns`             the ARNs of images and versions
+:mod:`.container_images` the ``ContainerImage`` of a new version
+=======================  ========================================================================
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
+from app.local_sagemaker import listing, outputs, rows
+from app.local_sagemaker.arns import Arns
+from app.local_sagemaker.container_images import container_image
+from app.local_sagemaker.database import VERSION_FIELDS, Database, insert
 from app.local_sagemaker.protocol import AwsError
-
-DEFAULT_PAGE_SIZE = 10
 
 # Seeded transitional states (a version shown as DELETING) are frozen: they never settle.
 _NEVER = float("inf")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    name            TEXT PRIMARY KEY COLLATE NOCASE,
-    arn             TEXT NOT NULL,
-    display_name    TEXT,
-    description     TEXT,
-    role_arn        TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    failure_reason  TEXT,
-    tags            TEXT NOT NULL DEFAULT '[]',
-    next_version    INTEGER NOT NULL DEFAULT 1,
-    created         REAL NOT NULL,
-    modified        REAL NOT NULL,
-    settles_at      REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS image_versions (
-    image_name        TEXT NOT NULL COLLATE NOCASE REFERENCES images(name) ON DELETE CASCADE,
-    version           INTEGER NOT NULL,
-    arn               TEXT NOT NULL,
-    base_image        TEXT NOT NULL,
-    container_image   TEXT,
-    status            TEXT NOT NULL,
-    failure_reason    TEXT,
-    vendor_guidance   TEXT,
-    job_type          TEXT,
-    ml_framework      TEXT,
-    programming_lang  TEXT,
-    processor         TEXT,
-    horovod           INTEGER,
-    release_notes     TEXT,
-    client_token      TEXT,
-    created           REAL NOT NULL,
-    modified          REAL NOT NULL,
-    settles_at        REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (image_name, version)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS image_versions_token
-    ON image_versions (image_name, client_token);
-CREATE INDEX IF NOT EXISTS image_versions_status ON image_versions (status);
-CREATE INDEX IF NOT EXISTS images_status ON images (status);
-CREATE TABLE IF NOT EXISTS aliases (
-    image_name  TEXT NOT NULL COLLATE NOCASE,
-    alias       TEXT NOT NULL,
-    version     INTEGER NOT NULL,
-    PRIMARY KEY (image_name, alias),
-    FOREIGN KEY (image_name, version)
-        REFERENCES image_versions (image_name, version) ON DELETE CASCADE
-);
-"""
-
-# The optional describe/update fields of a version: AWS member name -> column.
-_VERSION_FIELDS = {
-    "VendorGuidance": "vendor_guidance",
-    "JobType": "job_type",
-    "MLFramework": "ml_framework",
-    "ProgrammingLang": "programming_lang",
-    "Processor": "processor",
-    "Horovod": "horovod",
-    "ReleaseNotes": "release_notes",
-}
-
-# Sort keys of the list operations: API value -> column. A second column breaks ties so that
-# keyset pagination visits every row exactly once.
-_IMAGE_SORT = {"CREATION_TIME": "created", "LAST_MODIFIED_TIME": "modified", "IMAGE_NAME": "name"}
-_VERSION_SORT = {"CREATION_TIME": "created", "LAST_MODIFIED_TIME": "modified", "VERSION": "version"}
-_TIME_FILTERS = {
-    "CreationTimeAfter": "created > ?",
-    "CreationTimeBefore": "created < ?",
-    "LastModifiedTimeAfter": "modified > ?",
-    "LastModifiedTimeBefore": "modified < ?",
-}
-
 
 class ImageStore:
-    """The endpoint's state. One instance per endpoint; safe to call from several threads."""
+    """The endpoint's state. One instance per endpoint; safe to call from several threads.
+
+    A new image or version starts ``CREATING`` and a deleted one is ``DELETING`` for
+    ``transition_delay`` seconds; with no delay, both happen at once.
+    """
 
     def __init__(
         self,
@@ -121,73 +50,28 @@ class ImageStore:
         transition_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.region = region
-        self.account_id = account_id
+        self.arns = Arns(region, account_id)
         self.transition_delay = transition_delay
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        self._database = Database(path, clock)
 
     def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._settle(self._clock())
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _settle(self, now: float) -> None:
-        """Apply the lifecycle transitions whose time has come."""
-        db = self._db
-        for table in ("images", "image_versions"):
-            db.execute(
-                f"UPDATE {table} SET status = 'CREATED', modified = settles_at "  # noqa: S608
-                "WHERE status = 'CREATING' AND settles_at <= ?",
-                (now,),
-            )
-        db.execute(
-            "DELETE FROM image_versions WHERE status = 'DELETING' AND settles_at <= ?", (now,)
-        )
-        db.execute("DELETE FROM images WHERE status = 'DELETING' AND settles_at <= ?", (now,))
+        self._database.close()
 
     def is_empty(self) -> bool:
-        with self._transaction() as db:
+        with self._database.transaction() as db:
             return db.execute("SELECT 1 FROM images LIMIT 1").fetchone() is None
-
-    # ARNs -----------------------------------------------------------------------------------
-
-    def image_arn(self, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:image/{name}"
-
-    def image_version_arn(self, name: str, version: int) -> str:
-        return (
-            f"arn:aws:sagemaker:{self.region}:{self.account_id}"
-            f":image-version/{name.lower()}/{version}"
-        )
 
     # Images -----------------------------------------------------------------------------------
 
     def create_image(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ImageName"]
-        with self._transaction() as db:
-            if _image_row(db, name) is not None:
+        with self._database.transaction() as db:
+            if rows.image_row(db, name) is not None:
                 raise AwsError("ResourceInUse", f"Image '{name}' already exists")
             now = self._clock()
-            arn = self.image_arn(name)
-            _insert(
+            arn = self.arns.image(name)
+            insert(
                 db,
                 "images",
                 {
@@ -206,13 +90,12 @@ class ImageStore:
         return {"ImageArn": arn}
 
     def describe_image(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            row = _require_image(db, params["ImageName"])
-            return {**_image_summary(row), "RoleArn": row["role_arn"]}
+        with self._database.transaction() as db:
+            return outputs.image_description(rows.require_image(db, params["ImageName"]))
 
     def delete_image(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            row = _require_image(db, params["ImageName"])
+        with self._database.transaction() as db:
+            row = rows.require_image(db, params["ImageName"])
             if row["status"] == "DELETING":
                 raise AwsError("ResourceInUse", f"Image '{row['name']}' is already being deleted")
             self._start_deleting(db, "images", "name = ?", (row["name"],))
@@ -220,22 +103,22 @@ class ImageStore:
         return {}
 
     def list_images(self, params: dict[str, Any]) -> dict[str, Any]:
-        where, args = _time_filters(params)
+        where, args = listing.time_filters(params)
         if params.get("NameContains"):
             where.append("instr(lower(name), lower(?)) > 0")
             args.append(params["NameContains"])
-        sort_column = _IMAGE_SORT[params.get("SortBy", "CREATION_TIME")]
-        with self._transaction() as db:
-            rows, token = _page(db, "images", where, args, sort_column, "name", params)
-        return {"Images": [_image_summary(row) for row in rows], **token}
+        sort_column = listing.IMAGE_SORT[params.get("SortBy", "CREATION_TIME")]
+        with self._database.transaction() as db:
+            found, token = listing.page(db, "images", where, args, sort_column, "name", params)
+        return {"Images": [outputs.image_summary(row) for row in found], **token}
 
     # Image versions ---------------------------------------------------------------------------
 
     def create_image_version(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ImageName"]
         aliases = params.get("Aliases", [])
-        with self._transaction() as db:
-            image = _require_image(db, name)
+        with self._database.transaction() as db:
+            image = rows.require_image(db, name)
             same_token = db.execute(
                 "SELECT arn FROM image_versions WHERE image_name = ? AND client_token = ?",
                 (name, params["ClientToken"]),
@@ -244,11 +127,11 @@ class ImageStore:
                 return {"ImageVersionArn": same_token["arn"]}
             if image["status"] == "DELETING":
                 raise AwsError("ResourceInUse", f"Image '{image['name']}' is being deleted")
-            _check_aliases_free(db, image["name"], aliases, version=None)
+            rows.check_aliases_free(db, image["name"], aliases, version=None)
             version = image["next_version"]
             now = self._clock()
-            arn = self.image_version_arn(image["name"], version)
-            _insert(
+            arn = self.arns.image_version(image["name"], version)
+            insert(
                 db,
                 "image_versions",
                 {
@@ -256,7 +139,7 @@ class ImageStore:
                     "version": version,
                     "arn": arn,
                     "base_image": params["BaseImage"],
-                    "container_image": _container_image(params["BaseImage"], version),
+                    "container_image": container_image(params["BaseImage"], version),
                     "status": self._initial_status(),
                     "client_token": params["ClientToken"],
                     "created": now,
@@ -273,16 +156,15 @@ class ImageStore:
         return {"ImageVersionArn": arn}
 
     def describe_image_version(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            row = _resolve_version(db, params)
-            return _version_description(row)
+        with self._database.transaction() as db:
+            return outputs.version_description(rows.resolve_version(db, params))
 
     def update_image_version(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            row = _resolve_version(db, params)
+        with self._database.transaction() as db:
+            row = rows.resolve_version(db, params)
             name, version = row["image_name"], row["version"]
             to_add = params.get("AliasesToAdd", [])
-            _check_aliases_free(db, name, to_add, version=version)
+            rows.check_aliases_free(db, name, to_add, version=version)
             for alias in params.get("AliasesToDelete", []):
                 db.execute(
                     "DELETE FROM aliases WHERE image_name = ? AND alias = ? AND version = ?",
@@ -291,7 +173,7 @@ class ImageStore:
             _add_aliases(db, name, version, to_add)
             changes = {
                 column: params[member]
-                for member, column in _VERSION_FIELDS.items()
+                for member, column in VERSION_FIELDS.items()
                 if member in params
             }
             assignments = "".join(f"{column} = ?, " for column in changes)
@@ -303,8 +185,8 @@ class ImageStore:
             return {"ImageVersionArn": row["arn"]}
 
     def delete_image_version(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            row = _resolve_version(db, params)
+        with self._database.transaction() as db:
+            row = rows.resolve_version(db, params)
             if row["status"] == "DELETING":
                 raise AwsError(
                     "ResourceInUse",
@@ -320,44 +202,32 @@ class ImageStore:
         return {}
 
     def list_image_versions(self, params: dict[str, Any]) -> dict[str, Any]:
-        where, args = _time_filters(params)
-        sort_column = _VERSION_SORT[params.get("SortBy", "CREATION_TIME")]
-        with self._transaction() as db:
-            image = _require_image(db, params["ImageName"])
+        where, args = listing.time_filters(params)
+        sort_column = listing.VERSION_SORT[params.get("SortBy", "CREATION_TIME")]
+        with self._database.transaction() as db:
+            image = rows.require_image(db, params["ImageName"])
             where.append("image_name = ?")
             args.append(image["name"])
-            rows, token = _page(
-                db,
-                "image_versions",
-                where,
-                args,
-                sort_column,
-                "version",
-                params,
+            found, token = listing.page(
+                db, "image_versions", where, args, sort_column, "version", params
             )
-        return {"ImageVersions": [_version_summary(row) for row in rows], **token}
+        return {"ImageVersions": [outputs.version_summary(row) for row in found], **token}
 
     def list_aliases(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as db:
-            image = _require_image(db, params["ImageName"])
+        with self._database.transaction() as db:
+            image = rows.require_image(db, params["ImageName"])
             where, args = ["image_name = ?"], [image["name"]]
             if "Version" in params:
-                _require_version(db, image["name"], params["Version"])
+                rows.require_version(db, image["name"], params["Version"])
                 where.append("version = ?")
                 args.append(params["Version"])
             if "Alias" in params:
                 where.append("alias = ?")
                 args.append(params["Alias"])
-            rows, token = _page(
-                db,
-                "aliases",
-                where,
-                args,
-                "alias",
-                "alias",
-                {**params, "SortOrder": "ASCENDING"},
+            found, token = listing.page(
+                db, "aliases", where, args, "alias", "alias", {**params, "SortOrder": "ASCENDING"}
             )
-        return {"SageMakerImageVersionAliases": [row["alias"] for row in rows], **token}
+        return {"SageMakerImageVersionAliases": [row["alias"] for row in found], **token}
 
     # Seeding ----------------------------------------------------------------------------------
 
@@ -367,14 +237,14 @@ class ImageStore:
         The demo seed uses this to show every state a real account can hold, which the create
         operations alone cannot produce (a CREATE_FAILED version, an ARCHIVED one, ...).
         """
-        with self._transaction() as db:
+        with self._database.transaction() as db:
             name = image["ImageName"]
-            _insert(
+            insert(
                 db,
                 "images",
                 {
                     "name": name,
-                    "arn": self.image_arn(name),
+                    "arn": self.arns.image(name),
                     "display_name": image.get("DisplayName"),
                     "description": image.get("Description"),
                     "role_arn": image["RoleArn"],
@@ -387,13 +257,13 @@ class ImageStore:
                 },
             )
             for v in versions:
-                _insert(
+                insert(
                     db,
                     "image_versions",
                     {
                         "image_name": name,
                         "version": v["Version"],
-                        "arn": self.image_version_arn(name, v["Version"]),
+                        "arn": self.arns.image_version(name, v["Version"]),
                         "base_image": v["BaseImage"],
                         "container_image": v.get("ContainerImage"),
                         "status": v["ImageVersionStatus"],
@@ -406,7 +276,7 @@ class ImageStore:
                 )
                 _add_aliases(db, name, v["Version"], v.get("Aliases", []))
 
-    # Lifecycle helpers --------------------------------------------------------------------------
+    # Lifecycle --------------------------------------------------------------------------------
 
     def _initial_status(self) -> str:
         return "CREATING" if self.transition_delay > 0 else "CREATED"
@@ -425,79 +295,9 @@ class ImageStore:
             db.execute(f"DELETE FROM {table} WHERE {where}", args)  # noqa: S608
 
 
-def _insert(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
-    # Table and column names come from this module's own literals, never from a request.
-    columns, marks = ", ".join(row), ", ".join("?" * len(row))
-    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))  # noqa: S608
-
-
 def _version_fields(source: dict[str, Any]) -> dict[str, Any]:
     """The optional version fields of a request or seed entry, keyed by column."""
-    return {column: source.get(member) for member, column in _VERSION_FIELDS.items()}
-
-
-# Row lookups ------------------------------------------------------------------------------------
-
-
-def _image_row(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = db.execute("SELECT * FROM images WHERE name = ?", (name,)).fetchone()
-    return row
-
-
-def _require_image(db: sqlite3.Connection, name: str) -> sqlite3.Row:
-    row = _image_row(db, name)
-    if row is None:
-        raise AwsError("ResourceNotFound", f"Image '{name}' does not exist")
-    return row
-
-
-def _require_version(db: sqlite3.Connection, name: str, version: int) -> sqlite3.Row:
-    row: sqlite3.Row | None = db.execute(
-        "SELECT * FROM image_versions WHERE image_name = ? AND version = ?", (name, version)
-    ).fetchone()
-    if row is None:
-        raise AwsError("ResourceNotFound", f"Version {version} of image '{name}' does not exist")
-    return row
-
-
-def _resolve_version(db: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.Row:
-    """The version named by ``Version`` or ``Alias``; the latest when neither is given."""
-    image = _require_image(db, params["ImageName"])
-    name = image["name"]
-    if "Version" in params and "Alias" in params:
-        raise AwsError("ValidationException", "Specify either Version or Alias, not both")
-    if "Version" in params:
-        return _require_version(db, name, params["Version"])
-    if "Alias" in params:
-        alias = db.execute(
-            "SELECT version FROM aliases WHERE image_name = ? AND alias = ?",
-            (name, params["Alias"]),
-        ).fetchone()
-        if alias is None:
-            raise AwsError(
-                "ResourceNotFound", f"Alias '{params['Alias']}' of image '{name}' does not exist"
-            )
-        return _require_version(db, name, alias["version"])
-    latest: sqlite3.Row | None = db.execute(
-        "SELECT * FROM image_versions WHERE image_name = ? ORDER BY version DESC LIMIT 1", (name,)
-    ).fetchone()
-    if latest is None:
-        raise AwsError("ResourceNotFound", f"Image '{name}' has no versions")
-    return latest
-
-
-def _check_aliases_free(
-    db: sqlite3.Connection, name: str, aliases: list[str], version: int | None
-) -> None:
-    for alias in aliases:
-        owner = db.execute(
-            "SELECT version FROM aliases WHERE image_name = ? AND alias = ?", (name, alias)
-        ).fetchone()
-        if owner is not None and owner["version"] != version:
-            raise AwsError(
-                "ResourceInUse",
-                f"Alias '{alias}' already names version {owner['version']} of image '{name}'",
-            )
+    return {column: source.get(member) for member, column in VERSION_FIELDS.items()}
 
 
 def _add_aliases(db: sqlite3.Connection, name: str, version: int, aliases: list[str]) -> None:
@@ -505,124 +305,3 @@ def _add_aliases(db: sqlite3.Connection, name: str, version: int, aliases: list[
         "INSERT OR IGNORE INTO aliases (image_name, alias, version) VALUES (?, ?, ?)",
         [(name, alias, version) for alias in aliases],
     )
-
-
-def _container_image(base_image: str, version: int) -> str:
-    # SageMaker copies the base image into its own registry; the local endpoint keeps the
-    # repository and pins the tag to the version so that each version has its own reference.
-    repository = base_image.rsplit(":", 1)[0] if "/" in base_image else base_image
-    return f"{repository}:v{version}"
-
-
-# Output structures --------------------------------------------------------------------------------
-
-
-def _without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
-    # AWS omits absent members instead of sending null.
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _image_summary(row: sqlite3.Row) -> dict[str, Any]:
-    return _without_nulls(
-        {
-            "CreationTime": row["created"],
-            "Description": row["description"],
-            "DisplayName": row["display_name"],
-            "FailureReason": row["failure_reason"],
-            "ImageArn": row["arn"],
-            "ImageName": row["name"],
-            "ImageStatus": row["status"],
-            "LastModifiedTime": row["modified"],
-        }
-    )
-
-
-def _version_summary(row: sqlite3.Row) -> dict[str, Any]:
-    return _without_nulls(
-        {
-            "CreationTime": row["created"],
-            "FailureReason": row["failure_reason"],
-            # The version row holds no image ARN; it shares the version ARN's region and account.
-            "ImageArn": f"{row['arn'].split(':image-version/')[0]}:image/{row['image_name']}",
-            "ImageVersionArn": row["arn"],
-            "ImageVersionStatus": row["status"],
-            "LastModifiedTime": row["modified"],
-            "Version": row["version"],
-        }
-    )
-
-
-def _version_description(row: sqlite3.Row) -> dict[str, Any]:
-    horovod = row["horovod"]
-    return _without_nulls(
-        {
-            **_version_summary(row),
-            "BaseImage": row["base_image"],
-            "ContainerImage": row["container_image"],
-            **{member: row[column] for member, column in _VERSION_FIELDS.items()},
-            "Horovod": None if horovod is None else bool(horovod),
-        }
-    )
-
-
-# Listing and pagination ---------------------------------------------------------------------------
-
-
-def _time_filters(params: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    where = [clause for member, clause in _TIME_FILTERS.items() if member in params]
-    return where, [params[member] for member in _TIME_FILTERS if member in params]
-
-
-def _fingerprint(params: dict[str, Any]) -> str:
-    """A digest of a listing's filters, so a token cannot be replayed against another query."""
-    query = {k: v for k, v in params.items() if k not in ("NextToken", "MaxResults")}
-    return hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _encode_token(position: list[Any], fingerprint: str) -> str:
-    raw = json.dumps({"after": position, "query": fingerprint}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_token(token: str, fingerprint: str) -> list[Any]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        position = decoded["after"]
-        valid = decoded["query"] == fingerprint and isinstance(position, list)
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        valid = False
-    if not valid or len(position) != 2:
-        raise AwsError("ValidationException", "The NextToken is not valid for this request")
-    return list(position)
-
-
-def _page(
-    db: sqlite3.Connection,
-    table: str,
-    where: list[str],
-    args: list[Any],
-    sort_column: str,
-    tiebreak_column: str,
-    params: dict[str, Any],
-) -> tuple[list[sqlite3.Row], dict[str, str]]:
-    """One page of ``table`` in the requested order, by keyset so that rows are never repeated
-    or skipped while paging, whatever is inserted meanwhile. Returns the rows and, when more
-    remain, ``{"NextToken": ...}``."""
-    descending = params.get("SortOrder", "DESCENDING") == "DESCENDING"
-    direction, comparison = ("DESC", "<") if descending else ("ASC", ">")
-    digest = _fingerprint(params)
-    where, args = list(where), list(args)
-    if "NextToken" in params:
-        where.append(f"({sort_column}, {tiebreak_column}) {comparison} (?, ?)")
-        args.extend(_decode_token(params["NextToken"], digest))
-    limit = params.get("MaxResults", DEFAULT_PAGE_SIZE)
-    sql = (
-        f"SELECT * FROM {table} WHERE {' AND '.join(where) or '1'} "  # noqa: S608
-        f"ORDER BY {sort_column} {direction}, {tiebreak_column} {direction} LIMIT ?"
-    )
-    rows = db.execute(sql, (*args, limit + 1)).fetchall()
-    if len(rows) <= limit:
-        return rows, {}
-    last = rows[limit - 1]
-    token = _encode_token([last[sort_column], last[tiebreak_column]], digest)
-    return rows[:limit], {"NextToken": token}

@@ -1,0 +1,75 @@
+"""Finding the rows an operation names, the way SageMaker resolves names, and failing the way it
+fails: ``ResourceNotFound`` for what does not exist, ``ResourceInUse`` for an alias taken by
+another version. Several operations name images and versions alike, so they share these lookups
+and therefore their error messages.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from app.local_sagemaker.protocol import AwsError
+
+
+def image_row(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = db.execute("SELECT * FROM images WHERE name = ?", (name,)).fetchone()
+    return row
+
+
+def require_image(db: sqlite3.Connection, name: str) -> sqlite3.Row:
+    row = image_row(db, name)
+    if row is None:
+        raise AwsError("ResourceNotFound", f"Image '{name}' does not exist")
+    return row
+
+
+def require_version(db: sqlite3.Connection, name: str, version: int) -> sqlite3.Row:
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM image_versions WHERE image_name = ? AND version = ?", (name, version)
+    ).fetchone()
+    if row is None:
+        raise AwsError("ResourceNotFound", f"Version {version} of image '{name}' does not exist")
+    return row
+
+
+def resolve_version(db: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.Row:
+    """The version named by ``Version`` or ``Alias``; the latest when neither is given."""
+    image = require_image(db, params["ImageName"])
+    name = image["name"]
+    if "Version" in params and "Alias" in params:
+        raise AwsError("ValidationException", "Specify either Version or Alias, not both")
+    if "Version" in params:
+        return require_version(db, name, params["Version"])
+    if "Alias" in params:
+        alias = db.execute(
+            "SELECT version FROM aliases WHERE image_name = ? AND alias = ?",
+            (name, params["Alias"]),
+        ).fetchone()
+        if alias is None:
+            raise AwsError(
+                "ResourceNotFound", f"Alias '{params['Alias']}' of image '{name}' does not exist"
+            )
+        return require_version(db, name, alias["version"])
+    latest: sqlite3.Row | None = db.execute(
+        "SELECT * FROM image_versions WHERE image_name = ? ORDER BY version DESC LIMIT 1", (name,)
+    ).fetchone()
+    if latest is None:
+        raise AwsError("ResourceNotFound", f"Image '{name}' has no versions")
+    return latest
+
+
+def check_aliases_free(
+    db: sqlite3.Connection, name: str, aliases: list[str], version: int | None
+) -> None:
+    """Refuse an alias that already names another version than ``version`` (``None``: a version
+    not created yet)."""
+    for alias in aliases:
+        owner = db.execute(
+            "SELECT version FROM aliases WHERE image_name = ? AND alias = ?", (name, alias)
+        ).fetchone()
+        if owner is not None and owner["version"] != version:
+            raise AwsError(
+                "ResourceInUse",
+                f"Alias '{alias}' already names version {owner['version']} of image '{name}'",
+            )
