@@ -24,11 +24,12 @@ DEFAULT_PAGE_SIZE = 10
 IMAGE_SORT = {"CREATION_TIME": "created", "LAST_MODIFIED_TIME": "modified", "IMAGE_NAME": "name"}
 VERSION_SORT = {"CREATION_TIME": "created", "LAST_MODIFIED_TIME": "modified", "VERSION": "version"}
 
+# AWS documents the filters as "on or after" and "on or before": a bound is inclusive.
 _TIME_FILTERS = {
-    "CreationTimeAfter": "created > ?",
-    "CreationTimeBefore": "created < ?",
-    "LastModifiedTimeAfter": "modified > ?",
-    "LastModifiedTimeBefore": "modified < ?",
+    "CreationTimeAfter": "created >= ?",
+    "CreationTimeBefore": "created <= ?",
+    "LastModifiedTimeAfter": "modified >= ?",
+    "LastModifiedTimeBefore": "modified <= ?",
 }
 
 

@@ -114,3 +114,25 @@ def test_list_aliases_by_image_version_and_alias(sagemaker: SageMakerClient) -> 
     ]
     with pytest.raises(sagemaker.exceptions.ResourceNotFound):
         sagemaker.list_aliases(ImageName="pytorch-training", Version=42)
+
+
+def test_time_filters_include_their_bounds(sagemaker: SageMakerClient) -> None:
+    # AWS documents the filters as "on or after" and "on or before": a bound equal to an item's
+    # time keeps the item.
+    version = sagemaker.describe_image_version(ImageName="pytorch-training", Version=3)
+    versions = sagemaker.list_image_versions(
+        ImageName="pytorch-training",
+        CreationTimeAfter=version["CreationTime"],
+        CreationTimeBefore=version["CreationTime"],
+        LastModifiedTimeAfter=version["LastModifiedTime"],
+        LastModifiedTimeBefore=version["LastModifiedTime"],
+    )
+    assert [v["Version"] for v in versions["ImageVersions"]] == [3]
+    image = sagemaker.describe_image(ImageName="pytorch-training")
+    images = sagemaker.list_images(
+        CreationTimeAfter=image["CreationTime"],
+        CreationTimeBefore=image["CreationTime"],
+        LastModifiedTimeAfter=image["LastModifiedTime"],
+        LastModifiedTimeBefore=image["LastModifiedTime"],
+    )
+    assert [i["ImageName"] for i in images["Images"]] == ["pytorch-training"]
