@@ -185,6 +185,9 @@ class ImageStore:
             return {"ImageVersionArn": row["arn"]}
 
     def delete_image_version(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "Version" not in params and "Alias" not in params:
+            # Unlike describing, deleting has no "latest" default in AWS: it must be named.
+            raise AwsError("ValidationException", "Either Version or Alias must be specified")
         with self._database.transaction() as db:
             row = rows.resolve_version(db, params)
             if row["status"] == "DELETING":

@@ -119,3 +119,15 @@ def test_enum_inputs_are_checked(sagemaker: SageMakerClient) -> None:
         sagemaker.update_image_version(ImageName="sklearn-kernel", Processor="TPU")  # type: ignore[arg-type]
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert "enum value set" in raised.value.response["Error"]["Message"]
+
+
+def test_deleting_a_version_needs_a_version_or_an_alias(sagemaker: SageMakerClient) -> None:
+    # AWS refuses to guess: deleting "the latest" by omission would be too easy a mistake.
+    name = create_image(sagemaker, 2, prefix="life")
+    with pytest.raises(ClientError) as raised:
+        sagemaker.delete_image_version(ImageName=name)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "Version or Alias" in error["Message"]
+    versions = sagemaker.list_image_versions(ImageName=name)["ImageVersions"]
+    assert sorted(v["Version"] for v in versions) == [1, 2]
