@@ -125,8 +125,11 @@ class ImageStore:
             ).fetchone()
             if same_token is not None:
                 return {"ImageVersionArn": same_token["arn"]}
-            if image["status"] == "DELETING":
-                raise AwsError("ResourceInUse", f"Image '{image['name']}' is being deleted")
+            if image["status"] != "CREATED":
+                # AWS's words, for an image still creating, being deleted or that failed.
+                raise AwsError(
+                    "ValidationException", f"Image {image['name']} is in an invalid state."
+                )
             rows.check_aliases_free(db, image["name"], aliases, version=None)
             version = image["next_version"]
             now = self._clock()

@@ -22,18 +22,25 @@ def slow_sagemaker() -> Iterator[SageMakerClient]:
         yield sagemaker_client(endpoint.url)
 
 
+def _created_image(client: SageMakerClient) -> str:
+    """A new image on the slow endpoint, once it has passed through CREATING."""
+    name = create_image(client, prefix="life")
+    assert client.describe_image(ImageName=name)["ImageStatus"] == "CREATING"
+    time.sleep(DELAY + 0.1)
+    assert client.describe_image(ImageName=name)["ImageStatus"] == "CREATED"
+    return name
+
+
 def test_versions_are_creating_then_created(slow_sagemaker: SageMakerClient) -> None:
-    name = create_image(slow_sagemaker, prefix="life")
-    assert slow_sagemaker.describe_image(ImageName=name)["ImageStatus"] == "CREATING"
+    name = _created_image(slow_sagemaker)
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATING"
     time.sleep(DELAY + 0.1)
     assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATED"
-    assert slow_sagemaker.describe_image(ImageName=name)["ImageStatus"] == "CREATED"
 
 
 def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient) -> None:
-    name = create_image(slow_sagemaker, prefix="life")
+    name = _created_image(slow_sagemaker)
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     slow_sagemaker.delete_image_version(ImageName=name, Version=1)
     assert (
@@ -45,6 +52,32 @@ def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient)
     time.sleep(DELAY + 0.1)
     with pytest.raises(slow_sagemaker.exceptions.ResourceNotFound):
         slow_sagemaker.describe_image_version(ImageName=name, Version=1)
+
+
+def _assert_invalid_state(client: SageMakerClient, name: str, token: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        client.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken=token)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == f"Image {name} is in an invalid state."
+
+
+def test_only_a_created_image_takes_new_versions(slow_sagemaker: SageMakerClient) -> None:
+    name = create_image(slow_sagemaker, prefix="life")
+    _assert_invalid_state(slow_sagemaker, name, "while-creating")
+    time.sleep(DELAY + 0.1)
+    slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
+    slow_sagemaker.delete_image(ImageName=name)
+    _assert_invalid_state(slow_sagemaker, name, "while-deleting")
+    time.sleep(DELAY + 0.1)
+    assert slow_sagemaker.list_images(NameContains=name)["Images"] == []
+
+
+def test_an_image_that_failed_to_create_takes_no_versions(sagemaker: SageMakerClient) -> None:
+    assert sagemaker.describe_image(ImageName="r-analytics")["ImageStatus"] == "CREATE_FAILED"
+    _assert_invalid_state(sagemaker, "r-analytics", "after-failure")
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.describe_image_version(ImageName="r-analytics")
 
 
 def test_deleting_an_image_takes_its_versions(sagemaker: SageMakerClient) -> None:
