@@ -2,6 +2,10 @@
 fails: ``ResourceNotFound`` for what does not exist, ``ResourceInUse`` for an alias taken by
 another version. Several operations name images and versions alike, so they share these lookups
 and therefore their error messages.
+
+Every not-found message says "does not exist", as AWS's do: tools that manage images (the
+Terraform provider among them) take a ResourceNotFound for "already gone" only on those words.
+The latest-version message is AWS's verbatim; the others follow its pattern.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ def image_row(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
 def require_image(db: sqlite3.Connection, name: str) -> sqlite3.Row:
     row = image_row(db, name)
     if row is None:
-        raise AwsError("ResourceNotFound", f"Image '{name}' does not exist")
+        raise AwsError("ResourceNotFound", f"Image with ImageName {name} does not exist.")
     return row
 
 
@@ -29,7 +33,10 @@ def require_version(db: sqlite3.Connection, name: str, version: int) -> sqlite3.
         "SELECT * FROM image_versions WHERE image_name = ? AND version = ?", (name, version)
     ).fetchone()
     if row is None:
-        raise AwsError("ResourceNotFound", f"Version {version} of image '{name}' does not exist")
+        raise AwsError(
+            "ResourceNotFound",
+            f"ImageVersion with ImageName {name} and Version {version} does not exist.",
+        )
     return row
 
 
@@ -48,14 +55,19 @@ def resolve_version(db: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.R
         ).fetchone()
         if alias is None:
             raise AwsError(
-                "ResourceNotFound", f"Alias '{params['Alias']}' of image '{name}' does not exist"
+                "ResourceNotFound",
+                f"ImageVersion with ImageName {name} and Alias {params['Alias']} does not exist.",
             )
         return require_version(db, name, alias["version"])
     latest: sqlite3.Row | None = db.execute(
         "SELECT * FROM image_versions WHERE image_name = ? ORDER BY version DESC LIMIT 1", (name,)
     ).fetchone()
     if latest is None:
-        raise AwsError("ResourceNotFound", f"Image '{name}' has no versions")
+        raise AwsError(
+            "ResourceNotFound",
+            f"Latest ImageVersion with ImageName {name} does not exist."
+            " Please provide a valid ImageName.",
+        )
     return latest
 
 

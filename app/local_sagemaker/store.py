@@ -68,7 +68,11 @@ class ImageStore:
         name = params["ImageName"]
         with self._database.transaction() as db:
             if rows.image_row(db, name) is not None:
-                raise AwsError("ResourceInUse", f"Image '{name}' already exists")
+                raise AwsError(
+                    "ResourceInUse",
+                    f"The Image with ImageName {name} already exists."
+                    " Please use a different ImageName.",
+                )
             now = self._clock()
             arn = self.arns.image(name)
             insert(

@@ -45,6 +45,44 @@ def test_unknown_resources_raise_resource_not_found(
     with pytest.raises(sagemaker.exceptions.ResourceNotFound) as raised:
         sagemaker.describe_image_version(**params)  # type: ignore[arg-type]
     assert raised.value.response["ResponseMetadata"]["RequestId"]
+    # Tools that manage images (the Terraform provider among them) read a ResourceNotFound
+    # as "gone" only when its message says "does not exist", as AWS's messages do.
+    assert "does not exist" in raised.value.response["Error"]["Message"]
+
+
+def test_an_image_without_versions_has_no_latest_in_aws_words(sagemaker: SageMakerClient) -> None:
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound) as raised:
+        sagemaker.describe_image_version(ImageName="r-analytics")
+    assert raised.value.response["Error"]["Message"] == (
+        "Latest ImageVersion with ImageName r-analytics does not exist. "
+        "Please provide a valid ImageName."
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("describe_image", {"ImageName": "no-such-image"}),
+        ("delete_image", {"ImageName": "no-such-image"}),
+        ("list_image_versions", {"ImageName": "no-such-image"}),
+        ("list_aliases", {"ImageName": "no-such-image"}),
+        ("list_aliases", {"ImageName": "sklearn-kernel", "Version": 99}),
+        ("update_image_version", {"ImageName": "sklearn-kernel", "Version": 99}),
+        ("update_image_version", {"ImageName": "sklearn-kernel", "Alias": "no-such-alias"}),
+        ("delete_image_version", {"ImageName": "sklearn-kernel", "Version": 99}),
+        ("delete_image_version", {"ImageName": "no-such-image", "Version": 1}),
+        (
+            "create_image_version",
+            {"ImageName": "no-such-image", "BaseImage": "r:1", "ClientToken": "t"},
+        ),
+    ],
+)
+def test_every_not_found_says_does_not_exist(
+    sagemaker: SageMakerClient, operation: str, params: dict[str, object]
+) -> None:
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound) as raised:
+        getattr(sagemaker, operation)(**params)
+    assert "does not exist" in raised.value.response["Error"]["Message"]
 
 
 def test_bad_image_name_is_a_validation_exception_naming_the_member(
