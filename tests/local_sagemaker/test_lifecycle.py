@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -164,3 +165,41 @@ def test_deleting_a_version_needs_a_version_or_an_alias(sagemaker: SageMakerClie
     assert "Version or Alias" in error["Message"]
     versions = sagemaker.list_image_versions(ImageName=name)["ImageVersions"]
     assert sorted(v["Version"] for v in versions) == [1, 2]
+
+
+# Docker's image reference grammar (distribution/reference): name[:tag][@digest].
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-f]{32,})?"
+)
+DIGEST = "sha256:" + "ab12" * 16
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("base_image", "expected"),
+    [
+        (f"{ECR}/team/img:1.0", f"{ECR}/team/img:v1"),
+        (f"{ECR}/team/img", f"{ECR}/team/img:v1"),
+        ("python:3.11", "python:v1"),
+        ("python", "python:v1"),
+        ("localhost:5000/team/img", "localhost:5000/team/img:v1"),
+        ("localhost:5000/team/img:2", "localhost:5000/team/img:v1"),
+        (f"{ECR}/team/img@{DIGEST}", f"{ECR}/team/img@{DIGEST}"),
+        (f"{ECR}/team/img:1.0@{DIGEST}", f"{ECR}/team/img@{DIGEST}"),
+    ],
+    ids=["tag", "tagless", "hub-tag", "hub", "port", "port-tag", "digest", "tag-and-digest"],
+)
+def test_container_image_is_a_well_formed_reference(
+    sagemaker: SageMakerClient, base_image: str, expected: str
+) -> None:
+    # A digest names exactly one image already, so it is kept; otherwise the tag becomes the
+    # version's own.
+    name = create_image(sagemaker, prefix="ref")
+    sagemaker.create_image_version(ImageName=name, BaseImage=base_image, ClientToken="t1")
+    described = sagemaker.describe_image_version(ImageName=name, Version=1)
+    assert described["BaseImage"] == base_image
+    assert described["ContainerImage"] == expected
+    assert IMAGE_REFERENCE.fullmatch(described["ContainerImage"])
