@@ -132,7 +132,7 @@ def create_endpoint_app(store: ImageStore, faults: Faults) -> Starlette:
     async def fault_plan(request: Request) -> Response:
         if request.method == "PUT":
             try:
-                faults.configure(FaultPlan.from_json(await request.json()))
+                faults.configure(FaultPlan.from_json(protocol.decode_json(await request.body())))
             except ValueError as error:
                 return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse(faults.plan.to_json())

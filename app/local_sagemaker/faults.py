@@ -29,7 +29,8 @@ class FaultPlan:
     rejected_access_keys: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        if self.latency < 0 or self.latency > 60:
+        # Written so that NaN, which fails every comparison, fails the check too.
+        if not 0.0 <= self.latency <= 60.0:
             raise ValueError("latency must be between 0 and 60 seconds")
         for name in ("throttle_rate", "server_error_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -45,12 +46,12 @@ class FaultPlan:
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}; known: {sorted(known)}")
         keys = body.get("rejectedAccessKeys", [])
-        numbers = [body.get(k, 0) for k in ("latencyMs", "throttleRate", "serverErrorRate")]
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ValueError("rejectedAccessKeys must be a list of strings")
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
-            raise ValueError("latencyMs, throttleRate and serverErrorRate must be numbers")
-        return cls(numbers[0] / 1000, numbers[1], numbers[2], frozenset(keys))
+        latency_ms, throttle_rate, server_error_rate = (
+            _number(body, member) for member in ("latencyMs", "throttleRate", "serverErrorRate")
+        )
+        return cls(latency_ms / 1000, throttle_rate, server_error_rate, frozenset(keys))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,18 @@ class FaultPlan:
             "serverErrorRate": self.server_error_rate,
             "rejectedAccessKeys": sorted(self.rejected_access_keys),
         }
+
+
+def _number(body: dict[str, Any], member: str) -> float:
+    """A member of the control API's JSON as a float; 0 when absent."""
+    value = body.get(member, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{member} must be a number")
+    try:
+        return float(value)
+    except OverflowError:
+        # An integer of hundreds of digits: JSON allows it, a float cannot hold it.
+        raise ValueError(f"{member} is out of range") from None
 
 
 class _EvenSpread:

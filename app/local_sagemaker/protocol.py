@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,6 +68,24 @@ async def read_input(request: Request) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise AwsError("SerializationException", "Request body must be a JSON object")
     return decoded
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode strict JSON (RFC 8259), raising ValueError with a readable reason.
+
+    Python's decoder also reads ``NaN`` and ``Infinity``, which are not JSON, no AWS front door
+    accepts, and no later check expects (NaN fails every comparison, so it slips through range
+    checks). A body nested deeper than the interpreter's recursion limit is refused here too,
+    instead of escaping as a RecursionError.
+    """
+    try:
+        return json.loads(body, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None
+
+
+def _not_json(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _too_large() -> AwsError:

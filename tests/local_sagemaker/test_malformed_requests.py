@@ -121,3 +121,41 @@ def test_validation_lists_every_broken_constraint(endpoint: BackgroundEndpoint) 
     assert message.startswith("3 validation errors detected")
     for member in ("'imageName'", "'maxResults'", "'sortBy'"):
         assert member in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"latencyMs": NaN}',
+        b'{"latencyMs": Infinity}',
+        b'{"throttleRate": NaN}',
+        b'{"serverErrorRate": -Infinity}',
+        b'{"latencyMs": 1' + b"0" * 400 + b"}",
+        b'{"latencyMs": 1' + b"0" * 5000 + b"}",
+        b'{"rejectedAccessKeys": "key"}',
+        b"[" * 100_000,
+        b"\xff",
+    ],
+    ids=[
+        "nan-latency",
+        "infinite-latency",
+        "nan-rate",
+        "negative-infinite-rate",
+        "huge-latency",
+        "overlong-number",
+        "keys-not-a-list",
+        "deep-nesting",
+        "not-utf8",
+    ],
+)
+def test_a_bad_fault_plan_is_refused_and_the_old_one_kept(
+    endpoint: BackgroundEndpoint, body: bytes
+) -> None:
+    refused = httpx.put(f"{endpoint.url}/_local/faults", content=body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]
+    plan = httpx.get(f"{endpoint.url}/_local/faults")
+    assert plan.status_code == 200
+    assert plan.json()["latencyMs"] == 0
+    still_serving = raw_call(endpoint.url, "DescribeImageVersion", {"ImageName": "sklearn-kernel"})
+    assert still_serving.status_code == 200
