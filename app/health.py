@@ -14,8 +14,8 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.errors import to_graphql_error
-from app.sagemaker import SageMakerGateway
+from app.errors import code_for
+from app.sagemaker import SageMaker
 
 
 async def healthz(request: Request) -> Response:
@@ -25,11 +25,11 @@ async def healthz(request: Request) -> Response:
 class Readiness:
     def __init__(
         self,
-        gateway: SageMakerGateway,
+        sagemaker: SageMaker,
         cache_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._gateway = gateway
+        self._sagemaker = sagemaker
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -47,10 +47,9 @@ class Readiness:
 
     async def _check(self) -> str | None:
         try:
-            await self._gateway.check_reachable()
+            await self._sagemaker.check_reachable()
         except Exception as error:
-            extensions = to_graphql_error(error, {}).extensions or {}
-            return str(extensions.get("code"))
+            return code_for(error).value
         return None
 
     async def endpoint(self, request: Request) -> Response:

@@ -2,9 +2,9 @@
 
 A GraphQL query can ask for the same thing many times (``imageVersions`` with repeated refs, a
 page of versions each asking for its ``image``, a gateway's entity representations). Resolvers
-therefore never call the gateway themselves: they ``load`` a key, and the loader collects every
+therefore never call SageMaker themselves: they ``load`` a key, and the loader collects every
 key asked for in the same tick of the event loop into one batch, drops duplicates, and issues the
-calls for the batch at once. The gateway's thread pool bounds how many run in parallel.
+calls for the batch at once. The client's thread pool bounds how many run in parallel.
 
 SageMaker has no batch describe, so "batching" here means deduplicated concurrent single calls:
 N fields over M unique keys cost M calls in about the time of one.
@@ -27,13 +27,15 @@ from aiodataloader import DataLoader
 
 from app.sagemaker import (
     ImageDescription,
+    ImageKey,
+    ImagesPage,
     ImageSummary,
     ImageVersionDescription,
-    ImageVersionRef,
+    ImageVersionKey,
+    ImageVersionsPage,
     ImageVersionSummary,
-    ListRequest,
     Page,
-    SageMakerGateway,
+    SageMaker,
 )
 
 T = TypeVar("T")
@@ -45,13 +47,13 @@ class ConcurrentLoader(DataLoader[K, V]):
     """A DataLoader whose batch runs :meth:`load_one` for each unique key at once.
 
     Subclasses say how to load one key; this class owns the batching contract: duplicates are
-    dropped, the calls run concurrently (bounded by the gateway's pool), and every key gets its
+    dropped, the calls run concurrently (bounded by the client's pool), and every key gets its
     own value or its own exception, in the order the keys came.
     """
 
-    def __init__(self, gateway: SageMakerGateway) -> None:
+    def __init__(self, sagemaker: SageMaker) -> None:
         super().__init__()
-        self.gateway = gateway
+        self.sagemaker = sagemaker
 
     async def load_one(self, key: K) -> V:
         raise NotImplementedError
@@ -69,47 +71,47 @@ class ConcurrentLoader(DataLoader[K, V]):
         return [found[key] for key in keys]
 
 
-class ImageVersionLoader(ConcurrentLoader[ImageVersionRef, ImageVersionDescription]):
-    """DescribeImageVersion by :class:`ImageVersionRef`.
+class ImageVersionLoader(ConcurrentLoader[ImageVersionKey, ImageVersionDescription]):
+    """DescribeImageVersion by :class:`ImageVersionKey`.
 
     A version found by alias or as the latest also answers for its pinned key (image, version):
     a later load of that key in the same request costs no call.
     """
 
-    async def load_one(self, key: ImageVersionRef) -> ImageVersionDescription:
-        return await self.gateway.describe_image_version(key)
+    async def load_one(self, key: ImageVersionKey) -> ImageVersionDescription:
+        return await self.sagemaker.describe_image_version(key)
 
-    def loaded(self, key: ImageVersionRef, value: ImageVersionDescription) -> None:
+    def loaded(self, key: ImageVersionKey, value: ImageVersionDescription) -> None:
         if key.version is None:
             self.prime(key.pinned(value.version), value)
 
 
-class ImageLoader(ConcurrentLoader[str, ImageDescription]):
-    """DescribeImage by image name."""
+class ImageLoader(ConcurrentLoader[ImageKey, ImageDescription]):
+    """DescribeImage by :class:`ImageKey`."""
 
-    async def load_one(self, key: str) -> ImageDescription:
-        return await self.gateway.describe_image(key)
-
-
-class AliasesLoader(ConcurrentLoader[tuple[str, int], list[str]]):
-    """ListAliases (every page) by (image name, version)."""
-
-    async def load_one(self, key: tuple[str, int]) -> list[str]:
-        return await self.gateway.list_aliases(*key)
+    async def load_one(self, key: ImageKey) -> ImageDescription:
+        return await self.sagemaker.describe_image(key)
 
 
-class ImagePageLoader(ConcurrentLoader[ListRequest, Page[ImageSummary]]):
-    """ListImages by request: fields asking for the same page share one call."""
+class AliasesLoader(ConcurrentLoader[ImageVersionKey, list[str]]):
+    """ListAliases (every page) by pinned :class:`ImageVersionKey`."""
 
-    async def load_one(self, key: ListRequest) -> Page[ImageSummary]:
-        return await self.gateway.list_images(key)
+    async def load_one(self, key: ImageVersionKey) -> list[str]:
+        return await self.sagemaker.list_aliases(key)
 
 
-class ImageVersionPageLoader(ConcurrentLoader[ListRequest, Page[ImageVersionSummary]]):
-    """ListImageVersions by request: fields asking for the same page share one call."""
+class ImagePageLoader(ConcurrentLoader[ImagesPage, Page[ImageSummary]]):
+    """ListImages by page: fields asking for the same page share one call."""
 
-    async def load_one(self, key: ListRequest) -> Page[ImageVersionSummary]:
-        return await self.gateway.list_image_versions(key)
+    async def load_one(self, key: ImagesPage) -> Page[ImageSummary]:
+        return await self.sagemaker.list_images(key)
+
+
+class ImageVersionPageLoader(ConcurrentLoader[ImageVersionsPage, Page[ImageVersionSummary]]):
+    """ListImageVersions by page: fields asking for the same page share one call."""
+
+    async def load_one(self, key: ImageVersionsPage) -> Page[ImageVersionSummary]:
+        return await self.sagemaker.list_image_versions(key)
 
 
 async def gather_per_key(calls: Sequence[Awaitable[T]]) -> list[T | Exception]:
@@ -128,9 +130,9 @@ async def gather_per_key(calls: Sequence[Awaitable[T]]) -> list[T | Exception]:
 class Loaders:
     """The loaders of one request."""
 
-    def __init__(self, gateway: SageMakerGateway) -> None:
-        self.image_version = ImageVersionLoader(gateway)
-        self.image = ImageLoader(gateway)
-        self.aliases = AliasesLoader(gateway)
-        self.image_page = ImagePageLoader(gateway)
-        self.image_version_page = ImageVersionPageLoader(gateway)
+    def __init__(self, sagemaker: SageMaker) -> None:
+        self.image_version = ImageVersionLoader(sagemaker)
+        self.image = ImageLoader(sagemaker)
+        self.aliases = AliasesLoader(sagemaker)
+        self.image_page = ImagePageLoader(sagemaker)
+        self.image_version_page = ImageVersionPageLoader(sagemaker)

@@ -17,7 +17,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import ExecutionResult
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,14 +24,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
 
 from app import graphiql
-from app.errors import ErrorCode, error_document, with_code
+from app.errors import ErrorCode, error_document
 from app.health import Readiness, healthz
 from app.loaders import Loaders
 from app.middleware import BodyLimit, RequestLog, log_fields
-from app.sagemaker import SageMakerGateway, build_client
+from app.sagemaker import SageMaker, build_client
 from app.schema import schema
 from app.schema.context import RequestContext
 from app.settings import Settings
@@ -45,12 +43,12 @@ MAX_BODY_BYTES = 256 * 1024
 class Services:
     """What the lifespan starts and requests use. Empty until the app has started."""
 
-    gateway: SageMakerGateway
+    sagemaker: SageMaker
     readiness: Readiness
 
 
 class GraphQLEndpoint(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI view with this service's context and error shaping."""
+    """Strawberry's ASGI view with this service's context and refusals."""
 
     def __init__(self, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql")
@@ -83,25 +81,8 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
         # Fresh loaders per request: their cache is this request's memo, never another user's.
         return RequestContext(
-            request=request,
-            response=response,
-            loaders=Loaders(self._services.gateway),
-            log_fields=log_fields(request.scope),
+            loaders=Loaders(self._services.sagemaker), log_fields=log_fields(request.scope)
         )
-
-    async def process_result(  # type: ignore[override]
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        errors = [with_code(error) for error in result.errors or []]
-        if errors:
-            codes = {str((error.extensions or {})["code"]) for error in errors}
-            log_fields(request.scope)["errorCodes"] = sorted(codes)
-        response: GraphQLHTTPResponse = {"data": result.data}
-        if errors:
-            response["errors"] = [error.formatted for error in errors]
-        if result.extensions:
-            response["extensions"] = result.extensions
-        return response
 
 
 @asynccontextmanager
@@ -126,9 +107,9 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
             where = endpoint_url or f"SageMaker in {settings.region}"
             log.info(f"Backend: {settings.backend}, {where}")
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
-        services.gateway = SageMakerGateway(client, settings.pool_size)
-        stack.callback(services.gateway.close)
-        services.readiness = Readiness(services.gateway, settings.readiness_cache_seconds)
+        services.sagemaker = SageMaker(client, settings.pool_size)
+        stack.callback(services.sagemaker.close)
+        services.readiness = Readiness(services.sagemaker, settings.readiness_cache_seconds)
         yield
 
 

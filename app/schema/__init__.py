@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from app.schema.context import RequestContext
 from app.schema.cost import ObjectBudget
+from app.schema.presenter import present
 from app.schema.query import Query
 from app.schema.types import Image, ImageVersion
 
@@ -25,8 +26,20 @@ class SubgraphSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log nothing here. Failures are logged where they are mapped (``app.errors``), once
-        and with their errorId; strawberry's default would log every NOT_FOUND as a traceback."""
+        """Present every error as its client will see it (``app.schema.presenter``).
+
+        Strawberry calls this hook once for each list of errors an operation produces (parse,
+        validation, execution, a failing extension), and the result carries that same list, so
+        rewriting it in place is how the presented errors reach every caller: HTTP and
+        ``schema.execute()`` alike. Nothing is logged here but the unexpected (by the
+        presenter, with its errorId); strawberry's default would log every NOT_FOUND as a
+        traceback.
+        """
+        errors[:] = [present(error) for error in errors]
+        context = execution_context.context if execution_context else None
+        if isinstance(context, RequestContext) and errors:
+            codes = {str((error.extensions or {}).get("code")) for error in errors}
+            context.log_fields["errorCodes"] = sorted(codes)
 
 
 class RecordOperation(SchemaExtension):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -23,14 +22,16 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from app.errors import InvalidInput
-from app.sagemaker import ListRequest, Page
+from app.sagemaker import Page
+from app.sagemaker.keys import PageRequest
+from app.schema.presenter import bad_user_input
 
 MAX_FIRST = 100
 DEFAULT_FIRST = 10
 
 NodeT = TypeVar("NodeT")
 ItemT = TypeVar("ItemT")
+RequestT = TypeVar("RequestT", bound=PageRequest)
 
 
 @strawberry.type(description="Where a page of a connection starts and ends (Relay).")
@@ -57,9 +58,8 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo = strawberry.field(description="Where this page starts and ends.")
 
 
-def _fingerprint(request: ListRequest) -> str:
-    query = dataclasses.replace(request, next_token=None, max_results=0)
-    return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
+def _fingerprint(request: PageRequest) -> str:
+    return hashlib.sha256(repr(request.at(None, 0)).encode()).hexdigest()[:16]
 
 
 def _encode(token: str | None, skip: int, fingerprint: str) -> str:
@@ -81,7 +81,7 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
         valid = False
     if not valid:
-        raise InvalidInput(
+        raise bad_user_input(
             "The cursor `after` is not valid for this query: pass an endCursor or cursor that "
             "this connection returned, with the same arguments."
         )
@@ -90,12 +90,12 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
 
 def check_first(first: int) -> None:
     if not 1 <= first <= MAX_FIRST:
-        raise InvalidInput(f"first must be from 1 to {MAX_FIRST}, not {first}.")
+        raise bad_user_input(f"first must be from 1 to {MAX_FIRST}, not {first}.")
 
 
 async def paginate(
-    fetch: Callable[[ListRequest], Awaitable[Page[ItemT]]],
-    request: ListRequest,
+    fetch: Callable[[RequestT], Awaitable[Page[ItemT]]],
+    request: RequestT,
     first: int,
     after: str | None,
     to_node: Callable[[ItemT], NodeT],
@@ -107,7 +107,7 @@ async def paginate(
     edges: list[Edge[NodeT]] = []
     while True:
         want = min(MAX_FIRST, skip + first - len(edges))
-        page = await fetch(dataclasses.replace(request, next_token=token, max_results=want))
+        page = await fetch(request.at(token, want))
         taken = page.items[skip : skip + first - len(edges)]
         for offset, item in enumerate(taken, start=skip + 1):
             at_page_end = offset == len(page.items) and page.next_token is not None

@@ -1,12 +1,10 @@
-"""What every resolver gets as ``info.context``: this request's loaders and HTTP objects."""
+"""What every resolver gets as ``info.context``: this request's loaders and its log line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.loaders import Loaders
@@ -14,8 +12,6 @@ from app.loaders import Loaders
 
 @dataclass
 class RequestContext:
-    request: Request
-    response: Response
     loaders: Loaders
     # Facts for the request's log line (operation name, error codes); see app.middleware.
     log_fields: dict[str, Any] = field(default_factory=dict)

@@ -2,11 +2,18 @@
 
 Depth, alias and token limits bound a document's size, not its fan-out: ``images(first: 100)``
 with ``versions(first: 100) { ... baseImage }`` inside is a small document that would make ten
-thousand SageMaker calls. So before execution the operation is walked once, and every field with
-a selection counts the objects it can return: its parent's count times its own multiplier, which
-is ``first`` for a connection (10 when not given), the number of ``refs`` or
-``representations`` for a list lookup, and 1 otherwise. An operation over :data:`MAX_OBJECTS`
-is refused with BAD_USER_INPUT and the estimate, and costs SageMaker nothing.
+thousand SageMaker calls. So before execution the operation is walked once, as graphql-core will
+execute it (its own field collection: fragments, aliases, ``@skip``/``@include``; and its own
+argument coercion: variables, their defaults and the arguments' defaults), and counted:
+
+* a field returns as many items as its parent times, for a list, the length of its list
+  argument (``refs``, ``representations``) or else the ``first`` of the connection it is in;
+* an item of an entity type (``Image``, ``ImageVersion``: what SageMaker describes) counts one
+  object; connection, edge and page-info wrappers count nothing;
+* a list of scalars (``aliases``) is one fetch per parent, and counts so.
+
+An operation over :data:`MAX_OBJECTS` is refused with BAD_USER_INPUT and the estimate, and costs
+SageMaker nothing.
 """
 
 from __future__ import annotations
@@ -17,28 +24,35 @@ from typing import Any
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValueNode,
-    VariableNode,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    get_named_type,
+    get_nullable_type,
+    get_operation_ast,
+    is_abstract_type,
+    is_leaf_type,
 )
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.language import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
-from app.errors import ErrorCode
-from app.schema.connections import DEFAULT_FIRST
+from app.schema.presenter import bad_user_input
 
 MAX_OBJECTS = 5_000
 
-# Field -> the argument whose size multiplies what the field returns.
-_LIST_ARGUMENTS = {"imageVersions": "refs", "_entities": "representations"}
-_CONNECTIONS = {"images", "versions"}
+# The union federation builds of every entity type.
+_ENTITY_UNION = "_Entity"
 
 
 class ObjectBudget(SchemaExtension):
@@ -47,83 +61,123 @@ class ObjectBudget(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = _operation(document, context.operation_name) if document else None
-        if document is not None and operation is not None and context.result is None:
-            fragments = {
-                definition.name.value: definition
-                for definition in document.definitions
-                if isinstance(definition, FragmentDefinitionNode)
-            }
-            estimate = _count(operation.selection_set, 1, fragments, context.variables or {})
-            if estimate > MAX_OBJECTS:
+        if document is not None and context.result is None:
+            estimate = estimate_objects(
+                context.schema._schema, document, context.operation_name, context.variables
+            )
+            if estimate is not None and estimate > MAX_OBJECTS:
                 context.result = ExecutionResult(data=None, errors=[_refusal(estimate)])
         yield
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    """The operation to run: the one named, or the only one (validation has checked which)."""
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            name is None or (definition.name is not None and definition.name.value == name)
-        ):
-            return definition
-    return None
+def estimate_objects(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int | None:
+    """How many objects the operation can fetch at most; None when it cannot run at all (no
+    such operation, or variables that do not coerce), which execution then reports."""
+    operation = get_operation_ast(document, operation_name)
+    root = schema.get_root_type(operation.operation) if operation else None
+    if operation is None or root is None:
+        return None
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), dict(variables or {}), max_errors=1
+    )
+    if isinstance(coerced, list):
+        return None
+    fragments = {
+        definition.name.value: FragmentDetails(definition)
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    walk = _Walk(schema, fragments, coerced, operation)
+    fields = collect_fields(schema, fragments, coerced, root, operation).grouped_field_set
+    return walk.count(root, fields.values(), parents=1, page=None)
+
+
+class _Walk:
+    """One operation's fields, counted as execution would meet them."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+        operation: OperationDefinitionNode,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.operation = operation
+        entity_union = schema.type_map.get(_ENTITY_UNION)
+        self.entities: set[GraphQLNamedType] = set()
+        if isinstance(entity_union, GraphQLUnionType):
+            self.entities = {entity_union, *entity_union.types}
+
+    def count(
+        self,
+        parent_type: GraphQLObjectType,
+        fields: Any,
+        parents: int,
+        page: int | None,
+    ) -> int:
+        """Objects fetched by ``fields`` (one FieldDetailsList per response key) of
+        ``parents`` objects of ``parent_type``, inside a connection of ``page`` items."""
+        total = 0
+        for details in fields:
+            total += self._count_field(parent_type, details, parents, page)
+        return total
+
+    def _count_field(
+        self,
+        parent_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        parents: int,
+        page: int | None,
+    ) -> int:
+        node = details[0].node
+        definition = parent_type.fields.get(node.name.value)
+        if definition is None:  # __typename and introspection
+            return 0
+        arguments = get_argument_values(
+            definition, node, self.variables, details[0].fragment_variable_values
+        )
+        is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return parents if is_list else 0
+        size = (_list_argument_length(definition.args, arguments) or page or 1) if is_list else 1
+        items = parents * max(size, 0)
+        first = arguments.get("first")
+        inner_page = first if isinstance(first, int) else None
+        runtime_types = (
+            self.schema.get_possible_types(named) if is_abstract_type(named) else [named]
+        )
+        inner = 0
+        for runtime_type in runtime_types:
+            assert isinstance(runtime_type, GraphQLObjectType)
+            subfields = collect_subfields(
+                self.schema, self.fragments, self.variables, self.operation, runtime_type, details
+            ).grouped_field_set
+            inner = max(inner, self.count(runtime_type, subfields.values(), items, inner_page))
+        return (items if named in self.entities else 0) + inner
+
+
+def _list_argument_length(definitions: Mapping[str, Any], arguments: Mapping[str, Any]) -> int:
+    """The length of the field's list argument, if it has one and it was given."""
+    for name, definition in definitions.items():
+        value = arguments.get(name)
+        if isinstance(get_nullable_type(definition.type), GraphQLList) and isinstance(value, list):
+            return len(value)
+    return 0
 
 
 def _refusal(estimate: int) -> GraphQLError:
-    return GraphQLError(
+    return bad_user_input(
         f"This operation could fetch up to {estimate} objects; the limit is {MAX_OBJECTS}. "
         "Ask for smaller pages (`first`) or fewer refs, and page through the rest.",
-        extensions={
-            "code": ErrorCode.BAD_USER_INPUT.value,
-            "retryable": False,
-            "estimatedObjects": estimate,
-            "maxObjects": MAX_OBJECTS,
-        },
+        estimatedObjects=estimate,
+        maxObjects=MAX_OBJECTS,
     )
-
-
-def _count(
-    selection_set: SelectionSetNode | None,
-    parents: int,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    variables: Mapping[str, Any],
-) -> int:
-    if selection_set is None:
-        return 0
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            if selection.selection_set is None:
-                continue
-            objects = parents * _multiplier(selection, variables)
-            total += objects + _count(selection.selection_set, objects, fragments, variables)
-        elif isinstance(selection, InlineFragmentNode):
-            total += _count(selection.selection_set, parents, fragments, variables)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                total += _count(fragment.selection_set, parents, fragments, variables)
-    return total
-
-
-def _multiplier(field: FieldNode, variables: Mapping[str, Any]) -> int:
-    name = field.name.value
-    arguments = {argument.name.value: argument.value for argument in field.arguments or ()}
-    if name in _CONNECTIONS:
-        first = _value(arguments.get("first"), variables)
-        return first if isinstance(first, int) and first > 0 else DEFAULT_FIRST
-    if name in _LIST_ARGUMENTS:
-        items = _value(arguments.get(_LIST_ARGUMENTS[name]), variables)
-        return len(items) if isinstance(items, list) else 1
-    return 1
-
-
-def _value(node: ValueNode | None, variables: Mapping[str, Any]) -> Any:
-    if isinstance(node, VariableNode):
-        return variables.get(node.name.value)
-    if isinstance(node, IntValueNode):
-        return int(node.value)
-    if isinstance(node, ListValueNode):
-        return list(node.values)
-    return None

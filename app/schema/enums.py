@@ -1,8 +1,9 @@
 """The enums of the image APIs, with exactly the values of botocore's SageMaker model.
 
 They are written out (not generated at import) so that each value has its description and the
-schema is stable; ``tests/schema/test_enums.py`` compares them with the model, so a value AWS adds
-fails the suite instead of a user's query.
+schema is stable; ``tests/service/test_schema_contract.py`` compares them with the model, so a
+value AWS adds fails the suite instead of a user's query. A member's value is the model's value,
+which is what the AWS package takes and gives (:func:`model_value`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
+
+
+def model_value(member: Enum) -> str:
+    """The model's value for a member of one of these enums."""
+    value = member.value
+    assert isinstance(value, str)
+    return value
 
 
 @strawberry.enum(description="Where an image version is in its lifecycle.")

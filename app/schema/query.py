@@ -1,5 +1,5 @@
-"""The root Query. Resolvers are thin: they check their arguments and load through the request's
-DataLoaders; nothing here calls SageMaker directly."""
+"""The root Query. Resolvers are thin: they build the AWS package's keys from their arguments
+(which checks them) and load through the request's DataLoaders; nothing here calls SageMaker."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from app.errors import InvalidInput, reported_as_graphql_errors
-from app.sagemaker import ListRequest, check_string
+from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
-from app.schema.enums import ImageSortBy, SortOrder
+from app.schema.enums import ImageSortBy, SortOrder, model_value
+from app.schema.presenter import bad_user_input
 from app.schema.types import (
     After,
     Alias,
@@ -23,7 +23,7 @@ from app.schema.types import (
     TimeFilter,
     Version,
     load_image,
-    load_image_version_by_ref,
+    load_image_version,
 )
 
 MAX_REFS = 100
@@ -55,7 +55,7 @@ class Query:
     async def image_version(
         self, info: Info, image_name: ImageName, version: Version = None, alias: Alias = None
     ) -> ImageVersion | None:
-        return await load_image_version_by_ref(info, image_name, version, alias)
+        return await load_image_version(info, ImageVersionKey.of(image_name, version, alias))
 
     @strawberry.field(
         description=f"Many image versions at once (at most {MAX_REFS}), in the order asked. A ref "
@@ -71,20 +71,17 @@ class Query:
         ],
     ) -> list[ImageVersion | None]:
         if len(refs) > MAX_REFS:
-            with reported_as_graphql_errors({}):
-                raise InvalidInput(f"Ask for at most {MAX_REFS} refs at once, not {len(refs)}.")
+            raise bad_user_input(f"Ask for at most {MAX_REFS} refs at once, not {len(refs)}.")
         # A list of awaitables: graphql-core resolves them concurrently and places an error
         # at the index of the ref that failed, leaving the rest of the list intact.
-        pending: list[Any] = [
-            load_image_version_by_ref(info, ref.image_name, ref.version, ref.alias) for ref in refs
-        ]
+        pending: list[Any] = [_load_ref(info, ref) for ref in refs]
         return pending
 
     @strawberry.field(
         description="One image (DescribeImage). Null, with a NOT_FOUND error, when there is none."
     )
     async def image(self, info: Info, image_name: ImageName) -> Image | None:
-        return await load_image(info, image_name)
+        return await load_image(info, ImageKey.of(image_name))
 
     @strawberry.field(
         description="The account's images, newest first unless `sortBy`/`sortOrder` say "
@@ -105,15 +102,19 @@ class Query:
         sort_order: Order = SortOrder.DESCENDING,
         filter: Filter = None,
     ) -> Connection[Image]:
-        with reported_as_graphql_errors({}):
-            if name_contains is not None:
-                check_string(name_contains, "ImageNameContains", "nameContains")
-            request = ListRequest(
-                name_contains=name_contains,
-                sort_by=sort_by.name,
-                sort_order=sort_order.name,
-                **TimeFilter.bounds(filter),
-            )
-            return await paginate(
-                info.context.loaders.image_page.load, request, first, after, Image.from_summary
-            )
+        page = ImagesPage(
+            name_contains=name_contains,
+            sort_by=model_value(sort_by),
+            sort_order=model_value(sort_order),
+            times=TimeFilter.bounds(filter),
+        )
+        return await paginate(
+            info.context.loaders.image_page.load, page, first, after, Image.from_record
+        )
+
+
+async def _load_ref(info: Info, ref: ImageVersionRefInput) -> ImageVersion:
+    # The key is built here, inside the ref's own awaitable, so a bad ref fails alone.
+    return await load_image_version(
+        info, ImageVersionKey.of(ref.image_name, ref.version, ref.alias)
+    )

@@ -9,24 +9,24 @@ costs no describe call unless the query wants, say, their ``baseImage``.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from enum import Enum
+from typing import Annotated, Any, Protocol, TypeVar
 
 import strawberry
-from graphql import GraphQLError
 
-from app.errors import ErrorCode, InvalidInput, reported_as_graphql_errors
 from app.sagemaker import (
     ImageDescription,
+    ImageKey,
     ImageSummary,
     ImageVersionDescription,
-    ImageVersionRef,
+    ImageVersionKey,
+    ImageVersionsPage,
     ImageVersionSummary,
-    ListRequest,
-    check_string,
-    ref_from_image_version_arn,
+    NotFound,
+    TimeBounds,
+    UnexpectedAnswer,
 )
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
@@ -38,17 +38,32 @@ from app.schema.enums import (
     Processor,
     SortOrder,
     VendorGuidance,
+    model_value,
 )
+from app.schema.presenter import bad_user_input
+
+EnumT = TypeVar("EnumT", bound=Enum)
+
+
+def enum_value(enum: type[EnumT], value: str, key: Hashable) -> EnumT:
+    """The schema's member for a value SageMaker answered. The schema's enums hold exactly the
+    model's values; one AWS added since is an answer this service cannot present."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise UnexpectedAnswer(
+            f"SageMaker answered {value!r}, not a {enum.__name__} this service knows.", key=key
+        ) from None
 
 
 class Describable(Protocol):
     @property
-    def asked(self) -> dict[str, Any]: ...
+    def key(self) -> Hashable: ...
 
     async def describe(self, info: Info) -> object: ...
 
 
-def described(attribute: str, description: str, convert: Callable[[Any], Any] | None = None) -> Any:
+def described(attribute: str, description: str, enum: type[Enum] | None = None) -> Any:
     """A field served from the entity's describe answer, loaded on first use.
 
     The GraphQL type comes from the class annotation the field is assigned to.
@@ -56,8 +71,7 @@ def described(attribute: str, description: str, convert: Callable[[Any], Any] | 
 
     async def resolve(root: Describable, info: Info) -> Any:
         value = getattr(await root.describe(info), attribute)
-        with reported_as_graphql_errors(root.asked):
-            return value if convert is None or value is None else convert(value)
+        return value if enum is None or value is None else enum_value(enum, value, root.key)
 
     return strawberry.field(resolver=resolve, description=description)
 
@@ -83,22 +97,29 @@ Order = Annotated[SortOrder, strawberry.argument(description="Ascending or desce
 @strawberry.input(description="Only items created or last modified between these times.")
 class TimeFilter:
     creation_time_after: datetime | None = strawberry.field(
-        default=None, description="Only items created after this time."
+        default=None, description="Only items created at or after this time."
     )
     creation_time_before: datetime | None = strawberry.field(
-        default=None, description="Only items created before this time."
+        default=None, description="Only items created at or before this time."
     )
     last_modified_time_after: datetime | None = strawberry.field(
-        default=None, description="Only items last modified after this time."
+        default=None, description="Only items last modified at or after this time."
     )
     last_modified_time_before: datetime | None = strawberry.field(
-        default=None, description="Only items last modified before this time."
+        default=None, description="Only items last modified at or before this time."
     )
 
     @staticmethod
-    def bounds(time_filter: TimeFilter | None) -> dict[str, Any]:
-        """The filter as ListRequest fields; no filter, no bounds."""
-        return {} if time_filter is None else dict(vars(time_filter))
+    def bounds(time_filter: TimeFilter | None) -> TimeBounds:
+        """The filter as the AWS package's time bounds; no filter, no bounds."""
+        if time_filter is None:
+            return TimeBounds()
+        return TimeBounds(
+            created_after=time_filter.creation_time_after,
+            created_before=time_filter.creation_time_before,
+            modified_after=time_filter.last_modified_time_after,
+            modified_before=time_filter.last_modified_time_before,
+        )
 
 
 Filter = Annotated[
@@ -158,46 +179,45 @@ class ImageVersion:
     _description: strawberry.Private[ImageVersionDescription | None] = None
 
     @classmethod
-    def from_summary(cls, found: ImageVersionSummary) -> ImageVersion:
+    def from_record(cls, found: ImageVersionSummary) -> ImageVersion:
+        """The version a list (summary) or describe (description) answer holds."""
+        key = ImageVersionKey(found.image_name, found.version)
         return cls(
-            **_summary_values(found, ImageVersionSummary),
+            image_version_arn=found.image_version_arn,
+            image_arn=found.image_arn,
             image_name=found.image_name,
-            image_version_status=ImageVersionStatus(found.image_version_status),
+            version=found.version,
+            image_version_status=enum_value(ImageVersionStatus, found.image_version_status, key),
+            creation_time=found.creation_time,
+            last_modified_time=found.last_modified_time,
+            failure_reason=found.failure_reason,
             _description=found if isinstance(found, ImageVersionDescription) else None,
         )
 
     @property
-    def asked(self) -> dict[str, Any]:
-        """The facts an error about this version carries."""
-        return {"imageName": self.image_name, "version": self.version}
+    def key(self) -> ImageVersionKey:
+        return ImageVersionKey(self.image_name, self.version)
 
     async def describe(self, info: Info) -> ImageVersionDescription:
         if self._description is None:
-            with reported_as_graphql_errors(self.asked):
-                ref = ImageVersionRef(self.image_name, self.version)
-                self._description = await info.context.loaders.image_version.load(ref)
+            self._description = await info.context.loaders.image_version.load(self.key)
         return self._description
 
     @strawberry.field(description="The aliases that name this version (ListAliases).")
     async def aliases(self, info: Info) -> list[str]:
-        with reported_as_graphql_errors(self.asked):
-            return await info.context.loaders.aliases.load((self.image_name, self.version))
+        return await info.context.loaders.aliases.load(self.key)
 
     @strawberry.field(description="The image this version belongs to.")
     async def image(self, info: Info) -> Image | None:
-        return await load_image(info, self.image_name)
+        return await load_image(info, ImageKey(self.image_name))
 
     @classmethod
     async def resolve_reference(cls, info: Info, **representation: Any) -> ImageVersion:
         """A federated gateway's ``_entities`` lookup by ``imageVersionArn``."""
         arn = representation.get("imageVersionArn")
-
-        def ref() -> ImageVersionRef:
-            if not isinstance(arn, str):
-                raise InvalidInput("An ImageVersion representation needs imageVersionArn.")
-            return ref_from_image_version_arn(arn)
-
-        return await load_image_version(info, {"imageVersionArn": arn}, ref)
+        if not isinstance(arn, str):
+            raise bad_user_input("An ImageVersion representation needs imageVersionArn.")
+        return await load_image_version(info, ImageVersionKey.from_arn(arn))
 
 
 @strawberry.federation.type(
@@ -223,22 +243,27 @@ class Image:
     _description: strawberry.Private[ImageDescription | None] = None
 
     @classmethod
-    def from_summary(cls, found: ImageSummary) -> Image:
+    def from_record(cls, found: ImageSummary) -> Image:
+        """The image a list (summary) or describe (description) answer holds."""
         return cls(
-            **_summary_values(found, ImageSummary),
-            image_status=ImageStatus(found.image_status),
+            image_name=found.image_name,
+            image_arn=found.image_arn,
+            image_status=enum_value(ImageStatus, found.image_status, ImageKey(found.image_name)),
+            display_name=found.display_name,
+            description=found.description,
+            failure_reason=found.failure_reason,
+            creation_time=found.creation_time,
+            last_modified_time=found.last_modified_time,
             _description=found if isinstance(found, ImageDescription) else None,
         )
 
     @property
-    def asked(self) -> dict[str, Any]:
-        """The facts an error about this image carries."""
-        return {"imageName": self.image_name}
+    def key(self) -> ImageKey:
+        return ImageKey(self.image_name)
 
     async def describe(self, info: Info) -> ImageDescription:
         if self._description is None:
-            with reported_as_graphql_errors(self.asked):
-                self._description = await info.context.loaders.image.load(self.image_name)
+            self._description = await info.context.loaders.image.load(self.key)
         return self._description
 
     @strawberry.field(
@@ -257,20 +282,19 @@ class Image:
         sort_order: Order = SortOrder.DESCENDING,
         filter: Filter = None,
     ) -> Connection[ImageVersion]:
-        request = ListRequest(
+        page = ImageVersionsPage(
             image_name=self.image_name,
-            sort_by=sort_by.name,
-            sort_order=sort_order.name,
-            **TimeFilter.bounds(filter),
+            sort_by=model_value(sort_by),
+            sort_order=model_value(sort_order),
+            times=TimeFilter.bounds(filter),
         )
-        with reported_as_graphql_errors(self.asked):
-            return await paginate(
-                info.context.loaders.image_version_page.load,
-                request,
-                first,
-                after,
-                ImageVersion.from_summary,
-            )
+        return await paginate(
+            info.context.loaders.image_version_page.load,
+            page,
+            first,
+            after,
+            ImageVersion.from_record,
+        )
 
     @strawberry.field(
         description="One version of this image, by number or alias; the latest when neither is "
@@ -279,52 +303,29 @@ class Image:
     async def version(
         self, info: Info, version: Version = None, alias: Alias = None
     ) -> ImageVersion | None:
-        return await load_image_version_by_ref(info, self.image_name, version, alias)
+        return await load_image_version(info, ImageVersionKey.of(self.image_name, version, alias))
 
     @strawberry.field(
         description="The newest version of this image; null when the image has no versions."
     )
     async def latest_version(self, info: Info) -> ImageVersion | None:
         try:
-            return await load_image_version_by_ref(info, self.image_name, None, None)
-        except GraphQLError as error:
-            if (error.extensions or {}).get("code") == ErrorCode.NOT_FOUND:
-                return None
-            raise
+            return await load_image_version(info, ImageVersionKey(self.image_name))
+        except NotFound:
+            return None
 
     @classmethod
     async def resolve_reference(cls, info: Info, **representation: Any) -> Image:
         """A federated gateway's ``_entities`` lookup by ``imageName``."""
-        return await load_image(info, representation.get("imageName"))
-
-
-def _summary_values(found: ImageSummary | ImageVersionSummary, summary: type) -> dict[str, Any]:
-    """The values of the ``summary`` record's fields in ``found``, enums still as strings."""
-    values = {f.name: getattr(found, f.name) for f in dataclasses.fields(summary)}
-    return {name: value for name, value in values.items() if not name.endswith("_status")}
-
-
-async def load_image(info: Info, image_name: object) -> Image:
-    with reported_as_graphql_errors({"imageName": image_name}):
+        image_name = representation.get("imageName")
         if not isinstance(image_name, str):
-            raise InvalidInput("An Image representation needs imageName.")
-        check_string(image_name, "ImageName", "imageName")
-        return Image.from_summary(await info.context.loaders.image.load(image_name))
+            raise bad_user_input("An Image representation needs imageName.")
+        return await load_image(info, ImageKey.of(image_name))
 
 
-async def load_image_version(
-    info: Info, asked: dict[str, Any], ref: Callable[[], ImageVersionRef]
-) -> ImageVersion:
-    """Load one version through the request's loader; any failure, from checking the arguments
-    to SageMaker's answer, is raised as a GraphQL error carrying what was ``asked``."""
-    with reported_as_graphql_errors(asked):
-        return ImageVersion.from_summary(await info.context.loaders.image_version.load(ref()))
+async def load_image(info: Info, key: ImageKey) -> Image:
+    return Image.from_record(await info.context.loaders.image.load(key))
 
 
-async def load_image_version_by_ref(
-    info: Info, image_name: str, version: int | None, alias: str | None
-) -> ImageVersion:
-    asked = {"imageName": image_name, "version": version, "alias": alias}
-    return await load_image_version(
-        info, asked, lambda: ImageVersionRef.parse(image_name, version, alias)
-    )
+async def load_image_version(info: Info, key: ImageVersionKey) -> ImageVersion:
+    return ImageVersion.from_record(await info.context.loaders.image_version.load(key))

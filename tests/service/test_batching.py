@@ -8,7 +8,7 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.sagemaker import ImageVersionRef, SageMakerGateway, build_client
+from app.sagemaker import ImageVersionKey, SageMaker, build_client
 from tests.conftest import EndpointControl, create_image
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
@@ -59,22 +59,22 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
     endpoint: BackgroundEndpoint, control: EndpointControl
 ) -> None:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=4)
+    aws = SageMaker(build_client(settings, endpoint.url), concurrency=4)
     try:
-        loaders = Loaders(gateway)
+        loaders = Loaders(aws)
         control.reset()
         by_alias = await loaders.image_version.load(
-            ImageVersionRef("pytorch-training", None, "stable")
+            ImageVersionKey("pytorch-training", None, "stable")
         )
-        latest = await loaders.image_version.load(ImageVersionRef("pytorch-training"))
+        latest = await loaders.image_version.load(ImageVersionKey("pytorch-training"))
         pinned = [
-            await loaders.image_version.load(ImageVersionRef("pytorch-training", by_alias.version)),
-            await loaders.image_version.load(ImageVersionRef("pytorch-training", latest.version)),
+            await loaders.image_version.load(ImageVersionKey("pytorch-training", by_alias.version)),
+            await loaders.image_version.load(ImageVersionKey("pytorch-training", latest.version)),
         ]
         assert [p.version for p in pinned] == [3, 5]
         assert control.calls("DescribeImageVersion") == 2
     finally:
-        gateway.close()
+        aws.close()
 
 
 async def test_concurrency_is_bounded_by_the_pool_size(
@@ -82,15 +82,15 @@ async def test_concurrency_is_bounded_by_the_pool_size(
 ) -> None:
     name = create_image(sagemaker, 12)
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, pool_size=3)
-    gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=settings.pool_size)
+    aws = SageMaker(build_client(settings, endpoint.url), concurrency=settings.pool_size)
     try:
         control.reset()
         control.set_faults(latencyMs=30)
-        loaders = Loaders(gateway)
+        loaders = Loaders(aws)
         found = await loaders.image_version.load_many(
-            [ImageVersionRef(name, number) for number in range(1, 13)]
+            [ImageVersionKey(name, number) for number in range(1, 13)]
         )
         assert [f.version for f in found] == list(range(1, 13))
         assert control.stats()["peakInFlight"] == 3
     finally:
-        gateway.close()
+        aws.close()

@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, ParamValidationError
 
-from app.errors import to_graphql_error
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.sagemaker import ImageVersionRef, SageMakerGateway, build_client
+from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_client
 from tests.conftest import EndpointControl, free_port
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
@@ -82,25 +80,24 @@ async def test_our_checks_reject_bad_input_without_calling_aws(
     assert control.calls("DescribeImageVersion") == 0
 
 
-async def test_aws_validation_and_botocore_param_validation_are_bad_input(
+async def test_aws_validation_and_botocore_param_validation_are_invalid_input(
     endpoint: BackgroundEndpoint,
 ) -> None:
-    # Our checks stop these before AWS, so drive the gateway directly with unchecked refs.
+    # Our checks stop these before AWS, so drive the client directly with unchecked keys.
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    gateway = SageMakerGateway(build_client(settings, endpoint.url), concurrency=2)
+    aws = SageMaker(build_client(settings, endpoint.url), concurrency=2)
     try:
-        for ref, aws_code in (
-            (ImageVersionRef("bad name"), "ValidationException"),
-            (ImageVersionRef("ok", version=-1), None),
+        for key, aws_code in (
+            (ImageVersionKey("bad name"), "ValidationException"),
+            (ImageVersionKey("ok", version=-1), None),
         ):
-            with pytest.raises((ClientError, ParamValidationError)) as raised:
-                await gateway.describe_image_version(ref)
-            extensions = to_graphql_error(raised.value, {"imageName": ref.image_name}).extensions
-            assert extensions is not None
-            assert extensions["code"] == "BAD_USER_INPUT"
-            assert extensions.get("awsErrorCode") == aws_code
+            with pytest.raises(InvalidInput) as raised:
+                await aws.describe_image_version(key)
+            assert raised.value.key == key
+            assert raised.value.aws_code == aws_code
+            assert "botocore" not in str(raised.value)
     finally:
-        gateway.close()
+        aws.close()
 
 
 async def test_throttling_after_retries_is_throttled_and_retryable(
@@ -212,7 +209,7 @@ async def test_anything_else_is_an_internal_error_with_an_id_in_the_log(
             }
         ],
     )
-    with caplog.at_level(logging.ERROR, logger="app.errors"):
+    with caplog.at_level(logging.ERROR, logger="app.schema.presenter"):
         body = await service.query(
             "query($name: String!) { imageVersion(imageName: $name) { version vendorGuidance } }",
             name=name,

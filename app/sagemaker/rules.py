@@ -1,0 +1,51 @@
+"""Input rules read from botocore's SageMaker service model, the spec for what AWS accepts.
+
+Checking them here, before a call, answers a bad name at once and without spending a SageMaker
+call (or its quota) on an answer we already know. The model's patterns are Java regular
+expressions, which the ``regex`` package reads as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import botocore.session
+import regex
+
+from app.sagemaker.errors import InvalidInput, shown
+
+
+@dataclass(frozen=True)
+class StringRule:
+    """A string shape of the model: its pattern and length bounds."""
+
+    pattern: regex.Pattern[str]
+    min_length: int
+    max_length: int
+
+    def check(self, value: str, field: str, key: Hashable | None = None) -> None:
+        """Raise InvalidInput naming ``field`` unless ``value`` satisfies the rule."""
+        if self.min_length <= len(value) <= self.max_length and self.pattern.fullmatch(value):
+            return
+        raise InvalidInput(
+            f"{shown(value)!r} is not valid: it must be {self.min_length} to {self.max_length} "
+            f"characters matching {self.pattern.pattern}",
+            field=field,
+            value=value,
+            key=key,
+        )
+
+
+def _string_rule(shape_name: str) -> StringRule:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    metadata = model.shape_for(shape_name).metadata
+    return StringRule(
+        regex.compile(metadata["pattern"]), metadata.get("min", 0), metadata.get("max", 1 << 30)
+    )
+
+
+# Read at import, not on a request's path: loading the model takes about 0.1 s.
+IMAGE_NAME = _string_rule("ImageName")
+ALIAS = _string_rule("SageMakerImageVersionAlias")
+NAME_CONTAINS = _string_rule("ImageNameContains")

@@ -1,0 +1,147 @@
+"""Every error of an operation as its client sees it: a message and ``extensions``.
+
+The schema's error hook (``SubgraphSchema.process_errors``) passes each error of every operation
+through :func:`present`, so ``schema.execute()`` gives exactly what HTTP gives. What a client
+gets:
+
+* ``code`` (see ``app.errors``) and ``retryable``, to decide what to do;
+* what it asked for (``imageName``, ``version``, ``alias``, ``imageVersionArn``), to tell which
+  of many lookups failed, cut to a short prefix so a huge bad value is not echoed back in full;
+* where AWS answered, ``awsErrorCode`` and ``awsRequestId`` for a support case;
+* for anything unexpected, a generic message and an ``errorId`` that the log prints beside the
+  traceback. No message or extension carries a stack trace, a credential or an endpoint URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Hashable
+from typing import Any
+
+from graphql import GraphQLError
+
+from app.errors import ErrorCode, code_for
+from app.sagemaker import (
+    ImageKey,
+    ImageVersionKey,
+    ImageVersionsPage,
+    InvalidInput,
+    SageMakerError,
+)
+from app.sagemaker.errors import shown
+
+log = logging.getLogger("app.schema.presenter")
+
+# The AWS package's names for the inputs it checks -> the GraphQL arguments they come from.
+ARGUMENTS = {
+    "image_name": "imageName",
+    "version": "version",
+    "alias": "alias",
+    "name_contains": "nameContains",
+    "image_version_arn": "imageVersionArn",
+}
+
+
+def bad_user_input(message: str, **facts: Any) -> GraphQLError:
+    """An error about an argument that only the schema knows (``first``, ``after``, ``refs``,
+    a representation), raised by a resolver or an extension."""
+    return GraphQLError(
+        message, extensions={"code": ErrorCode.BAD_USER_INPUT.value, "retryable": False, **facts}
+    )
+
+
+def present(error: GraphQLError) -> GraphQLError:
+    """``error`` as the client will see it: with an ``extensions.code`` whatever raised it."""
+    if error.extensions and error.extensions.get("code"):
+        return error
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return _about_the_document(error)
+    if (
+        isinstance(original, SageMakerError)
+        and code_for(original) != ErrorCode.INTERNAL_SERVER_ERROR
+    ):
+        extensions: dict[str, Any] = {
+            "code": code_for(original).value,
+            "retryable": original.retryable,
+            **_asked(original),
+        }
+        if original.aws_code:
+            extensions["awsErrorCode"] = original.aws_code
+        if original.request_id:
+            extensions["awsRequestId"] = original.request_id
+        return GraphQLError(
+            _message(original), nodes=error.nodes, path=error.path, extensions=extensions
+        )
+    return _internal(error, original)
+
+
+def _about_the_document(error: GraphQLError) -> GraphQLError:
+    """An error graphql-core made itself (or from its own, as when a scalar refuses a
+    variable): the document does not parse or validate, or a variable cannot be coerced."""
+    if error.message.startswith("Syntax Error"):
+        code = ErrorCode.GRAPHQL_PARSE_FAILED
+    elif error.message.startswith("Variable '$"):
+        code = ErrorCode.BAD_USER_INPUT
+    else:
+        code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), "code": code.value},
+    )
+
+
+def _message(error: SageMakerError) -> str:
+    if isinstance(error, InvalidInput) and error.field:
+        return f"{ARGUMENTS.get(error.field, error.field)} {error.problem}"
+    return error.message
+
+
+def _asked(error: BaseException) -> dict[str, Any]:
+    """What the failed lookup asked for, in the client's words."""
+    if not isinstance(error, SageMakerError):
+        return {}
+    asked = _key_facts(error.key)
+    if isinstance(error, InvalidInput) and error.field and error.value is not None:
+        asked.setdefault(ARGUMENTS.get(error.field, error.field), error.value)
+    return {
+        name: shown(value) if isinstance(value, str) else value for name, value in asked.items()
+    }
+
+
+def _key_facts(key: Hashable | None) -> dict[str, Any]:
+    if isinstance(key, ImageVersionKey):
+        facts: dict[str, Any] = {"imageName": key.image_name}
+        if key.version is not None:
+            facts["version"] = key.version
+        if key.alias is not None:
+            facts["alias"] = key.alias
+        return facts
+    if isinstance(key, ImageKey | ImageVersionsPage):
+        return {"imageName": key.image_name}
+    return {}
+
+
+def _internal(error: GraphQLError, original: Exception) -> GraphQLError:
+    error_id = uuid.uuid4().hex
+    asked = _asked(original)
+    log.error(
+        {"event": "unexpected_error", "errorId": error_id, "path": error.path, **asked},
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        f"Internal server error. Quote errorId {error_id} when reporting it.",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={
+            "code": ErrorCode.INTERNAL_SERVER_ERROR.value,
+            "retryable": False,
+            "errorId": error_id,
+            **asked,
+        },
+    )
