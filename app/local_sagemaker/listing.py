@@ -36,7 +36,8 @@ _TIME_FILTERS = {
 def time_filters(params: dict[str, Any]) -> tuple[list[str], list[Any]]:
     """The ``WHERE`` clauses and arguments of the request's time filters."""
     where = [clause for member, clause in _TIME_FILTERS.items() if member in params]
-    return where, [params[member] for member in _TIME_FILTERS if member in params]
+    # As floats, like the columns: an integer timestamp past 64 bits would overflow SQLite's.
+    return where, [float(params[member]) for member in _TIME_FILTERS if member in params]
 
 
 def _fingerprint(params: dict[str, Any]) -> str:

@@ -60,8 +60,8 @@ async def read_input(request: Request) -> dict[str, Any]:
     if not body:
         return {}
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        decoded = decode_json(bytes(body))
+    except ValueError as error:
         raise AwsError(
             "SerializationException", f"Request body is not valid JSON: {error}"
         ) from None

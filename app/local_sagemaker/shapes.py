@@ -16,6 +16,7 @@ Two kinds of problem, as AWS reports them:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -105,6 +106,8 @@ def problems(shape: Shape, value: Any, path: str = "") -> Iterator[Problem]:
         # AWS JSON 1.1 sends timestamps as epoch seconds.
         if isinstance(value, bool) or not isinstance(value, int | float):
             yield _wrong_type(path, "a timestamp in epoch seconds", value)
+        elif not _fits_a_double(value):
+            yield Problem(SERIALIZATION, path, f"Timestamp at '{path}' is out of range")
     elif type_name == "blob" and not isinstance(value, str):
         yield _wrong_type(path, "a base64 string", value)
 
@@ -186,13 +189,29 @@ def _string_problems(shape: Shape, value: Any, path: str) -> Iterator[Problem]:
         yield _constraint(path, value, f"Member must satisfy regular expression pattern: {pattern}")
 
 
+# AWS's integer types are Java's, 32 and 64 bits: a bigger number is out of range even where the
+# model sets no bound (ImageVersionNumber has only a minimum). Python's ints have no limit, so
+# without these a huge number would reach SQLite, whose integers stop at 64 bits.
+_INTEGER_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+def _fits_a_double(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        # An int too large to convert to a float: JSON can spell it, a double cannot hold it.
+        return False
+
+
 def _number_problems(
     shape: Shape, value: Any, path: str, kinds: type | tuple[type, ...]
 ) -> Iterator[Problem]:
     if isinstance(value, bool) or not isinstance(value, kinds):
         yield _wrong_type(path, "a number" if kinds is not int else "an integer", value)
         return
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    type_low, type_high = _INTEGER_RANGES.get(shape.type_name, (None, None))
+    low = shape.metadata.get("min", type_low)
+    high = shape.metadata.get("max", type_high)
     if low is not None and value < low:
         yield _constraint(path, value, f"Member must have value greater than or equal to {low}")
     if high is not None and value > high:

@@ -7,6 +7,7 @@ import pytest
 
 from app.local_sagemaker.protocol import MAX_BODY_BYTES
 from app.local_sagemaker.server import BackgroundEndpoint
+from app.local_sagemaker.shapes import SERIALIZATION, VALIDATION
 from tests.conftest import SIGNED, raw_call
 
 TARGET = {
@@ -159,3 +160,66 @@ def test_a_bad_fault_plan_is_refused_and_the_old_one_kept(
     assert plan.json()["latencyMs"] == 0
     still_serving = raw_call(endpoint.url, "DescribeImageVersion", {"ImageName": "sklearn-kernel"})
     assert still_serving.status_code == 200
+
+
+BIG = 2**63
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "code"),
+    [
+        ("DescribeImageVersion", {"ImageName": "sklearn-kernel", "Version": BIG}, VALIDATION),
+        ("DescribeImageVersion", {"ImageName": "sklearn-kernel", "Version": 2**31}, VALIDATION),
+        ("UpdateImageVersion", {"ImageName": "sklearn-kernel", "Version": BIG}, VALIDATION),
+        ("DeleteImageVersion", {"ImageName": "sklearn-kernel", "Version": BIG}, VALIDATION),
+        ("ListAliases", {"ImageName": "sklearn-kernel", "Version": 2**64}, VALIDATION),
+        ("ListAliases", {"ImageName": "sklearn-kernel", "MaxResults": BIG}, VALIDATION),
+        ("ListImageVersions", {"ImageName": "sklearn-kernel", "MaxResults": BIG}, VALIDATION),
+        ("ListImages", {"MaxResults": -BIG}, VALIDATION),
+        ("ListImages", {"CreationTimeAfter": 10**400}, SERIALIZATION),
+    ],
+    ids=[
+        "version-2^63",
+        "version-2^31",
+        "update-version",
+        "delete-version",
+        "aliases-version",
+        "aliases-max-results",
+        "versions-max-results",
+        "negative-max-results",
+        "timestamp-beyond-float",
+    ],
+)
+def test_numbers_beyond_their_wire_type_are_a_client_error(
+    endpoint: BackgroundEndpoint, operation: str, body: dict[str, object], code: str
+) -> None:
+    # The model's "integer" is 32 bits on AWS's side; SQLite's is 64, and a bigger number used
+    # to reach it and fail with a 500.
+    response = raw_call(endpoint.url, operation, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == code
+
+
+def test_a_huge_timestamp_filter_is_served(endpoint: BackgroundEndpoint) -> None:
+    response = raw_call(endpoint.url, "ListImages", {"CreationTimeAfter": BIG * 4})
+    assert response.status_code == 200, response.text
+    assert response.json()["Images"] == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"ImageName": "sklearn-kernel", "Version": NaN}',
+        b'{"CreationTimeAfter": Infinity}',
+        b'{"ImageName": "sklearn-kernel", "Version": 1' + b"0" * 5000 + b"}",
+        b'{"ImageName": ' + b"[" * 100_000,
+    ],
+    ids=["nan", "infinity", "overlong-number", "deep-nesting"],
+)
+def test_what_json_cannot_hold_is_a_serialization_error(
+    endpoint: BackgroundEndpoint, content: bytes
+) -> None:
+    target = {**TARGET, "X-Amz-Target": "SageMaker.ListImages"} if b"Creation" in content else {}
+    response = _post(endpoint.url, content, **target)
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == SERIALIZATION
