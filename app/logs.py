@@ -1,6 +1,6 @@
 """One JSON object per log line, so a log shipper (or ``jq``) can read every line the same way.
 
-Code logs a dict for a structured event (``log.info({"event": "graphql_request", ...})``) and a
+Code logs a dict for a structured event (``log.info({"event": "http_request", ...})``) and a
 plain string otherwise; both come out as a single JSON line with time, level and logger.
 """
 

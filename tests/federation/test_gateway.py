@@ -3,6 +3,7 @@ subgraph in batches, and its error codes reach the gateway's clients."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -25,7 +26,16 @@ def test_the_checked_in_schema_composes_on_its_own() -> None:
     result = compose(_node(), {"images": ("http://127.0.0.1:1/graphql", ROOT / "schema.graphql")})
     assert result.returncode == 0, result.stderr
     assert 'join__type(graph: IMAGES, key: "imageVersionArn")' in result.stdout
-    assert (HERE / "package-lock.json").is_file()
+
+
+def test_the_installed_node_packages_are_the_pinned_ones() -> None:
+    pinned = json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    locked = json.loads((HERE / "package-lock.json").read_text(encoding="utf-8"))["packages"]
+    for name, version in pinned.items():
+        installed = json.loads(
+            (HERE / "node_modules" / name / "package.json").read_text(encoding="utf-8")
+        )
+        assert installed["version"] == locked[f"node_modules/{name}"]["version"] == version
 
 
 def test_an_image_version_by_key_through_the_gateway(

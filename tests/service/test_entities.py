@@ -8,7 +8,6 @@ from tests.conftest import EndpointControl, create_image
 from tests.service.conftest import GraphQLClient, errors_by_path
 
 SKLEARN_V1 = "arn:aws:sagemaker:us-east-1:123456789012:image-version/sklearn-kernel/1"
-SKLEARN_V1 = "arn:aws:sagemaker:us-east-1:123456789012:image-version/sklearn-kernel/1"
 ENTITIES = """query($representations: [_Any!]!) { _entities(representations: $representations) {
   ... on ImageVersion { imageVersionArn version imageName baseImage }
   ... on Image { imageName displayName } } }"""

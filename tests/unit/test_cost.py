@@ -1,0 +1,93 @@
+"""The object budget's estimate, for every way of spelling an operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import parse
+
+from app.schema import schema
+from app.schema.cost import estimate_objects
+
+
+def estimate(query: str, variables: dict[str, Any] | None = None, name: str | None = None) -> Any:
+    return estimate_objects(schema._schema, parse(query), name, variables)
+
+
+NESTED = (
+    "images(first: 100) { edges { node { "
+    "versions(first: 100) { edges { node { baseImage } } } } } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "objects"),
+    [
+        ("{ " + NESTED + " }", None, 100 + 100 * 100),
+        # A page size given as a variable, its default, or the argument's own default (10).
+        (
+            "query($n: Int!) { images(first: $n) { edges { node { imageName } } } }",
+            {"n": 70},
+            70,
+        ),
+        ("query($n: Int = 70) { images(first: $n) { edges { node { imageName } } } }", {}, 70),
+        ("{ images { edges { node { imageName } } } }", None, 10),
+        # Aliases each run: two of the same field count twice.
+        ("{ a: " + NESTED + " b: " + NESTED + " }", None, 2 * (100 + 100 * 100)),
+        # The same response key twice is merged by execution, and counted once.
+        ("{ " + NESTED + " " + NESTED + " }", None, 100 + 100 * 100),
+        # Fragments, named and inline.
+        (
+            "{ images(first: 50) { edges { node { ...V } } } } "
+            "fragment V on Image { versions(first: 20) { edges { node { ... on ImageVersion "
+            "{ baseImage } } } } }",
+            None,
+            50 + 50 * 20,
+        ),
+        # @skip and @include as execution sees them.
+        (
+            "query($no: Boolean = true) { images(first: 50) @skip(if: $no) "
+            "{ edges { node { imageName } } } }",
+            {},
+            0,
+        ),
+        # List arguments: as many items as refs, given inline or as a variable.
+        (
+            '{ imageVersions(refs: [{imageName: "a"}, {imageName: "b"}]) { image { imageName } } }',
+            None,
+            4,
+        ),
+        (
+            'query($refs: [ImageVersionRef!]! = [{imageName: "a"}]) '
+            "{ imageVersions(refs: $refs) { version } }",
+            {},
+            1,
+        ),
+        # A list of scalars is one fetch per parent; wrappers and leaves cost nothing.
+        ("{ images(first: 30) { edges { node { latestVersion { aliases } } } } }", None, 60 + 30),
+        ("{ images(first: 30) { pageInfo { hasNextPage } } }", None, 0),
+        # Entities: each representation, and the largest of the types it may be.
+        (
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Image { imageName "
+            "latestVersion { version } } ... on ImageVersion { version } } }",
+            {"r": [{}] * 7},
+            14,
+        ),
+    ],
+)
+def test_estimates(query: str, variables: dict[str, Any] | None, objects: int) -> None:
+    assert estimate(query, variables) == objects
+
+
+def test_the_named_operation_is_the_one_counted() -> None:
+    document = "query Small { images(first: 2) { edges { node { imageName } } } } " + (
+        "query Big { " + NESTED + " }"
+    )
+    assert estimate(document, name="Small") == 2
+    assert estimate(document, name="Big") == 100 + 100 * 100
+
+
+def test_an_operation_that_cannot_run_is_left_to_execution() -> None:
+    assert estimate("query($n: Int!) { images(first: $n) { edges { cursor } } }", {}) is None
+    assert estimate('query A { image(imageName: "a") { imageName } }', None, "B") is None
