@@ -98,14 +98,15 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.web.server import raise_file_limit, uvicorn_options
 
     configure_logging(settings.log_level)
+    raise_file_limit()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        access_log=False,
+        **uvicorn_options(settings),
     )
     return 0
 

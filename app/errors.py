@@ -13,6 +13,7 @@ from typing import Any
 
 from app.sagemaker import (
     AccessDenied,
+    DeadlineExceeded,
     InvalidInput,
     NotFound,
     SageMakerError,
@@ -23,11 +24,13 @@ from app.sagemaker import (
 
 class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     THROTTLED = "THROTTLED"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_ACCESS_DENIED = "UPSTREAM_ACCESS_DENIED"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -40,6 +43,7 @@ DOMAIN_CODES: dict[type[SageMakerError], ErrorCode] = {
     Throttled: ErrorCode.THROTTLED,
     Unavailable: ErrorCode.UPSTREAM_UNAVAILABLE,
     AccessDenied: ErrorCode.UPSTREAM_ACCESS_DENIED,
+    DeadlineExceeded: ErrorCode.DEADLINE_EXCEEDED,
 }
 
 

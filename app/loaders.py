@@ -15,17 +15,22 @@ version changed in SageMaker is seen by the next request.
 
 The batch function returns a value or an exception per key, in the keys' order; DataLoader hands
 each caller its own, so one missing image fails only the fields that asked for it.
+
+A request has a deadline (``SMGQL_REQUEST_TIMEOUT``): a call still outstanding when it passes is
+abandoned, and its key fails with DeadlineExceeded, so the request answers with what it has
+instead of waiting on a slow SageMaker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
-from typing import TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
 from app.sagemaker import (
+    DeadlineExceeded,
     ImageDescription,
     ImageKey,
     ImagesPage,
@@ -38,7 +43,6 @@ from app.sagemaker import (
     SageMaker,
 )
 
-T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -51,9 +55,10 @@ class ConcurrentLoader(DataLoader[K, V]):
     own value or its own exception, in the order the keys came.
     """
 
-    def __init__(self, sagemaker: SageMaker) -> None:
+    def __init__(self, sagemaker: SageMaker, deadline: Deadline) -> None:
         super().__init__()
         self.sagemaker = sagemaker
+        self.deadline = deadline
 
     async def load_one(self, key: K) -> V:
         raise NotImplementedError
@@ -63,7 +68,7 @@ class ConcurrentLoader(DataLoader[K, V]):
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
         unique = list(dict.fromkeys(keys))
-        results = await gather_per_key([self.load_one(key) for key in unique])
+        results = await gather_per_key({key: self.load_one(key) for key in unique}, self.deadline)
         found = dict(zip(unique, results, strict=True))
         for key, result in found.items():
             if not isinstance(result, Exception):
@@ -114,25 +119,58 @@ class ImageVersionPageLoader(ConcurrentLoader[ImageVersionsPage, Page[ImageVersi
         return await self.sagemaker.list_image_versions(key)
 
 
-async def gather_per_key(calls: Sequence[Awaitable[T]]) -> list[T | Exception]:
-    """Await every call concurrently; a call that fails yields its exception in its place.
+class Deadline:
+    """When a request stops waiting for SageMaker: ``seconds`` from now on the running loop."""
 
-    Cancellation (a BaseException, not an Exception) is not a per-key failure: it propagates.
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = asyncio.get_running_loop().time() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - asyncio.get_running_loop().time())
+
+
+async def gather_per_key(
+    calls: dict[K, Coroutine[Any, Any, V]], deadline: Deadline
+) -> list[V | Exception]:
+    """Run every key's call concurrently until the deadline; each key yields its value, its
+    exception, or DeadlineExceeded if its call was still running then (it is cancelled).
+
+    Cancellation of the batch itself (a BaseException, not an Exception) cancels every call and
+    propagates.
     """
-    results: list[T | Exception] = []
-    for result in await asyncio.gather(*calls, return_exceptions=True):
-        if isinstance(result, BaseException) and not isinstance(result, Exception):
-            raise result
-        results.append(result)
+    tasks = {key: asyncio.ensure_future(call) for key, call in calls.items()}
+    try:
+        await asyncio.wait(tasks.values(), timeout=deadline.remaining())
+    finally:
+        for task in tasks.values():
+            task.cancel()
+    results: list[V | Exception] = []
+    for key, task in tasks.items():
+        # Still running at the deadline: cancelled above, but not done until the loop runs it.
+        if not task.done() or task.cancelled():
+            results.append(
+                DeadlineExceeded(
+                    f"SageMaker did not answer within the request's {deadline.seconds:g} s.",
+                    key=key,
+                )
+            )
+        elif (error := task.exception()) is not None:
+            if not isinstance(error, Exception):
+                raise error
+            results.append(error)
+        else:
+            results.append(task.result())
     return results
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers."""
 
-    def __init__(self, sagemaker: SageMaker) -> None:
-        self.image_version = ImageVersionLoader(sagemaker)
-        self.image = ImageLoader(sagemaker)
-        self.aliases = AliasesLoader(sagemaker)
-        self.image_page = ImagePageLoader(sagemaker)
-        self.image_version_page = ImageVersionPageLoader(sagemaker)
+    def __init__(self, sagemaker: SageMaker, timeout: float) -> None:
+        deadline = Deadline(timeout)
+        self.image_version = ImageVersionLoader(sagemaker, deadline)
+        self.image = ImageLoader(sagemaker, deadline)
+        self.aliases = AliasesLoader(sagemaker, deadline)
+        self.image_page = ImagePageLoader(sagemaker, deadline)
+        self.image_version_page = ImageVersionPageLoader(sagemaker, deadline)

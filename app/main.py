@@ -10,34 +10,31 @@ Routes: ``/graphql`` (POST and GET; GraphiQL for a browser, its bundles under ``
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
-from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 from app import graphiql
-from app.errors import ErrorCode, error_document
-from app.health import Readiness, healthz
 from app.loaders import Loaders
-from app.middleware import BodyLimit, RequestLog, log_fields
 from app.sagemaker import SageMaker, build_client
-from app.schema import schema
+from app.schema import build_schema
 from app.schema.context import RequestContext
 from app.settings import Settings
+from app.web.auth import Authentication, Credentials
+from app.web.graphql_endpoint import GraphQLEndpoint
+from app.web.health import Readiness, healthz
+from app.web.middleware import BodyLimit, RequestLog, log_fields
 
 log = logging.getLogger("app")
 
-MAX_BODY_BYTES = 256 * 1024
+GRAPHQL_PATH = "/graphql"
 
 
 class Services:
@@ -45,44 +42,6 @@ class Services:
 
     sagemaker: SageMaker
     readiness: Readiness
-
-
-class GraphQLEndpoint(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI view with this service's context and refusals."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
-        self._services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        # As strawberry's own, but a refused request gets a GraphQL-shaped JSON body with a
-        # code instead of plain text, so clients can handle every failure the same way.
-        try:
-            response = await self.run(Request(scope, receive))
-        except HTTPException as refusal:
-            document = error_document(refusal.reason, ErrorCode.BAD_REQUEST)
-            response = JSONResponse(document, status_code=refusal.status_code)
-        await response(scope, receive, send)
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        if graphiql.installed():
-            return HTMLResponse(graphiql.page())
-        return await super().render_graphql_ide(request)
-
-    def decode_json(self, data: str | bytes) -> object:
-        try:
-            return json.loads(data)
-        except UnicodeDecodeError:
-            raise HTTPException(400, "Request body is not valid UTF-8.") from None
-
-    async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
-        # Fresh loaders per request: their cache is this request's memo, never another user's.
-        return RequestContext(
-            loaders=Loaders(self._services.sagemaker), log_fields=log_fields(request.scope)
-        )
 
 
 @asynccontextmanager
@@ -109,7 +68,9 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
         services.sagemaker = SageMaker(client, settings.pool_size)
         stack.callback(services.sagemaker.close)
-        services.readiness = Readiness(services.sagemaker, settings.readiness_cache_seconds)
+        services.readiness = Readiness(
+            services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout
+        )
         yield
 
 
@@ -121,27 +82,56 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with run_services(settings, services):
             log.info(
-                f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}/graphql"
+                f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}"
+                f"{GRAPHQL_PATH}"
             )
             yield
+
+    def context(request: Request) -> RequestContext:
+        # Fresh loaders per request: their cache is this request's memo, never another user's.
+        return RequestContext(
+            loaders=Loaders(services.sagemaker, settings.request_timeout),
+            settings=settings,
+            log_fields=log_fields(request.scope),
+        )
 
     async def readyz(request: Request) -> Response:
         return await services.readiness.endpoint(request)
 
-    middleware: list[Any] = [
-        Middleware(RequestLog),
-        Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
-    ]
+    graphql = GraphQLEndpoint(build_schema(settings), context, settings.graphiql)
     return Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(GRAPHQL_PATH, graphql),
             Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
-        middleware=middleware,
+        middleware=_middleware(settings),
         lifespan=lifespan,
     )
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: every request is logged; a browser's preflight is answered before
+    anything asks it for a body or a credential; bodies are capped before they are read."""
+    middleware = [Middleware(RequestLog)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
+    credentials = Credentials.from_settings(settings)
+    if credentials is not None:
+        middleware.append(
+            Middleware(Authentication, credentials=credentials, guarded_path=GRAPHQL_PATH)
+        )
+    return middleware
 
 
 app = create_app()

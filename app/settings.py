@@ -34,9 +34,35 @@ class Settings:
     retry_mode: RetryMode = "standard"
     max_attempts: int = 3
     readiness_cache_seconds: float = 5.0
+    readiness_timeout: float = 2.0
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Limits: what one request may ask of the service (README: "Limits, errors and production
+    # settings"). Each bounds a cost that the others do not.
+    max_body_bytes: int = 256 * 1024
+    max_tokens: int = 10_000
+    max_selections: int = 1_000
+    max_repeated_selections: int = 10
+    max_depth: int = 12
+    max_aliases: int = 100
+    max_refs: int = 100
+    max_first: int = 100
+    max_objects: int = 5_000
+    request_timeout: float = 15.0
+    # Connections: a client that holds a socket without finishing a request.
+    request_read_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 2_000
+    shutdown_timeout: float = 20.0
+    # Production switches.
+    graphiql: bool = True
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
+    api_keys_file: str | None = None
+    jwks_file: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +91,8 @@ class Variable:
     parse: Callable[[str], Any]
     doc: str
     fallbacks: tuple[str, ...] = ()
+    # How the README shows a default of None.
+    unset: str = "embedded"
 
     def read(self, env: Mapping[str, str]) -> str | None:
         for name in (self.name, *self.fallbacks):
@@ -112,6 +140,30 @@ def _url(raw: str) -> str:
 def _text(raw: str) -> str:
     if not raw:
         raise ValueError("must not be empty")
+    return raw
+
+
+def _switch(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        parsed = urlparse(origin)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
+            raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+    return origins
+
+
+def _readable_file(raw: str) -> str:
+    if not os.path.isfile(raw):
+        raise ValueError("no such file")
     return raw
 
 
@@ -180,9 +232,145 @@ VARIABLES: tuple[Variable, ...] = (
         _number(float, 0, 3600),
         "How long `/readyz` reuses its last check of SageMaker.",
     ),
+    Variable(
+        "SMGQL_READINESS_TIMEOUT",
+        "readiness_timeout",
+        _number(float, 0.1, 60),
+        "Seconds `/readyz` waits for SageMaker before it answers 503.",
+    ),
     Variable("SMGQL_HOST", "host", _text, "Address the HTTP server binds."),
     Variable("SMGQL_PORT", "port", _number(int, 0, 65535), "Port the HTTP server binds."),
     Variable("SMGQL_LOG_LEVEL", "log_level", _choice(*LOG_LEVELS), "Log level."),
+    Variable(
+        "SMGQL_MAX_BODY_BYTES",
+        "max_body_bytes",
+        _number(int, 1024, 64 * 1024 * 1024),
+        "Largest request body; a larger one is refused with 413 before it is read.",
+    ),
+    Variable(
+        "SMGQL_MAX_TOKENS",
+        "max_tokens",
+        _number(int, 100, 1_000_000),
+        "Most tokens in a GraphQL document; parsing stops there.",
+    ),
+    Variable(
+        "SMGQL_MAX_SELECTIONS",
+        "max_selections",
+        _number(int, 10, 100_000),
+        "Most selections (fields, fragment spreads) in a document, checked before validation.",
+    ),
+    Variable(
+        "SMGQL_MAX_REPEATED_SELECTIONS",
+        "max_repeated_selections",
+        _number(int, 2, 1000),
+        "Most times one selection set may repeat a field's response name or a fragment spread"
+        " (validation compares each such pair), checked before validation.",
+    ),
+    Variable(
+        "SMGQL_MAX_DEPTH",
+        "max_depth",
+        _number(int, 1, 100),
+        "Deepest field nesting, counted from the root fields (0).",
+    ),
+    Variable("SMGQL_MAX_ALIASES", "max_aliases", _number(int, 0, 10_000), "Most aliases."),
+    Variable(
+        "SMGQL_MAX_REFS",
+        "max_refs",
+        _number(int, 1, 10_000),
+        "Most refs in one `imageVersions` call.",
+    ),
+    Variable(
+        "SMGQL_MAX_FIRST",
+        "max_first",
+        _number(int, 1, 1000),
+        "Largest page (`first`) of a connection.",
+    ),
+    Variable(
+        "SMGQL_MAX_OBJECTS",
+        "max_objects",
+        _number(int, 1, 10_000_000),
+        "Most objects an operation may fetch (the object budget), estimated before it runs.",
+    ),
+    Variable(
+        "SMGQL_REQUEST_TIMEOUT",
+        "request_timeout",
+        _number(float, 0.1, 600),
+        "Seconds a request waits for SageMaker in all; what is still outstanding then is a"
+        " `DEADLINE_EXCEEDED` error.",
+    ),
+    Variable(
+        "SMGQL_REQUEST_READ_TIMEOUT",
+        "request_read_timeout",
+        _number(float, 0.1, 600),
+        "Seconds a client has to send a whole request (headers and body) once it connects or"
+        " starts one; then the connection is closed.",
+    ),
+    Variable(
+        "SMGQL_KEEP_ALIVE_TIMEOUT",
+        "keep_alive_timeout",
+        _number(float, 0.1, 600),
+        "Seconds an idle keep-alive connection stays open.",
+    ),
+    Variable(
+        "SMGQL_MAX_CONNECTIONS",
+        "max_connections",
+        _number(int, 1, 1_000_000),
+        "Most connections and requests at once; beyond it requests get 503.",
+    ),
+    Variable(
+        "SMGQL_SHUTDOWN_TIMEOUT",
+        "shutdown_timeout",
+        _number(float, 0, 600),
+        "Seconds a stopping server lets requests in flight finish.",
+    ),
+    Variable(
+        "SMGQL_GRAPHIQL",
+        "graphiql",
+        _switch,
+        "Serve GraphiQL to browsers at `/graphql`.",
+    ),
+    Variable(
+        "SMGQL_INTROSPECTION",
+        "introspection",
+        _switch,
+        "Answer introspection queries (`__schema`, `__type`); GraphiQL needs them.",
+    ),
+    Variable(
+        "SMGQL_CORS_ORIGINS",
+        "cors_origins",
+        _origins,
+        "Comma-separated origins whose browser pages may call the API; none by default.",
+        unset="none",
+    ),
+    Variable(
+        "SMGQL_API_KEYS_FILE",
+        "api_keys_file",
+        _readable_file,
+        "File of API keys, one per line; with it (or a JWKS file) requests need a key in"
+        " `X-API-Key` or `Authorization: Bearer`.",
+        unset="none",
+    ),
+    Variable(
+        "SMGQL_JWKS_FILE",
+        "jwks_file",
+        _readable_file,
+        "JWKS file; with it, `Authorization: Bearer <JWT>` signed by one of its keys is accepted.",
+        unset="none",
+    ),
+    Variable(
+        "SMGQL_JWT_AUDIENCE",
+        "jwt_audience",
+        _text,
+        "The `aud` a JWT must carry.",
+        unset="none",
+    ),
+    Variable(
+        "SMGQL_JWT_ISSUER",
+        "jwt_issuer",
+        _text,
+        "The `iss` a JWT must carry.",
+        unset="none",
+    ),
 )
 
 
@@ -191,6 +379,11 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for v in VARIABLES:
         also = f" Also read from `{'`, `'.join(v.fallbacks)}`." if v.fallbacks else ""
-        default = "embedded" if v.default is None else f"`{v.default}`"
+        if v.default is None or v.default == ():
+            default = v.unset
+        elif isinstance(v.default, bool):
+            default = f"`{str(v.default).lower()}`"
+        else:
+            default = f"`{v.default}`"
         rows.append(f"| `{v.name}` | {default} | {v.doc}{also} |")
     return "\n".join(rows)

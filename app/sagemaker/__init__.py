@@ -8,6 +8,7 @@ domain errors, and never sees botocore or an AWS member name. Nothing here knows
 from app.sagemaker.client import SageMaker, build_client
 from app.sagemaker.errors import (
     AccessDenied,
+    DeadlineExceeded,
     InvalidInput,
     NotFound,
     SageMakerError,
@@ -26,6 +27,7 @@ from app.sagemaker.records import (
 
 __all__ = [
     "AccessDenied",
+    "DeadlineExceeded",
     "ImageDescription",
     "ImageKey",
     "ImageSummary",

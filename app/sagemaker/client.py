@@ -102,8 +102,11 @@ class SageMaker:
             request["NextToken"] = answer["NextToken"]
 
     async def check_reachable(self) -> None:
-        """Raise a domain error unless SageMaker answers a cheap authenticated call."""
-        await self._call(self._client.list_images, {"MaxResults": 1}, None)
+        """Raise a domain error unless SageMaker answers a cheap authenticated call with what
+        the model says it answers (an endpoint answering 200 with garbage is not SageMaker)."""
+        answer = await self._call(self._client.list_images, {"MaxResults": 1}, None)
+        if not isinstance(answer.get("Images"), list):
+            raise Unavailable("SageMaker answered ListImages without a list of images.")
 
     async def _call(
         self, method: Callable[..., Any], request: dict[str, Any], key: Hashable | None

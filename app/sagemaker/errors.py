@@ -101,6 +101,12 @@ class AccessDenied(SageMakerError):
     """AWS refuses the service's credentials, or there are none: an operator must act."""
 
 
+class DeadlineExceeded(SageMakerError):
+    """SageMaker had not answered when the request's time ran out; the call was abandoned."""
+
+    retryable = True
+
+
 class UnexpectedAnswer(SageMakerError):
     """SageMaker answered with something this service does not know: an error code outside
     the table below, or a value outside the model the service was built with."""

@@ -6,20 +6,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from app.schema.context import RequestContext
 from app.schema.cost import ObjectBudget
+from app.schema.limits import DocumentLimits, DocumentLimitSettings
 from app.schema.presenter import present
 from app.schema.query import Query
 from app.schema.types import Image, ImageVersion
+from app.settings import Settings
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -57,19 +54,28 @@ class RecordOperation(SchemaExtension):
                 context.log_fields["operationType"] = None
 
 
-def build_schema() -> SubgraphSchema:
+def build_schema(settings: Settings) -> SubgraphSchema:
+    """The schema with the limits and switches of ``settings`` (the SDL is the same for all)."""
     # Limits that keep one document from costing more than a page of real queries would.
+    # Strawberry builds extensions per request, hence the factories.
+    limits = DocumentLimitSettings(
+        max_tokens=settings.max_tokens,
+        max_selections=settings.max_selections,
+        max_repeated_selections=settings.max_repeated_selections,
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+    )
     extensions: list[Any] = [
-        lambda: MaxTokensLimiter(max_token_count=10_000),
-        lambda: MaxAliasesLimiter(max_alias_count=100),
-        lambda: QueryDepthLimiter(max_depth=12),
-        ObjectBudget,
+        lambda: DocumentLimits(limits),
+        lambda: ObjectBudget(settings.max_objects),
         RecordOperation,
     ]
+    if not settings.introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return SubgraphSchema(query=Query, types=[Image, ImageVersion], extensions=extensions)
 
 
-schema = build_schema()
+schema = build_schema(Settings())
 
 
 def schema_sdl() -> str:

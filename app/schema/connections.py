@@ -24,10 +24,12 @@ import strawberry
 
 from app.sagemaker import Page
 from app.sagemaker.keys import PageRequest
+from app.schema.context import Info
 from app.schema.presenter import bad_user_input
 
-MAX_FIRST = 100
 DEFAULT_FIRST = 10
+# SageMaker's largest page (the model's MaxResults): a longer connection page reads several.
+MAX_RESULTS = 100
 
 NodeT = TypeVar("NodeT")
 ItemT = TypeVar("ItemT")
@@ -75,7 +77,7 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
         valid = (
             (token is None or isinstance(token, str))
             and isinstance(skip, int)
-            and 0 <= skip <= MAX_FIRST
+            and 0 <= skip <= MAX_RESULTS
             and digest == fingerprint
         )
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
@@ -88,12 +90,8 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
     return token, skip
 
 
-def check_first(first: int) -> None:
-    if not 1 <= first <= MAX_FIRST:
-        raise bad_user_input(f"first must be from 1 to {MAX_FIRST}, not {first}.")
-
-
 async def paginate(
+    info: Info,
     fetch: Callable[[RequestT], Awaitable[Page[ItemT]]],
     request: RequestT,
     first: int,
@@ -101,12 +99,14 @@ async def paginate(
     to_node: Callable[[ItemT], NodeT],
 ) -> Connection[NodeT]:
     """Up to ``first`` items after the cursor ``after``, as a connection."""
-    check_first(first)
+    max_first = info.context.settings.max_first
+    if not 1 <= first <= max_first:
+        raise bad_user_input(f"first must be from 1 to {max_first}, not {first}.")
     fingerprint = _fingerprint(request)
     token, skip = _decode(after, fingerprint) if after else (None, 0)
     edges: list[Edge[NodeT]] = []
     while True:
-        want = min(MAX_FIRST, skip + first - len(edges))
+        want = min(MAX_RESULTS, skip + first - len(edges))
         page = await fetch(request.at(token, want))
         taken = page.items[skip : skip + first - len(edges)]
         for offset, item in enumerate(taken, start=skip + 1):

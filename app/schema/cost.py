@@ -12,8 +12,8 @@ argument coercion: variables, their defaults and the arguments' defaults), and c
   object; connection, edge and page-info wrappers count nothing;
 * a list of scalars (``aliases``) is one fetch per parent, and counts so.
 
-An operation over :data:`MAX_OBJECTS` is refused with BAD_USER_INPUT and the estimate, and costs
-SageMaker nothing.
+An operation over the budget (``SMGQL_MAX_OBJECTS``) is refused with BAD_USER_INPUT and the
+estimate, and costs SageMaker nothing.
 """
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ from strawberry.extensions import SchemaExtension
 
 from app.schema.presenter import bad_user_input
 
-MAX_OBJECTS = 5_000
-
 # The union federation builds of every entity type.
 _ENTITY_UNION = "_Entity"
 
 
 class ObjectBudget(SchemaExtension):
-    """Refuse, before execution, an operation whose estimate exceeds :data:`MAX_OBJECTS`."""
+    """Refuse, before execution, an operation whose estimate exceeds ``max_objects``."""
+
+    def __init__(self, max_objects: int) -> None:
+        self.max_objects = max_objects
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -65,8 +66,9 @@ class ObjectBudget(SchemaExtension):
             estimate = estimate_objects(
                 context.schema._schema, document, context.operation_name, context.variables
             )
-            if estimate is not None and estimate > MAX_OBJECTS:
-                context.result = ExecutionResult(data=None, errors=[_refusal(estimate)])
+            if estimate is not None and estimate > self.max_objects:
+                refusal = _refusal(estimate, self.max_objects)
+                context.result = ExecutionResult(data=None, errors=[refusal])
         yield
 
 
@@ -174,10 +176,10 @@ def _list_argument_length(definitions: Mapping[str, Any], arguments: Mapping[str
     return 0
 
 
-def _refusal(estimate: int) -> GraphQLError:
+def _refusal(estimate: int, max_objects: int) -> GraphQLError:
     return bad_user_input(
-        f"This operation could fetch up to {estimate} objects; the limit is {MAX_OBJECTS}. "
+        f"This operation could fetch up to {estimate} objects; the limit is {max_objects}. "
         "Ask for smaller pages (`first`) or fewer refs, and page through the rest.",
         estimatedObjects=estimate,
-        maxObjects=MAX_OBJECTS,
+        maxObjects=max_objects,
     )

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Hashable
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 from app.errors import ErrorCode, code_for
 from app.sagemaker import (
@@ -79,13 +79,15 @@ def present(error: GraphQLError) -> GraphQLError:
 
 def _about_the_document(error: GraphQLError) -> GraphQLError:
     """An error graphql-core made itself (or from its own, as when a scalar refuses a
-    variable): the document does not parse or validate, or a variable cannot be coerced."""
-    if error.message.startswith("Syntax Error"):
+    variable). Validation errors are coded where validation runs (``app.schema.limits``); what
+    is left is a syntax error, a variable that cannot be coerced (no path: before execution),
+    or graphql-core's complaint about a value during execution (a path: our fault)."""
+    if isinstance(error, GraphQLSyntaxError):
         code = ErrorCode.GRAPHQL_PARSE_FAILED
-    elif error.message.startswith("Variable '$"):
+    elif error.path is None:
         code = ErrorCode.BAD_USER_INPUT
     else:
-        code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+        return _internal(error, error)
     return GraphQLError(
         error.message,
         nodes=error.nodes,

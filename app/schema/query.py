@@ -26,8 +26,6 @@ from app.schema.types import (
     load_image_version,
 )
 
-MAX_REFS = 100
-
 ImageName = Annotated[str, strawberry.argument(description="The name of the SageMaker image.")]
 
 
@@ -58,7 +56,8 @@ class Query:
         return await load_image_version(info, ImageVersionKey.of(image_name, version, alias))
 
     @strawberry.field(
-        description=f"Many image versions at once (at most {MAX_REFS}), in the order asked. A ref "
+        description="Many image versions at once (at most the service's limit, 100 by default), "
+        "in the order asked. A ref "
         "that fails is null at its index with an error of its own; the others still come back. "
         "Repeated refs cost one SageMaker call."
     )
@@ -70,8 +69,11 @@ class Query:
             strawberry.argument(description="The versions to load."),
         ],
     ) -> list[ImageVersion | None]:
-        if len(refs) > MAX_REFS:
-            raise bad_user_input(f"Ask for at most {MAX_REFS} refs at once, not {len(refs)}.")
+        max_refs = info.context.settings.max_refs
+        if len(refs) > max_refs:
+            raise bad_user_input(
+                f"Ask for at most {max_refs} refs at once, not {len(refs)}.", maxRefs=max_refs
+            )
         # A list of awaitables: graphql-core resolves them concurrently and places an error
         # at the index of the ref that failed, leaving the rest of the list intact.
         pending: list[Any] = [_load_ref(info, ref) for ref in refs]
@@ -109,7 +111,7 @@ class Query:
             times=TimeFilter.bounds(filter),
         )
         return await paginate(
-            info.context.loaders.image_page.load, page, first, after, Image.from_record
+            info, info.context.loaders.image_page.load, page, first, after, Image.from_record
         )
 
 

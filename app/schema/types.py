@@ -90,7 +90,12 @@ After = Annotated[
     str | None,
     strawberry.argument(description="Return items after this cursor (an `endCursor` or `cursor`)."),
 ]
-First = Annotated[int, strawberry.argument(description="How many items to return, from 1 to 100.")]
+First = Annotated[
+    int,
+    strawberry.argument(
+        description="How many items to return, from 1 to the service's limit (100 by default)."
+    ),
+]
 Order = Annotated[SortOrder, strawberry.argument(description="Ascending or descending.")]
 
 
@@ -289,6 +294,7 @@ class Image:
             times=TimeFilter.bounds(filter),
         )
         return await paginate(
+            info,
             info.context.loaders.image_version_page.load,
             page,
             first,

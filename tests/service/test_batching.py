@@ -61,7 +61,7 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
     aws = SageMaker(build_client(settings, endpoint.url), concurrency=4)
     try:
-        loaders = Loaders(aws)
+        loaders = Loaders(aws, timeout=10)
         control.reset()
         by_alias = await loaders.image_version.load(
             ImageVersionKey("pytorch-training", None, "stable")
@@ -86,7 +86,7 @@ async def test_concurrency_is_bounded_by_the_pool_size(
     try:
         control.reset()
         control.set_faults(latencyMs=30)
-        loaders = Loaders(aws)
+        loaders = Loaders(aws, timeout=10)
         found = await loaders.image_version.load_many(
             [ImageVersionKey(name, number) for number in range(1, 13)]
         )

@@ -124,7 +124,9 @@ async def test_schema_execute_and_http_give_the_same_errors(
         await service.http.post("/graphql", json={"query": row.query, "variables": variables})
     ).json()
     executed = await schema.execute(
-        row.query, variable_values=variables, context_value=RequestContext(Loaders(aws))
+        row.query,
+        variable_values=variables,
+        context_value=RequestContext(Loaders(aws, timeout=10), TEST_SETTINGS),
     )
 
     http_errors = _comparable(over_http["errors"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, Source
 
 from app.sagemaker import ImageVersionKey, InvalidInput, NotFound, Throttled, UnexpectedAnswer
 from app.schema.presenter import bad_user_input, present
@@ -74,9 +74,7 @@ def test_the_unexpected_is_masked_and_logged_with_its_id(caplog: pytest.LogCaptu
 def test_coded_errors_pass_through_and_document_errors_get_codes() -> None:
     coded = bad_user_input("first must be from 1 to 100, not 0.")
     assert present(coded) is coded
-    assert present(GraphQLError("Syntax Error: Unexpected <EOF>.")).extensions == {
-        "code": "GRAPHQL_PARSE_FAILED"
-    }
-    assert present(GraphQLError("Cannot query field 'x' on type 'Query'.")).extensions == {
-        "code": "GRAPHQL_VALIDATION_FAILED"
-    }
+    syntax = GraphQLSyntaxError(Source("{"), 1, "Expected Name, found <EOF>.")
+    assert present(syntax).extensions == {"code": "GRAPHQL_PARSE_FAILED"}
+    variable = GraphQLError("Variable '$n' got invalid value 'x'; Int cannot represent it.")
+    assert present(variable).extensions == {"code": "BAD_USER_INPUT"}

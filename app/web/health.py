@@ -1,8 +1,9 @@
 """Liveness and readiness.
 
 ``/healthz`` says the process serves HTTP and nothing more, so an orchestrator restarts it only
-when it is truly stuck. ``/readyz`` says SageMaker answers, so traffic is held back while it does
-not; the check is one cheap call, reused for a few seconds, and concurrent probes share it.
+when it is truly stuck. ``/readyz`` says SageMaker answers, and with what it should, so traffic
+is held back while it does not; the check is one cheap call, bounded by a short timeout (a probe
+that hangs is a failed probe), reused for a few seconds, and concurrent probes share it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.errors import code_for
+from app.errors import ErrorCode, code_for
 from app.sagemaker import SageMaker
 
 
@@ -27,10 +28,12 @@ class Readiness:
         self,
         sagemaker: SageMaker,
         cache_seconds: float,
+        timeout: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sagemaker = sagemaker
         self._cache_seconds = cache_seconds
+        self._timeout = timeout
         self._clock = clock
         self._lock = asyncio.Lock()
         self._checked_at: float | None = None
@@ -47,7 +50,9 @@ class Readiness:
 
     async def _check(self) -> str | None:
         try:
-            await self._sagemaker.check_reachable()
+            await asyncio.wait_for(self._sagemaker.check_reachable(), self._timeout)
+        except TimeoutError:
+            return ErrorCode.UPSTREAM_UNAVAILABLE.value
         except Exception as error:
             return code_for(error).value
         return None

@@ -1,0 +1,185 @@
+"""Optional authentication: API keys from a file, and bearer JWTs checked against a JWKS file.
+
+Off unless ``SMGQL_API_KEYS_FILE`` or ``SMGQL_JWKS_FILE`` is set. When on, every GraphQL request
+needs a credential: an API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, or a JWT in
+``Authorization: Bearer <jwt>`` signed by a key of the JWKS (with an expiry, and the audience and
+issuer the settings name). A request without one gets 401 ``UNAUTHENTICATED``. The health
+probes, GraphiQL's page and its bundles stay open: a browser cannot send headers for a page
+load, and GraphiQL's headers editor carries the credential for its queries.
+
+API keys are compared as SHA-256 digests with ``hmac.compare_digest`` against every key, so
+neither a key's length nor how much of it matched shows in the time an answer takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import ErrorCode, error_document
+from app.settings import Settings
+from app.web.middleware import log_fields
+
+log = logging.getLogger("app.web.auth")
+
+# Signature algorithms a JWKS key may name; never "none", never a shared-secret HMAC.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the service accepts: digests of its API keys, and the JWKS for bearer JWTs."""
+
+    key_digests: tuple[bytes, ...]
+    jwks: jwt.PyJWKSet | None
+    audience: str | None
+    issuer: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Credentials | None:
+        """The configured credentials; None when authentication is off."""
+        if settings.api_keys_file is None and settings.jwks_file is None:
+            return None
+        keys: tuple[bytes, ...] = ()
+        if settings.api_keys_file is not None:
+            lines = Path(settings.api_keys_file).read_text(encoding="utf-8").splitlines()
+            keys = tuple(
+                _digest(line.strip())
+                for line in lines
+                if line.strip() and not line.lstrip().startswith("#")
+            )
+        jwks = None
+        if settings.jwks_file is not None:
+            jwks = jwt.PyJWKSet.from_json(Path(settings.jwks_file).read_text(encoding="utf-8"))
+        return cls(keys, jwks, settings.jwt_audience, settings.jwt_issuer)
+
+    def identify(self, headers: Headers) -> str | None:
+        """Who presented the request's credential; None when it has no valid one."""
+        token = headers.get("x-api-key") or _bearer(headers.get("authorization", ""))
+        if not token:
+            return None
+        if self.jwks is not None and token.count(".") == 2:
+            return self._jwt_subject(token)
+        return self._api_key(token)
+
+    def _api_key(self, token: str) -> str | None:
+        presented = _digest(token)
+        matched = None
+        for index, digest in enumerate(self.key_digests):
+            if hmac.compare_digest(presented, digest):
+                matched = f"api-key:{index + 1}"
+        return matched
+
+    def _jwt_subject(self, token: str) -> str | None:
+        assert self.jwks is not None
+        try:
+            key_id = jwt.get_unverified_header(token).get("kid")
+            key = self.jwks[key_id] if key_id else _only_key(self.jwks)
+            algorithm = key.algorithm_name
+            if algorithm not in ASYMMETRIC_ALGORITHMS:
+                return None
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp"], "verify_aud": self.audience is not None},
+            )
+        except (jwt.PyJWTError, KeyError, ValueError):
+            return None
+        return f"jwt:{claims.get('sub', '?')}"
+
+
+def _only_key(jwks: jwt.PyJWKSet) -> jwt.PyJWK:
+    if len(jwks.keys) != 1:
+        raise KeyError("a JWT without kid needs a JWKS of one key")
+    return jwks.keys[0]
+
+
+def _bearer(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class Authentication:
+    """Refuse GraphQL requests without a valid credential (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, credentials: Credentials, guarded_path: str) -> None:
+        self.app = app
+        self.credentials = credentials
+        self.guarded_path = guarded_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._guarded(scope):
+            await self.app(scope, receive, send)
+            return
+        principal = self.credentials.identify(Headers(scope=scope))
+        if principal is None:
+            await self._refuse(scope, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        log_fields(scope)["principal"] = principal
+        await self.app(scope, receive, send)
+
+    def _guarded(self, scope: Scope) -> bool:
+        if scope["path"] != self.guarded_path or scope["method"] == "OPTIONS":
+            return False
+        # GraphiQL's page: a browser's GET for HTML with no query.
+        page_load = (
+            scope["method"] in ("GET", "HEAD")
+            and not scope.get("query_string")
+            and "text/html" in Headers(scope=scope).get("accept", "")
+        )
+        return not page_load
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        headers = Headers(scope=scope)
+        if headers.get("authorization") or headers.get("x-api-key"):
+            message = (
+                "The credential is not valid (an unknown key, or a JWT that is expired or not "
+                "for this service)."
+            )
+        else:
+            message = (
+                "This service needs a credential: an API key in X-API-Key or "
+                "Authorization: Bearer, or a bearer JWT."
+            )
+        log_fields(scope)["errorCodes"] = [ErrorCode.UNAUTHENTICATED.value]
+        body = json.dumps(error_document(message, ErrorCode.UNAUTHENTICATED)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="sagemaker-images"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,230 @@
+"""``/graphql``: GraphQL over HTTP as the GraphQL-over-HTTP spec words it, and GraphiQL.
+
+A request is read strictly (a JSON object body, or the query string of a GET), executed by the
+schema, and answered in the media type the client accepts:
+
+* ``application/graphql-response+json`` (preferred when accepted): 200 when the operation ran,
+  400 with no ``data`` entry when the document or its variables were refused before execution;
+* ``application/json`` (legacy clients): 200 whenever there is a GraphQL answer.
+
+A request that is not a GraphQL request at all (not JSON, not an object, no query) gets a
+GraphQL-shaped JSON body with ``extensions.code`` BAD_REQUEST and a 4xx status, so clients
+handle every failure the same way. Queries run over GET and HEAD (only queries: a GET must not
+change anything) and over POST.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from app import graphiql
+from app.errors import ErrorCode, error_document
+from app.schema import SubgraphSchema
+from app.schema.context import RequestContext
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+ALLOWED_METHODS = "GET, HEAD, POST"
+
+
+class Refused(Exception):
+    """A request refused before GraphQL: its status and what to tell the client."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+
+class GraphQLEndpoint:
+    """The ASGI app at ``/graphql``."""
+
+    def __init__(
+        self,
+        schema: SubgraphSchema,
+        context: Callable[[Request], RequestContext],
+        graphiql_enabled: bool,
+    ) -> None:
+        self.schema = schema
+        self.context = context
+        self.graphiql_enabled = graphiql_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self.respond(request)
+        except Refused as refusal:
+            response = refused(refusal)
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise Refused(405, "GraphQL runs over GET, HEAD and POST.", {"Allow": ALLOWED_METHODS})
+        if request.method != "POST" and not request.query_params and _wants_html(request):
+            if not self.graphiql_enabled:
+                raise Refused(404, "GraphiQL is turned off on this service.")
+            return graphiql_page()
+        media_type = negotiate(request.headers)
+        params = await read_params(request)
+        context = self.context(request)
+        context.log_fields["operationName"] = params.operation_name
+        try:
+            result = await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=_allowed_operations(request.method),
+                operation_extensions=params.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise Refused(
+                405, error.as_http_error_reason(request.method), {"Allow": "POST"}
+            ) from None
+        except CannotGetOperationTypeError as error:
+            raise Refused(400, error.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise Refused(400, "The request has no GraphQL query.") from None
+        return graphql_response(result, media_type)
+
+
+def graphql_response(result: ExecutionResult, media_type: str) -> Response:
+    """The HTTP response for an execution result, in ``media_type``.
+
+    A request error (the document, its variables or its cost refused before execution) has no
+    data and no error with a path; it has no ``data`` entry. An operation that ran has one,
+    null when an error reached a non-null root field.
+    """
+    errors = result.errors or []
+    request_error = result.data is None and not any(error.path for error in errors)
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = [error.formatted for error in errors]
+    if not request_error:
+        body["data"] = result.data
+    if result.extensions:
+        body["extensions"] = result.extensions
+    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    return Response(_encode(body), status_code=status, media_type=media_type)
+
+
+def refused(refusal: Refused) -> Response:
+    document = error_document(refusal.message, ErrorCode.BAD_REQUEST)
+    return Response(
+        _encode(document),
+        status_code=refusal.status,
+        media_type=JSON,
+        headers=refusal.headers,
+    )
+
+
+def negotiate(headers: Headers) -> str:
+    """The media type to answer in, from the Accept header; 406 when it allows neither."""
+    accept = headers.get("accept", "")
+    if not accept:
+        return JSON
+    ranges = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if GRAPHQL_RESPONSE in ranges:
+        return GRAPHQL_RESPONSE
+    if ranges & {JSON, "application/*", "*/*"}:
+        return JSON
+    raise Refused(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
+
+
+async def read_params(request: Request) -> GraphQLParams:
+    """The GraphQL request's parameters, each checked for its JSON type."""
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise Refused(415, f"POST a JSON body with Content-Type: {JSON}.")
+        body = decode_json(await request.body(), "The request body")
+        if not isinstance(body, dict):
+            raise Refused(400, "The request body must be a JSON object.")
+        raw: Mapping[str, Any] = body
+    else:
+        query_params = request.query_params
+        raw = {
+            "query": query_params.get("query"),
+            "operationName": query_params.get("operationName"),
+            "variables": _json_parameter(query_params.get("variables"), "variables"),
+            "extensions": _json_parameter(query_params.get("extensions"), "extensions"),
+        }
+    query = raw.get("query")
+    if not isinstance(query, str) or not query:
+        raise Refused(400, "The request needs a `query`: a GraphQL document as a string.")
+    operation_name = raw.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise Refused(400, "`operationName` must be a string or null.")
+    return GraphQLParams(
+        query=query,
+        variables=_object_or_null(raw.get("variables"), "variables"),
+        operation_name=operation_name or None,
+        extensions=_object_or_null(raw.get("extensions"), "extensions"),
+    )
+
+
+def decode_json(data: bytes | str, what: str) -> Any:
+    """JSON as the spec has it: UTF-8, no NaN or Infinity, numbers Python can hold, nesting
+    Python can walk. Anything else is the client's error, not ours."""
+    try:
+        return json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers bad UTF-8, bad JSON and integers of thousands of digits.
+        raise Refused(400, f"{what} is not valid JSON.") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_parameter(raw: str | None, name: str) -> Any:
+    return None if raw is None else decode_json(raw, f"The `{name}` parameter")
+
+
+def _object_or_null(value: Any, name: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise Refused(400, f"`{name}` must be a JSON object or null.")
+    return value
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _allowed_operations(method: str) -> set[OperationType]:
+    if method == "POST":
+        return {OperationType.QUERY, OperationType.MUTATION}
+    return {OperationType.QUERY}
+
+
+def _encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def graphiql_page() -> Response:
+    """GraphiQL, with headers that keep the page from being framed or sniffed and allow it to
+    load nothing but this service's own bundles."""
+    if graphiql.installed():
+        return HTMLResponse(graphiql.page(), headers=graphiql.SECURITY_HEADERS)
+    return HTMLResponse(graphiql.cdn_page())
