@@ -56,4 +56,6 @@ def code_for(error: BaseException) -> ErrorCode:
 
 def error_document(message: str, code: ErrorCode) -> dict[str, Any]:
     """A GraphQL response body for a request refused before execution (bad JSON, too large)."""
-    return {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+    return {
+        "errors": [{"message": message, "extensions": {"code": code.value, "retryable": False}}]
+    }

@@ -16,7 +16,14 @@ from app.sagemaker.errors import (
     Unavailable,
     UnexpectedAnswer,
 )
-from app.sagemaker.keys import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage, TimeBounds
+from app.sagemaker.keys import (
+    ImageKey,
+    ImagesPage,
+    ImageVersionKey,
+    ImageVersionsPage,
+    TimeBounds,
+    same_resource,
+)
 from app.sagemaker.records import (
     ImageDescription,
     ImageSummary,
@@ -46,4 +53,5 @@ __all__ = [
     "Unavailable",
     "UnexpectedAnswer",
     "build_client",
+    "same_resource",
 ]

@@ -26,9 +26,10 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-# How much of a bad value an error repeats: enough to recognise it, never the whole of it (a
-# client that sends a megabyte of name must not get it back once per failed lookup).
-SHOWN_CHARACTERS = 64
+# How much of a bad value an error repeats: enough to recognise it (any valid name, alias or
+# ARN fits whole), never the whole of a long one (a client that sends a megabyte of name must not
+# get it back once per failed lookup).
+SHOWN_CHARACTERS = 160
 
 
 def shown(value: str) -> str:

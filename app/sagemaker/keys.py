@@ -93,6 +93,12 @@ class ImageVersionKey:
         return request
 
 
+def same_resource(asked_arn: str, found_arn: str) -> bool:
+    """Whether two ARNs name one resource: the same partition, region and account, and the
+    same resource (AWS lowercases names in version ARNs, so without case)."""
+    return asked_arn.casefold() == found_arn.casefold()
+
+
 @dataclass(frozen=True)
 class TimeBounds:
     """Only items created or last modified on or after / on or before these times."""

@@ -8,14 +8,15 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
-from app.schema.context import RequestContext
+from app.schema.context import Info, RequestContext
 from app.schema.cost import ObjectBudget
 from app.schema.limits import DocumentLimits, DocumentLimitSettings
-from app.schema.presenter import present
+from app.schema.presenter import bad_user_input, present
 from app.schema.query import Query
-from app.schema.types import Image, ImageVersion
+from app.schema.types import ENTITIES, Image, ImageVersion
 from app.settings import Settings
 
 
@@ -37,6 +38,26 @@ class SubgraphSchema(strawberry.federation.Schema):
         if isinstance(context, RequestContext) and errors:
             codes = {str((error.extensions or {}).get("code")) for error in errors}
             context.log_fields["errorCodes"] = sorted(codes)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: each representation resolved on its own, so a malformed one (not an
+        object, no or an unknown ``__typename``) fails alone with BAD_USER_INPUT and the rest
+        still come back. Strawberry's own lets such an item fail the whole list."""
+        # Strawberry builds the field from this signature: the same types as its own.
+        return [_entity(info, index, item) for index, item in enumerate(representations)]
+
+
+def _entity(info: Info, index: int, representation: object) -> FederationAny:
+    type_name = representation.get("__typename") if isinstance(representation, dict) else None
+    resolve = ENTITIES.get(type_name) if isinstance(type_name, str) else None
+    if resolve is None:
+        return FederationAny(
+            bad_user_input(f"Representation {index} needs a __typename of {' or '.join(ENTITIES)}.")
+        )
+    assert isinstance(representation, dict)
+    return FederationAny(resolve(info, representation))
 
 
 class RecordOperation(SchemaExtension):

@@ -80,6 +80,7 @@ class DocumentLimits(SchemaExtension):
                 error.extensions = {
                     **(error.extensions or {}),
                     "code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value,
+                    "retryable": False,
                 }
 
 
@@ -132,7 +133,10 @@ def document_problem(
 
 
 def _refusal(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value})
+    return GraphQLError(
+        message,
+        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
+    )
 
 
 class _Counts(Visitor):

@@ -94,7 +94,7 @@ def _about_the_document(error: GraphQLError) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={**(error.extensions or {}), "code": code.value},
+        extensions={**(error.extensions or {}), "code": code.value, "retryable": False},
     )
 
 

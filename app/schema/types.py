@@ -9,7 +9,7 @@ costs no describe call unless the query wants, say, their ``baseImage``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Protocol, TypeVar
@@ -24,9 +24,11 @@ from app.sagemaker import (
     ImageVersionKey,
     ImageVersionsPage,
     ImageVersionSummary,
+    InvalidInput,
     NotFound,
     TimeBounds,
     UnexpectedAnswer,
+    same_resource,
 )
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
@@ -217,12 +219,27 @@ class ImageVersion:
         return await load_image(info, ImageKey(self.image_name))
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> ImageVersion:
-        """A federated gateway's ``_entities`` lookup by ``imageVersionArn``."""
+    async def from_representation(
+        cls, info: Info, representation: Mapping[str, object]
+    ) -> ImageVersion:
+        """A federated gateway's ``_entities`` lookup by ``imageVersionArn``.
+
+        An ARN carries a partition, region and account; the key does not. The answer is ours
+        only if its ARN is the one asked for: otherwise the ARN names a resource elsewhere,
+        and answering with this account's namesake would merge the wrong resource into the
+        client's data.
+        """
         arn = representation.get("imageVersionArn")
         if not isinstance(arn, str):
             raise bad_user_input("An ImageVersion representation needs imageVersionArn.")
-        return await load_image_version(info, ImageVersionKey.from_arn(arn))
+        version = await load_image_version(info, ImageVersionKey.from_arn(arn))
+        if not same_resource(arn, version.image_version_arn):
+            raise InvalidInput(
+                "names a partition, region or account that this service does not serve.",
+                field="image_version_arn",
+                value=arn,
+            )
+        return version
 
 
 @strawberry.federation.type(
@@ -321,12 +338,19 @@ class Image:
             return None
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Image:
+    async def from_representation(cls, info: Info, representation: Mapping[str, object]) -> Image:
         """A federated gateway's ``_entities`` lookup by ``imageName``."""
         image_name = representation.get("imageName")
         if not isinstance(image_name, str):
             raise bad_user_input("An Image representation needs imageName.")
         return await load_image(info, ImageKey.of(image_name))
+
+
+# The entities a gateway may ask for by representation: __typename -> how to resolve one.
+ENTITIES: dict[str, Callable[[Info, Mapping[str, object]], Awaitable[object]]] = {
+    "Image": Image.from_representation,
+    "ImageVersion": ImageVersion.from_representation,
+}
 
 
 async def load_image(info: Info, key: ImageKey) -> Image:

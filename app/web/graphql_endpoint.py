@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -102,8 +103,13 @@ class GraphQLEndpoint:
             raise Refused(
                 405, error.as_http_error_reason(request.method), {"Allow": "POST"}
             ) from None
-        except CannotGetOperationTypeError as error:
-            raise Refused(400, error.as_http_error_reason()) from None
+        except CannotGetOperationTypeError:
+            # No operation of that name: refused before execution, like a validation failure.
+            unknown = GraphQLError(
+                f'Unknown operation named "{params.operation_name}".',
+                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
+            )
+            result = ExecutionResult(data=None, errors=[unknown])
         except MissingQueryError:
             raise Refused(400, "The request has no GraphQL query.") from None
         return graphql_response(result, media_type)

@@ -35,7 +35,7 @@ def test_echoed_values_are_cut_to_a_short_prefix() -> None:
     presented = _presented(raised.value)
     assert len(str(presented.formatted)) < 1_000
     assert presented.extensions is not None
-    assert presented.extensions["imageName"] == "x" * 64 + "…"
+    assert presented.extensions["imageName"] == "x" * 160 + "…"
 
 
 def test_aws_facts_and_retryable_come_through() -> None:
@@ -75,6 +75,6 @@ def test_coded_errors_pass_through_and_document_errors_get_codes() -> None:
     coded = bad_user_input("first must be from 1 to 100, not 0.")
     assert present(coded) is coded
     syntax = GraphQLSyntaxError(Source("{"), 1, "Expected Name, found <EOF>.")
-    assert present(syntax).extensions == {"code": "GRAPHQL_PARSE_FAILED"}
+    assert present(syntax).extensions == {"code": "GRAPHQL_PARSE_FAILED", "retryable": False}
     variable = GraphQLError("Variable '$n' got invalid value 'x'; Int cannot represent it.")
-    assert present(variable).extensions == {"code": "BAD_USER_INPUT"}
+    assert present(variable).extensions == {"code": "BAD_USER_INPUT", "retryable": False}

@@ -32,7 +32,7 @@ def test_a_bad_image_version_key_names_its_field_and_keeps_what_was_asked(
 def test_a_bad_value_is_cut_short_in_the_message() -> None:
     with pytest.raises(InvalidInput) as raised:
         ImageKey.of("!" * 100_000)
-    assert len(str(raised.value)) < 300
+    assert len(str(raised.value)) < 400
 
 
 def test_keys_write_their_requests() -> None:
