@@ -1,0 +1,140 @@
+"""The service as uvicorn serves it, over real sockets: clients that hold a connection without
+finishing a request are cut off, a refused body keeps the connection, and a stopping server
+lets the requests in flight finish."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.local_sagemaker import BackgroundEndpoint
+from app.main import create_app
+from app.server_thread import ServerThread
+from app.web.server import uvicorn_options
+from tests.conftest import ROOT, EndpointControl, free_port
+from tests.service.conftest import TEST_SETTINGS
+
+READ_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
+    settings = dataclasses.replace(
+        TEST_SETTINGS, endpoint_url=endpoint.url, request_read_timeout=READ_TIMEOUT
+    )
+    server = ServerThread(create_app(settings), lifespan="on", **uvicorn_options(settings))
+    url = server.start()
+    host, port = url.removeprefix("http://").split(":")
+    yield host, int(port)
+    server.stop()
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closes ``sock`` (reading whatever it sends first)."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    while sock.recv(65536):
+        pass
+    return time.monotonic() - started
+
+
+def test_a_connection_that_sends_nothing_is_closed(live: tuple[str, int]) -> None:
+    with socket.create_connection(live) as silent:
+        assert _closed_within(silent, 5) < READ_TIMEOUT + 1
+
+
+def test_a_request_sent_too_slowly_is_closed(live: tuple[str, int]) -> None:
+    with socket.create_connection(live) as slow:
+        slow.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(READ_TIMEOUT / 2)
+        slow.sendall(b"Content-Type: application/json\r\n")
+        assert _closed_within(slow, 5) < READ_TIMEOUT + 1
+
+
+def test_silent_sockets_do_not_stop_others_being_served(live: tuple[str, int]) -> None:
+    silent = [socket.create_connection(live) for _ in range(200)]
+    try:
+        assert httpx.get(f"http://{live[0]}:{live[1]}/healthz").status_code == 200
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def _exchange(sock: socket.socket, body: bytes) -> bytes:
+    request = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    sock.sendall(request)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    rest = b""
+    while len(rest) < length:
+        rest += sock.recv(length - len(rest))
+    return head + rest
+
+
+def test_a_refused_body_keeps_the_connection(live: tuple[str, int]) -> None:
+    with socket.create_connection(live) as sock:
+        sock.settimeout(5)
+        for body in (b"null", b"42", b'"x"', b"true", b"1" * 5_000):
+            answer = _exchange(sock, body)
+            assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+            assert b'"BAD_REQUEST"' in answer
+        answer = _exchange(sock, b'{"query": "{ __typename }"}')
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_a_stopping_server_finishes_the_requests_in_flight(
+    endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    port = free_port()
+    control.set_faults(latencyMs=1_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url},
+        cwd=ROOT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/healthz").raise_for_status()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "the service did not start"
+                assert time.monotonic() < deadline, "the service did not start in time"
+                time.sleep(0.1)
+        answers: list[httpx.Response] = []
+        query = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
+        in_flight = threading.Thread(
+            target=lambda: answers.append(httpx.post(f"{url}/graphql", json=query, timeout=30))
+        )
+        in_flight.start()
+        while control.stats()["inFlight"] == 0:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        in_flight.join(30)
+        # uvicorn drains, then ends by the signal it caught, as the default handler would.
+        assert process.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    [answer] = answers
+    assert answer.json() == {"data": {"imageVersion": {"version": 2}}}
