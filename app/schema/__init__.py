@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 
 from app.schema.context import Info, RequestContext
 from app.schema.cost import ObjectBudget
-from app.schema.limits import DocumentLimits, DocumentLimitSettings
+from app.schema.documents import DocumentCache, DocumentLimitSettings, PreparedDocuments
 from app.schema.presenter import bad_user_input, present
 from app.schema.query import Query
 from app.schema.types import ENTITIES, Image, ImageVersion
@@ -79,6 +79,7 @@ def build_schema(settings: Settings) -> SubgraphSchema:
     """The schema with the limits and switches of ``settings`` (the SDL is the same for all)."""
     # Limits that keep one document from costing more than a page of real queries would.
     # Strawberry builds extensions per request, hence the factories.
+    documents = DocumentCache()
     limits = DocumentLimitSettings(
         max_tokens=settings.max_tokens,
         max_selections=settings.max_selections,
@@ -87,7 +88,7 @@ def build_schema(settings: Settings) -> SubgraphSchema:
         max_aliases=settings.max_aliases,
     )
     extensions: list[Any] = [
-        lambda: DocumentLimits(limits),
+        lambda: PreparedDocuments(limits, documents),
         lambda: ObjectBudget(settings.max_objects),
         RecordOperation,
     ]

@@ -79,7 +79,7 @@ def present(error: GraphQLError) -> GraphQLError:
 
 def _about_the_document(error: GraphQLError) -> GraphQLError:
     """An error graphql-core made itself (or from its own, as when a scalar refuses a
-    variable). Validation errors are coded where validation runs (``app.schema.limits``); what
+    variable). Validation errors are coded where validation runs (``app.schema.documents``); what
     is left is a syntax error, a variable that cannot be coerced (no path: before execution),
     or graphql-core's complaint about a value during execution (a path: our fault)."""
     if isinstance(error, GraphQLSyntaxError):

@@ -1,10 +1,16 @@
-"""Limits on the document itself, enforced before GraphQL validation spends anything on it.
+"""Documents: parsed, checked against the document limits and validated once per distinct text.
 
-Validation is the costly step for a hostile document: graphql-core's OverlappingFieldsCanBeMerged
-compares every pair of selections that share a response name, so a 30 KB document repeating one
-field a thousand times costs seconds of CPU on the event loop. The depth, alias and token limits
-do not catch that shape. So one walk of the parsed document, linear in its size, checks before
-validation:
+Parsing and validation are most of a small query's CPU, and a frontend sends the same few
+documents over and over. So :class:`PreparedDocuments` keeps, per query text (bounded LRU; texts
+over :data:`MAX_CACHED_TEXT` are never kept), the parsed document and what checking it found.
+A repeated document costs a dictionary lookup; the schema and its rules are fixed for the cache's
+life (one cache per schema), so the answer cannot go stale.
+
+Validation is also the costly step for a hostile document: graphql-core's
+OverlappingFieldsCanBeMerged compares every pair of selections that share a response name, so a
+30 KB document repeating one field a thousand times costs seconds of CPU on the event loop. The
+depth, alias and token limits do not catch that shape. So one walk of the parsed document,
+linear in its size, checks before validation:
 
 * tokens (while parsing: graphql-core stops at the limit);
 * selections in all (fields, fragment spreads, inline fragments);
@@ -12,8 +18,10 @@ validation:
 * field depth (through fragments) and aliases;
 * number literals no Int or Float can hold (a 5,000-digit literal would otherwise fail inside
   validation as an internal error);
-* that the operation to run exists: the one named, or the only one (the spec's rule; graphql
-  would otherwise run the first of several).
+
+and, on every request since it depends on ``operationName``, that the operation to run exists:
+the one named, or the only one (the spec's rule; graphql would otherwise run the first of
+several).
 
 A document over a limit is refused with GRAPHQL_VALIDATION_FAILED and no validation runs. Errors
 validation itself finds are coded here too, so that they are told apart from variable errors.
@@ -21,9 +29,10 @@ validation itself finds are coded here too, so that they are told apart from var
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from threading import Lock
 
 from graphql import (
     DocumentNode,
@@ -45,6 +54,9 @@ from app.errors import ErrorCode
 
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
 MAX_NUMBER_CHARACTERS = 400
+# Documents kept, and the longest text kept: together at most 16 MiB of query text.
+MAX_CACHED_DOCUMENTS = 1024
+MAX_CACHED_TEXT = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,24 +68,75 @@ class DocumentLimitSettings:
     max_aliases: int
 
 
-class DocumentLimits(SchemaExtension):
-    def __init__(self, limits: DocumentLimitSettings) -> None:
+@dataclass
+class _Prepared:
+    """One query text: its document, and once checked, the errors that refuse it (none: [])."""
+
+    document: DocumentNode
+    errors: list[GraphQLError] | None = None
+
+
+@dataclass
+class DocumentCache:
+    """A bounded LRU of query text -> :class:`_Prepared`, shared by a schema's requests."""
+
+    entries: OrderedDict[str, _Prepared] = field(default_factory=OrderedDict)
+    lock: Lock = field(default_factory=Lock)
+
+    def get(self, text: str) -> _Prepared | None:
+        with self.lock:
+            entry = self.entries.get(text)
+            if entry is not None:
+                self.entries.move_to_end(text)
+            return entry
+
+    def put(self, text: str, entry: _Prepared) -> None:
+        if len(text) > MAX_CACHED_TEXT:
+            return
+        with self.lock:
+            self.entries[text] = entry
+            self.entries.move_to_end(text)
+            while len(self.entries) > MAX_CACHED_DOCUMENTS:
+                self.entries.popitem(last=False)
+
+
+class PreparedDocuments(SchemaExtension):
+    """Parse, check the limits and validate each distinct document once (module docstring)."""
+
+    def __init__(self, limits: DocumentLimitSettings, cache: DocumentCache) -> None:
         self.limits = limits
+        self.cache = cache
+        self.entry: _Prepared | None = None
 
     def on_parse(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+        context = self.execution_context
+        text = context.query or ""
+        self.entry = self.cache.get(text)
+        if self.entry is not None:
+            context.graphql_document = self.entry.document
+        else:
+            context.parse_options["max_tokens"] = self.limits.max_tokens
         yield
+        if self.entry is None and context.graphql_document is not None:
+            self.entry = _Prepared(context.graphql_document)
+            self.cache.put(text, self.entry)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            # operation_name falls back to the first operation's; the spec wants the one asked.
-            asked = context._provided_operation_name
-            problem = document_problem(document, asked, self.limits)
+        entry = self.entry
+        if entry is not None and entry.errors is None:
+            problem = document_problem(entry.document, self.limits)
             if problem is not None:
-                # Set before validation runs: strawberry then skips it.
-                context.pre_execution_errors = [problem]
+                entry.errors = [problem]
+        if entry is not None and entry.errors is not None:
+            # Set before validation runs: strawberry then skips it (an empty list included).
+            context.pre_execution_errors = list(entry.errors)
+        unknown = None
+        if entry is not None and not entry.errors:
+            # operation_name falls back to the first operation's; the spec wants the one asked.
+            unknown = operation_problem(entry.document, context._provided_operation_name)
+            if unknown is not None:
+                context.pre_execution_errors = [unknown]
         yield
         for error in context.pre_execution_errors or ():
             if not error.extensions or "code" not in error.extensions:
@@ -82,11 +145,11 @@ class DocumentLimits(SchemaExtension):
                     "code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value,
                     "retryable": False,
                 }
+        if entry is not None and entry.errors is None and unknown is None:
+            entry.errors = list(context.pre_execution_errors or [])
 
 
-def document_problem(
-    document: DocumentNode, operation_name: str | None, limits: DocumentLimitSettings
-) -> GraphQLError | None:
+def document_problem(document: DocumentNode, limits: DocumentLimitSettings) -> GraphQLError | None:
     """The first limit ``document`` breaks, as the error to answer; None when it keeps them."""
     counts = _Counts()
     visit(document, counts)
@@ -125,11 +188,16 @@ def document_problem(
             if depth > limits.max_depth:
                 name = definition.name.value if definition.name else "anonymous"
                 return _refusal(f"'{name}' exceeds maximum operation depth of {limits.max_depth}.")
-    if get_operation_ast(document, operation_name) is None:
-        if operation_name is not None:
-            return _refusal(f'Unknown operation named "{operation_name}".')
-        return _refusal("The document has several operations: say which in operationName.")
     return None
+
+
+def operation_problem(document: DocumentNode, operation_name: str | None) -> GraphQLError | None:
+    """Why ``document`` has no operation to run for ``operation_name``; None when it has."""
+    if get_operation_ast(document, operation_name) is not None:
+        return None
+    if operation_name is not None:
+        return _refusal(f'Unknown operation named "{operation_name}".')
+    return _refusal("The document has several operations: say which in operationName.")
 
 
 def _refusal(message: str) -> GraphQLError:
