@@ -40,7 +40,7 @@ from app.sagemaker import (
     ImageVersionsPage,
     ImageVersionSummary,
     Page,
-    SageMaker,
+    SageMakerCalls,
 )
 
 K = TypeVar("K")
@@ -55,7 +55,7 @@ class ConcurrentLoader(DataLoader[K, V]):
     own value or its own exception, in the order the keys came.
     """
 
-    def __init__(self, sagemaker: SageMaker, deadline: Deadline) -> None:
+    def __init__(self, sagemaker: SageMakerCalls, deadline: Deadline) -> None:
         super().__init__()
         self.sagemaker = sagemaker
         self.deadline = deadline
@@ -167,7 +167,7 @@ async def gather_per_key(
 class Loaders:
     """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers."""
 
-    def __init__(self, sagemaker: SageMaker, timeout: float) -> None:
+    def __init__(self, sagemaker: SageMakerCalls, timeout: float) -> None:
         deadline = Deadline(timeout)
         self.image_version = ImageVersionLoader(sagemaker, deadline)
         self.image = ImageLoader(sagemaker, deadline)

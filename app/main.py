@@ -22,8 +22,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import graphiql
+from app.cache.build import cached_calls
+from app.cache.cached_sagemaker import CacheStats
 from app.loaders import Loaders
-from app.sagemaker import SageMaker, build_client
+from app.sagemaker import SageMaker, SageMakerCalls, build_client
 from app.schema import build_schema
 from app.schema.context import RequestContext
 from app.settings import Settings
@@ -40,7 +42,8 @@ GRAPHQL_PATH = "/graphql"
 class Services:
     """What the lifespan starts and requests use. Empty until the app has started."""
 
-    sagemaker: SageMaker
+    sagemaker: SageMakerCalls
+    cache_stats: CacheStats | None
     readiness: Readiness
 
 
@@ -66,8 +69,11 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
             where = endpoint_url or f"SageMaker in {settings.region}"
             log.info(f"Backend: {settings.backend}, {where}")
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
-        services.sagemaker = SageMaker(client, settings.pool_size)
-        stack.callback(services.sagemaker.close)
+        sagemaker = SageMaker(client, settings.pool_size)
+        stack.callback(sagemaker.close)
+        services.sagemaker, services.cache_stats = await cached_calls(
+            settings, sagemaker, endpoint_url, stack
+        )
         services.readiness = Readiness(
             services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout
         )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 Backend = Literal["local", "aws"]
+CacheBackend = Literal["memory", "redis", "off"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -55,6 +56,16 @@ class Settings:
     keep_alive_timeout: float = 5.0
     max_connections: int = 2_000
     shutdown_timeout: float = 20.0
+    # The cache of SageMaker's answers across requests (app.cache).
+    cache: CacheBackend = "memory"
+    redis_url: str | None = None
+    cache_namespace: str | None = None
+    cache_ttl: float = 30.0
+    cache_changing_ttl: float = 2.0
+    cache_list_ttl: float = 10.0
+    cache_not_found_ttl: float = 5.0
+    cache_stale_seconds: float = 0.0
+    cache_max_entries: int = 10_000
     # Production switches.
     graphiql: bool = True
     introspection: bool = True
@@ -77,6 +88,8 @@ class Settings:
                 values[variable.field] = variable.parse(raw.strip())
             except ValueError as error:
                 problems.append(f"{variable.name}={raw!r}: {error}")
+        if values.get("cache") == "redis" and not values.get("redis_url"):
+            problems.append("SMGQL_CACHE=redis needs SMGQL_REDIS_URL")
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(**values)
@@ -159,6 +172,13 @@ def _origins(raw: str) -> tuple[str, ...]:
         if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
             raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
     return origins
+
+
+def _redis_url(raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("redis", "rediss", "unix") or not (parsed.netloc or parsed.path):
+        raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
+    return raw
 
 
 def _readable_file(raw: str) -> str:
@@ -322,6 +342,65 @@ VARIABLES: tuple[Variable, ...] = (
         "shutdown_timeout",
         _number(float, 0, 600),
         "Seconds a stopping server lets requests in flight finish.",
+    ),
+    Variable(
+        "SMGQL_CACHE",
+        "cache",
+        _choice("memory", "redis", "off"),
+        "Where SageMaker's answers are kept across requests: `memory` (this process), `redis`"
+        " (shared by replicas), `off`.",
+    ),
+    Variable(
+        "SMGQL_REDIS_URL",
+        "redis_url",
+        _redis_url,
+        "The Redis of `SMGQL_CACHE=redis`, e.g. `redis://127.0.0.1:6379/0`.",
+        unset="none",
+    ),
+    Variable(
+        "SMGQL_CACHE_NAMESPACE",
+        "cache_namespace",
+        _text,
+        "Prefix of the cache's keys; by default the backend, region, endpoint and AWS account, so"
+        " that only replicas that would get the same answers share them.",
+        unset="derived",
+    ),
+    Variable(
+        "SMGQL_CACHE_TTL",
+        "cache_ttl",
+        _number(float, 0, 86400),
+        "Seconds a settled image or version (not in a transition) stays fresh; `0` keeps none.",
+    ),
+    Variable(
+        "SMGQL_CACHE_CHANGING_TTL",
+        "cache_changing_ttl",
+        _number(float, 0, 86400),
+        "Seconds an image or version that is CREATING, UPDATING or DELETING stays fresh.",
+    ),
+    Variable(
+        "SMGQL_CACHE_LIST_TTL",
+        "cache_list_ttl",
+        _number(float, 0, 86400),
+        'Seconds a list page, an alias list, or the version an alias or "latest" names stays'
+        " fresh.",
+    ),
+    Variable(
+        "SMGQL_CACHE_NOT_FOUND_TTL",
+        "cache_not_found_ttl",
+        _number(float, 0, 86400),
+        'Seconds "not found" is remembered.',
+    ),
+    Variable(
+        "SMGQL_CACHE_STALE_SECONDS",
+        "cache_stale_seconds",
+        _number(float, 0, 86400),
+        "Seconds past freshness an answer is still served while one refresh runs; `0` never.",
+    ),
+    Variable(
+        "SMGQL_CACHE_MAX_ENTRIES",
+        "cache_max_entries",
+        _number(int, 1, 10_000_000),
+        "Most answers the in-process cache keeps (least recently used go first).",
     ),
     Variable(
         "SMGQL_GRAPHIQL",

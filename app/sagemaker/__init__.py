@@ -5,7 +5,7 @@ The rest of the service meets AWS only through these names: it builds keys, gets
 domain errors, and never sees botocore or an AWS member name. Nothing here knows GraphQL.
 """
 
-from app.sagemaker.client import SageMaker, build_client
+from app.sagemaker.client import SageMaker, SageMakerCalls, build_client
 from app.sagemaker.errors import (
     AccessDenied,
     DeadlineExceeded,
@@ -47,6 +47,7 @@ __all__ = [
     "NotFound",
     "Page",
     "SageMaker",
+    "SageMakerCalls",
     "SageMakerError",
     "Throttled",
     "TimeBounds",

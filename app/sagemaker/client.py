@@ -16,7 +16,7 @@ import functools
 import logging
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -63,6 +63,45 @@ def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClien
         aws_secret_access_key=secret_key,
     )
     return client
+
+
+def account_of(settings: Settings) -> str:
+    """The AWS account the service's credentials belong to (STS GetCallerIdentity, which needs
+    no permission); "local" for the local endpoint. Slow: call it once, off the event loop.
+    Raises a domain error when STS cannot say."""
+    if settings.backend == "local":
+        return "local"
+    config = Config(
+        region_name=settings.region,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+    )
+    try:
+        sts = boto3.session.Session().client("sts", config=config)
+        account: str = sts.get_caller_identity()["Account"]
+    except Exception as error:
+        failure = from_botocore(error, None)
+        if failure is None:
+            raise
+        raise failure from None
+    return account
+
+
+class SageMakerCalls(Protocol):
+    """The calls the service makes: :class:`SageMaker`'s, or the same through a cache."""
+
+    async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription: ...
+
+    async def describe_image(self, key: ImageKey) -> ImageDescription: ...
+
+    async def list_images(self, page: ImagesPage) -> Page[ImageSummary]: ...
+
+    async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]: ...
+
+    async def list_aliases(self, key: ImageVersionKey) -> list[str]: ...
+
+    async def check_reachable(self) -> None: ...
 
 
 class SageMaker:

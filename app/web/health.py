@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.errors import ErrorCode, code_for
-from app.sagemaker import SageMaker
+from app.sagemaker import SageMakerCalls
 
 
 async def healthz(request: Request) -> Response:
@@ -26,7 +26,7 @@ async def healthz(request: Request) -> Response:
 class Readiness:
     def __init__(
         self,
-        sagemaker: SageMaker,
+        sagemaker: SageMakerCalls,
         cache_seconds: float,
         timeout: float,
         clock: Callable[[], float] = time.monotonic,

@@ -16,8 +16,9 @@ from app.local_sagemaker.server import BackgroundEndpoint
 from app.main import create_app
 from app.settings import Settings
 
-# Two attempts keep the retry tests quick; the retry itself is what matters.
-TEST_SETTINGS = Settings(backend="local", max_attempts=2, readiness_cache_seconds=60)
+# Two attempts keep the retry tests quick; the retry itself is what matters. No cache across
+# requests: most tests count the calls one request makes (tests/service/test_cache.py turns it on).
+TEST_SETTINGS = Settings(backend="local", max_attempts=2, readiness_cache_seconds=60, cache="off")
 
 
 class GraphQLClient:

@@ -1,0 +1,64 @@
+"""The calls the service makes, with the cache its settings ask for in front of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+from app.cache.cached_sagemaker import CachedSageMaker, CacheStats
+from app.cache.policy import CachePolicy
+from app.cache.stores import MemoryStore, RedisStore, Store
+from app.sagemaker import SageMaker, SageMakerCalls, SageMakerError
+from app.sagemaker.client import account_of
+from app.settings import Settings
+
+log = logging.getLogger("app.cache")
+
+
+async def cached_calls(
+    settings: Settings, sagemaker: SageMaker, endpoint_url: str | None, stack: AsyncExitStack
+) -> tuple[SageMakerCalls, CacheStats | None]:
+    """``sagemaker`` behind the configured cache (closed with ``stack``), and its counters;
+    ``sagemaker`` itself when the cache is off."""
+    if settings.cache == "off":
+        return sagemaker, None
+    store: Store
+    if settings.cache == "redis":
+        assert settings.redis_url is not None
+        redis = RedisStore(settings.redis_url)
+        stack.push_async_callback(redis.close)
+        store = redis
+    else:
+        store = MemoryStore(settings.cache_max_entries)
+    policy = CachePolicy(
+        settled=settings.cache_ttl,
+        changing=settings.cache_changing_ttl,
+        lists=settings.cache_list_ttl,
+        not_found=settings.cache_not_found_ttl,
+        stale=settings.cache_stale_seconds,
+    )
+    namespace = settings.cache_namespace or await _namespace(settings, endpoint_url)
+    cached = CachedSageMaker(
+        sagemaker,
+        store,
+        policy,
+        namespace,
+        # A replica waits at most this long for another's fetch before it asks itself.
+        lock_seconds=settings.read_timeout,
+    )
+    log.info(f"Cache: {store.name}, namespace {namespace}")
+    return cached, cached.stats
+
+
+async def _namespace(settings: Settings, endpoint_url: str | None) -> str:
+    """What makes SageMaker's answers differ between services: backend, region, endpoint and
+    account. Without the account (STS did not answer), a name no other service shares."""
+    try:
+        account = await asyncio.to_thread(account_of, settings)
+    except SageMakerError as error:
+        log.warning(
+            {"event": "account_unknown", "error": type(error).__name__, "cache": "not shared"}
+        )
+        account = f"unknown-{id(settings):x}"
+    return f"{settings.backend}:{settings.region}:{endpoint_url or 'default'}:{account}"

@@ -1,0 +1,133 @@
+"""The cache across requests, in one process: what it keeps, for how long, and how many calls
+reach SageMaker when many ask at once. (Replicas sharing Redis: tests/deployment.)"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from mypy_boto3_sagemaker import SageMakerClient
+
+from app.local_sagemaker import BackgroundEndpoint
+from tests.conftest import EndpointControl, create_image
+from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
+
+VERSION = """query($name: String!, $v: Int) {
+  imageVersion(imageName: $name, version: $v) { version imageVersionStatus baseImage } }"""
+VERSIONS = """{ image(imageName: "pytorch-training") {
+  versions(first: 10) { edges { node { version imageVersionStatus } } } } }"""
+
+
+@pytest.fixture
+async def cached(endpoint: BackgroundEndpoint) -> AsyncIterator[GraphQLClient]:
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        cache="memory",
+        cache_ttl=60,
+        cache_changing_ttl=0.3,
+        cache_not_found_ttl=0.3,
+        cache_list_ttl=60,
+    )
+    async with serving(settings) as (_, client):
+        yield client
+
+
+async def test_a_repeated_lookup_is_answered_from_the_cache(
+    cached: GraphQLClient, control: EndpointControl
+) -> None:
+    control.reset()
+    answers = [await cached.query(VERSION, name="sklearn-kernel", v=1) for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["data"]["imageVersion"]["version"] == 1
+    assert control.calls("DescribeImageVersion") == 1
+
+
+async def test_not_found_is_kept_briefly(cached: GraphQLClient, control: EndpointControl) -> None:
+    control.reset()
+    for _ in range(3):
+        body = await cached.query(VERSION, name="no-such-image")
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert body["errors"][0]["extensions"]["imageName"] == "no-such-image"
+    assert control.calls("DescribeImageVersion") == 1
+    await asyncio.sleep(0.4)
+    await cached.query(VERSION, name="no-such-image")
+    assert control.calls("DescribeImageVersion") == 2
+
+
+async def test_errors_that_say_nothing_of_the_resource_are_not_kept(
+    cached: GraphQLClient, control: EndpointControl
+) -> None:
+    control.reset()
+    control.set_faults(throttleRate=1.0)
+    first = await cached.query(VERSION, name="pytorch-inference", v=1)
+    assert first["errors"][0]["extensions"]["code"] == "THROTTLED"
+    control.set_faults(throttleRate=0.0)
+    second = await cached.query(VERSION, name="pytorch-inference", v=1)
+    assert second["data"]["imageVersion"]["version"] == 1
+
+
+async def test_a_version_in_a_transition_is_fresh_only_briefly(
+    cached: GraphQLClient, control: EndpointControl, endpoint: BackgroundEndpoint
+) -> None:
+    # The seed holds a version frozen in CREATING.
+    body = await cached.query(VERSIONS)
+    [changing] = [
+        edge["node"]["version"]
+        for edge in body["data"]["image"]["versions"]["edges"]
+        if edge["node"]["imageVersionStatus"] == "CREATING"
+    ]
+    control.reset()
+    await cached.query(VERSION, name="pytorch-training", v=changing)
+    await cached.query(VERSION, name="pytorch-training", v=changing)
+    assert control.calls("DescribeImageVersion") == 1
+    await asyncio.sleep(0.4)
+    await cached.query(VERSION, name="pytorch-training", v=changing)
+    assert control.calls("DescribeImageVersion") == 2
+
+
+async def test_concurrent_misses_for_one_key_make_one_call(
+    cached: GraphQLClient, control: EndpointControl, sagemaker: SageMakerClient
+) -> None:
+    name = create_image(sagemaker, 1)
+    control.reset()
+    control.set_faults(latencyMs=200)
+    bodies = await asyncio.gather(*(cached.query(VERSION, name=name, v=1) for _ in range(50)))
+    assert {body["data"]["imageVersion"]["version"] for body in bodies} == {1}
+    assert control.calls("DescribeImageVersion") == 1
+
+
+async def test_a_stale_answer_is_served_while_one_refresh_runs(
+    endpoint: BackgroundEndpoint, control: EndpointControl, sagemaker: SageMakerClient
+) -> None:
+    name = create_image(sagemaker, 1)
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        cache="memory",
+        cache_ttl=0.2,
+        cache_stale_seconds=30,
+    )
+    async with serving(settings) as (_, client):
+        await client.query(VERSION, name=name, v=1)
+        await asyncio.sleep(0.3)
+        control.reset()
+        control.set_faults(latencyMs=500)
+        started = time.monotonic()
+        stale = await asyncio.gather(*(client.query(VERSION, name=name, v=1) for _ in range(5)))
+        assert time.monotonic() - started < 0.4
+        assert {body["data"]["imageVersion"]["version"] for body in stale} == {1}
+        await asyncio.sleep(0.7)
+    assert control.calls("DescribeImageVersion") == 1
+
+
+async def test_the_cache_can_be_turned_off(
+    service: GraphQLClient, control: EndpointControl
+) -> None:
+    control.reset()
+    await service.query(VERSION, name="sklearn-kernel", v=1)
+    await service.query(VERSION, name="sklearn-kernel", v=1)
+    assert control.calls("DescribeImageVersion") == 2
