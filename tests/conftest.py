@@ -4,6 +4,7 @@ that reach it over HTTP through botocore's whole stack."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -156,6 +157,40 @@ def running_command(
             process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
         finished.returncode, finished.stderr = process.returncode, stderr.decode()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis server on loopback for the run (Debian's redis-server, which
+    ``scripts/bootstrap --test`` installs). Without it the tests that need it are skipped and
+    say so, except in CI, where that is a failure."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing: scripts/bootstrap --test installs it")
+        pytest.skip("redis-server is not installed (scripts/bootstrap --test installs it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                assert process.poll() is None, "redis-server stopped at start"
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerImageRole"
