@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--backend", choices=("local", "aws"), help="SageMaker backend (SMGQL_BACKEND)"
     )
+    serve.add_argument("--workers", type=int, help="worker processes (SMGQL_WORKERS)")
 
     export = commands.add_parser("export-schema", help="print the subgraph SDL")
     export.add_argument("--output", help="write to this file instead of standard output")
@@ -64,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "export-schema":
         return _export_schema(args.output)
-    overrides = {k: v for k, v in vars(args).items() if k in ("host", "port", "backend") and v}
+    overrides = {
+        k: v for k, v in vars(args).items() if k in ("host", "port", "backend", "workers") and v
+    }
     return _serve(dataclasses.replace(settings, **overrides))
 
 
@@ -95,19 +98,10 @@ def _export_schema(output: str | None) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
-
-    from app.main import create_app
-    from app.web.server import raise_file_limit, uvicorn_options
+    from app.web.server import serve
 
     configure_logging(settings.log_level)
-    raise_file_limit()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        **uvicorn_options(settings),
-    )
+    serve(settings)
     return 0
 
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from app import metrics
 from app.sagemaker import (
     DeadlineExceeded,
     ImageDescription,
@@ -68,6 +69,7 @@ class ConcurrentLoader(DataLoader[K, V]):
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
         unique = list(dict.fromkeys(keys))
+        metrics.BATCH_SIZE.labels(type(self).__name__).observe(len(unique))
         results = await gather_per_key({key: self.load_one(key) for key in unique}, self.deadline)
         found = dict(zip(unique, results, strict=True))
         for key, result in found.items():

@@ -21,9 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import graphiql
+from app import graphiql, metrics
 from app.cache.build import cached_calls
-from app.cache.cached_sagemaker import CacheStats
 from app.loaders import Loaders
 from app.sagemaker import SageMaker, SageMakerCalls, build_client
 from app.schema import build_schema
@@ -43,7 +42,6 @@ class Services:
     """What the lifespan starts and requests use. Empty until the app has started."""
 
     sagemaker: SageMakerCalls
-    cache_stats: CacheStats | None
     readiness: Readiness
 
 
@@ -71,9 +69,7 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
         sagemaker = SageMaker(client, settings.pool_size)
         stack.callback(sagemaker.close)
-        services.sagemaker, services.cache_stats = await cached_calls(
-            settings, sagemaker, endpoint_url, stack
-        )
+        services.sagemaker = await cached_calls(settings, sagemaker, endpoint_url, stack)
         services.readiness = Readiness(
             services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout
         )
@@ -104,13 +100,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def readyz(request: Request) -> Response:
         return await services.readiness.endpoint(request)
 
-    graphql = GraphQLEndpoint(build_schema(settings), context, settings.graphiql)
+    async def metrics_page(request: Request) -> Response:
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
+
+    graphql = GraphQLEndpoint(
+        build_schema(settings), context, settings.graphiql, settings.cost_extension
+    )
     return Starlette(
         routes=[
             Route(GRAPHQL_PATH, graphql),
             Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
         ],
         middleware=_middleware(settings),
         lifespan=lifespan,

@@ -7,7 +7,7 @@ to talk to it over a real socket. Port 0 binds a free ephemeral port; :attr:`url
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -16,21 +16,19 @@ from starlette.types import ASGIApp
 class ServerThread:
     def __init__(
         self,
-        app: ASGIApp,
+        app: ASGIApp | uvicorn.Config,
         host: str = "127.0.0.1",
         port: int = 0,
         lifespan: Literal["on", "off"] = "off",
-        **options: Any,
     ) -> None:
-        """``options`` are more of uvicorn's settings (the service's: ``uvicorn_options``)."""
-        # uvicorn's access log is off: the apps log one structured line per request themselves.
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            lifespan=lifespan,
-            **{"log_config": None, "access_log": False, **options},
-        )
+        """Serve ``app``, or a config built elsewhere (the service's ``ServiceConfig``)."""
+        if isinstance(app, uvicorn.Config):
+            config = app
+        else:
+            # The access log is off: the apps log one structured line per request themselves.
+            config = uvicorn.Config(
+                app, host=host, port=port, lifespan=lifespan, log_config=None, access_log=False
+            )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self.url = ""

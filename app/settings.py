@@ -38,7 +38,9 @@ class Settings:
     readiness_timeout: float = 2.0
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
     log_level: str = "info"
+    cost_extension: bool = False
     # Limits: what one request may ask of the service (README: "Limits, errors and production
     # settings"). Each bounds a cost that the others do not.
     max_body_bytes: int = 256 * 1024
@@ -156,6 +158,13 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _workers(raw: str) -> int:
+    if raw.lower() == "auto":
+        return os.cpu_count() or 1
+    workers: int = _number(int, 1, 256)(raw)
+    return workers
+
+
 def _switch(raw: str) -> bool:
     value = raw.lower()
     if value in ("1", "true", "yes", "on"):
@@ -260,7 +269,21 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("SMGQL_HOST", "host", _text, "Address the HTTP server binds."),
     Variable("SMGQL_PORT", "port", _number(int, 0, 65535), "Port the HTTP server binds."),
+    Variable(
+        "SMGQL_WORKERS",
+        "workers",
+        _workers,
+        "Worker processes serving requests (`auto`: one per core). The embedded local endpoint"
+        " stays one process that all workers share.",
+    ),
     Variable("SMGQL_LOG_LEVEL", "log_level", _choice(*LOG_LEVELS), "Log level."),
+    Variable(
+        "SMGQL_COST_EXTENSION",
+        "cost_extension",
+        _switch,
+        "Add `extensions.cost` to each response: upstream calls, cache hits, coalesced waits,"
+        " retries, the estimated objects.",
+    ),
     Variable(
         "SMGQL_MAX_BODY_BYTES",
         "max_body_bytes",

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 
-from app.cache.cached_sagemaker import CachedSageMaker, CacheStats
+from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
 from app.cache.stores import MemoryStore, RedisStore, Store
 from app.sagemaker import SageMaker, SageMakerCalls, SageMakerError
@@ -18,11 +18,11 @@ log = logging.getLogger("app.cache")
 
 async def cached_calls(
     settings: Settings, sagemaker: SageMaker, endpoint_url: str | None, stack: AsyncExitStack
-) -> tuple[SageMakerCalls, CacheStats | None]:
-    """``sagemaker`` behind the configured cache (closed with ``stack``), and its counters;
-    ``sagemaker`` itself when the cache is off."""
+) -> SageMakerCalls:
+    """``sagemaker`` behind the configured cache (closed with ``stack``); ``sagemaker`` itself
+    when the cache is off."""
     if settings.cache == "off":
-        return sagemaker, None
+        return sagemaker
     store: Store
     if settings.cache == "redis":
         assert settings.redis_url is not None
@@ -48,7 +48,7 @@ async def cached_calls(
         lock_seconds=settings.read_timeout,
     )
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    return cached, cached.stats
+    return cached
 
 
 async def _namespace(settings: Settings, endpoint_url: str | None) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from app import metrics
 from app.cache.policy import CachePolicy
 from app.cache.stores import Store
 from app.sagemaker import (
@@ -48,17 +49,6 @@ class Key(Hashable, Protocol):
 POLL_SECONDS = 0.02
 
 
-@dataclass
-class CacheStats:
-    """Counters since start, for metrics and a response's ``extensions.cost``."""
-
-    hits: int = 0
-    misses: int = 0
-    stale: int = 0
-    coalesced: int = 0
-    upstream_calls: int = 0
-
-
 class CachedSageMaker:
     def __init__(
         self,
@@ -73,7 +63,6 @@ class CachedSageMaker:
         self.policy = policy
         self.namespace = namespace
         self.lock_seconds = lock_seconds
-        self.stats = CacheStats()
         self._fetching: dict[str, asyncio.Task[object]] = {}
 
     async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
@@ -114,16 +103,16 @@ class CachedSageMaker:
         cache_key = self._cache_key(operation, key)
         entry = await self.store.get(cache_key)
         if entry is not None and entry.is_fresh(time.time()):
-            self.stats.hits += 1
+            metrics.cache_lookup(self.store.name, "hit")
             return _answer(entry.answer, key)
         if entry is not None:
-            self.stats.stale += 1
+            metrics.cache_lookup(self.store.name, "stale")
             self._fetch(cache_key, key, fetch)
             return _answer(entry.answer, key)
-        self.stats.misses += 1
+        metrics.cache_lookup(self.store.name, "miss")
         pending = self._fetching.get(cache_key)
         if pending is not None:
-            self.stats.coalesced += 1
+            metrics.coalesced_wait(self.store.name)
         task = pending or self._fetch(cache_key, key, fetch)
         return _answer(await asyncio.shield(task), key)
 
@@ -150,10 +139,9 @@ class CachedSageMaker:
     ) -> object:
         token = await self._lock_or_answer(cache_key)
         if isinstance(token, _Answered):
-            self.stats.coalesced += 1
+            metrics.coalesced_wait(self.store.name)
             return token.answer
         try:
-            self.stats.upstream_calls += 1
             try:
                 answer: object = await fetch()
             except NotFound as not_found:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from botocore.config import Config
 
+from app import metrics
 from app.sagemaker.errors import AccessDenied, Unavailable, from_botocore
 from app.sagemaker.keys import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage
 from app.sagemaker.records import (
@@ -88,6 +90,14 @@ def account_of(settings: Settings) -> str:
     return account
 
 
+def _retries(response: object) -> int:
+    """How often botocore retried, from an answer's (or a failure's) ResponseMetadata."""
+    if not isinstance(response, dict):
+        return 0
+    attempts = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+    return attempts if isinstance(attempts, int) else 0
+
+
 class SageMakerCalls(Protocol):
     """The calls the service makes: :class:`SageMaker`'s, or the same through a cache."""
 
@@ -112,20 +122,26 @@ class SageMaker:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sagemaker")
 
     async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
-        answer = await self._call(self._client.describe_image_version, key.as_request(), key)
+        answer = await self._call(
+            "DescribeImageVersion", self._client.describe_image_version, key.as_request(), key
+        )
         return ImageVersionDescription.from_aws(answer)
 
     async def describe_image(self, key: ImageKey) -> ImageDescription:
-        answer = await self._call(self._client.describe_image, key.as_request(), key)
+        answer = await self._call(
+            "DescribeImage", self._client.describe_image, key.as_request(), key
+        )
         return ImageDescription.from_aws(answer)
 
     async def list_images(self, page: ImagesPage) -> Page[ImageSummary]:
-        answer = await self._call(self._client.list_images, page.as_request(), page)
+        answer = await self._call("ListImages", self._client.list_images, page.as_request(), page)
         items = [ImageSummary.from_aws(item) for item in answer.get("Images", [])]
         return Page(items, answer.get("NextToken"))
 
     async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]:
-        answer = await self._call(self._client.list_image_versions, page.as_request(), page)
+        answer = await self._call(
+            "ListImageVersions", self._client.list_image_versions, page.as_request(), page
+        )
         items = [ImageVersionSummary.from_aws(item) for item in answer.get("ImageVersions", [])]
         return Page(items, answer.get("NextToken"))
 
@@ -134,7 +150,7 @@ class SageMaker:
         aliases: list[str] = []
         request: dict[str, Any] = {**key.as_request(), "MaxResults": 100}
         while True:
-            answer = await self._call(self._client.list_aliases, request, key)
+            answer = await self._call("ListAliases", self._client.list_aliases, request, key)
             aliases += answer.get("SageMakerImageVersionAliases", [])
             if not answer.get("NextToken"):
                 return aliases
@@ -143,20 +159,29 @@ class SageMaker:
     async def check_reachable(self) -> None:
         """Raise a domain error unless SageMaker answers a cheap authenticated call with what
         the model says it answers (an endpoint answering 200 with garbage is not SageMaker)."""
-        answer = await self._call(self._client.list_images, {"MaxResults": 1}, None)
+        answer = await self._call("ListImages", self._client.list_images, {"MaxResults": 1}, None)
         if not isinstance(answer.get("Images"), list):
             raise Unavailable("SageMaker answered ListImages without a list of images.")
 
     async def _call(
-        self, method: Callable[..., Any], request: dict[str, Any], key: Hashable | None
+        self,
+        operation: str,
+        method: Callable[..., Any],
+        request: dict[str, Any],
+        key: Hashable | None,
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        metrics.UPSTREAM_IN_FLIGHT.inc()
         try:
             response: dict[str, Any] = await loop.run_in_executor(
                 self._pool, functools.partial(method, **request)
             )
         except Exception as error:
             failure = from_botocore(error, key)
+            retries = _retries(getattr(error, "response", None))
+            outcome = type(failure).__name__ if failure else "Unexpected"
+            metrics.upstream_call(operation, outcome, time.perf_counter() - started, retries)
             if failure is None:
                 raise
             if isinstance(failure, AccessDenied | Unavailable):
@@ -164,12 +189,16 @@ class SageMaker:
                 log.warning(
                     {
                         "event": "upstream_failure",
+                        "operation": operation,
                         "error": type(failure).__name__,
                         "awsErrorCode": failure.aws_code,
                         "awsRequestId": failure.request_id,
                     }
                 )
             raise failure from None
+        finally:
+            metrics.UPSTREAM_IN_FLIGHT.dec()
+        metrics.upstream_call(operation, "ok", time.perf_counter() - started, _retries(response))
         return response
 
     def close(self) -> None:

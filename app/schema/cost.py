@@ -47,6 +47,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.language import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+from app import metrics
 from app.schema.presenter import bad_user_input
 
 # The union federation builds of every entity type.
@@ -66,6 +67,8 @@ class ObjectBudget(SchemaExtension):
             estimate = estimate_objects(
                 context.schema._schema, document, context.operation_name, context.variables
             )
+            if estimate is not None:
+                metrics.estimated_objects(estimate)
             if estimate is not None and estimate > self.max_objects:
                 refusal = _refusal(estimate, self.max_objects)
                 context.result = ExecutionResult(data=None, errors=[refusal])

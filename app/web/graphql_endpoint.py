@@ -30,7 +30,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app import graphiql
+from app import graphiql, metrics
 from app.errors import ErrorCode, error_document
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
@@ -66,10 +66,12 @@ class GraphQLEndpoint:
         schema: SubgraphSchema,
         context: Callable[[Request], RequestContext],
         graphiql_enabled: bool,
+        cost_extension: bool,
     ) -> None:
         self.schema = schema
         self.context = context
         self.graphiql_enabled = graphiql_enabled
+        self.cost_extension = cost_extension
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -90,6 +92,8 @@ class GraphQLEndpoint:
         params = await read_params(request)
         context = self.context(request)
         context.log_fields["operationName"] = params.operation_name
+        cost = metrics.RequestCost()
+        metrics.current_cost.set(cost)
         try:
             result = await self.schema.execute(
                 params.query,
@@ -112,6 +116,12 @@ class GraphQLEndpoint:
             result = ExecutionResult(data=None, errors=[unknown])
         except MissingQueryError:
             raise Refused(400, "The request has no GraphQL query.") from None
+        first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
+        metrics.GRAPHQL_REQUESTS.labels(
+            metrics.operation_label(params.operation_name), str(first_code or "ok")
+        ).inc()
+        if self.cost_extension:
+            result.extensions = {**(result.extensions or {}), "cost": cost.as_extension()}
         return graphql_response(result, media_type)
 
 

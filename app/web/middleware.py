@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import ErrorCode, error_document
 
 log = logging.getLogger("app.requests")
@@ -52,16 +53,30 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_note_status)
         finally:
+            seconds = time.perf_counter() - started
+            metrics.HTTP_SECONDS.labels(_route(scope["path"]), f"{status // 100}xx").observe(
+                seconds
+            )
             log.info(
                 {
                     "event": "http_request",
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "durationMs": round(seconds * 1000, 2),
                     **fields,
                 }
             )
+
+
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+
+
+def _route(path: str) -> str:
+    """A bounded label for a path: the service's routes, else "other"."""
+    if path in ROUTES:
+        return path
+    return "/graphiql" if path.startswith("/graphiql/") else "other"
 
 
 class BodyLimit:

@@ -20,7 +20,7 @@ import pytest
 from app.local_sagemaker import BackgroundEndpoint
 from app.main import create_app
 from app.server_thread import ServerThread
-from app.web.server import uvicorn_options
+from app.web.server import ServiceConfig
 from tests.conftest import ROOT, EndpointControl, free_port
 from tests.service.conftest import TEST_SETTINGS
 
@@ -32,7 +32,7 @@ def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
     settings = dataclasses.replace(
         TEST_SETTINGS, endpoint_url=endpoint.url, request_read_timeout=READ_TIMEOUT
     )
-    server = ServerThread(create_app(settings), lifespan="on", **uvicorn_options(settings))
+    server = ServerThread(ServiceConfig(create_app(settings), settings, port=0, lifespan="on"))
     url = server.start()
     host, port = url.removeprefix("http://").split(":")
     yield host, int(port)
