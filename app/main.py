@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import graphiql, metrics
-from app.cache.build import cached_calls
+from app.cache.build import build_caches
+from app.cache.responses import ResponseCache
 from app.loaders import Loaders
 from app.sagemaker import SageMaker, SageMakerCalls, build_client
 from app.schema import build_schema
@@ -42,6 +43,7 @@ class Services:
     """What the lifespan starts and requests use. Empty until the app has started."""
 
     sagemaker: SageMakerCalls
+    responses: ResponseCache | None
     readiness: Readiness
 
 
@@ -69,7 +71,8 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
         sagemaker = SageMaker(client, settings.pool_size)
         stack.callback(sagemaker.close)
-        services.sagemaker = await cached_calls(settings, sagemaker, endpoint_url, stack)
+        caches = await build_caches(settings, sagemaker, endpoint_url, stack)
+        services.sagemaker, services.responses = caches.calls, caches.responses
         services.readiness = Readiness(
             services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout
         )
@@ -105,7 +108,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Response(body, media_type=media_type)
 
     graphql = GraphQLEndpoint(
-        build_schema(settings), context, settings.graphiql, settings.cost_extension
+        build_schema(settings),
+        context,
+        lambda: services.responses,
+        settings.graphiql,
+        settings.cost_extension,
     )
     return Starlette(
         routes=[

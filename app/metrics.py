@@ -22,6 +22,7 @@ Label values are bounded: operation names come from a client, so only the first
 
 from __future__ import annotations
 
+import math
 import os
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -121,6 +122,10 @@ class RequestCost:
     coalesced_waits: int = 0
     retries: int = 0
     estimated_objects: int | None = None
+    response_cache_hit: bool = False
+    # Seconds the shortest-lived answer the request used stays fresh: how long the response
+    # may be reused (inf until an answer is noted; 0 once a stale one is).
+    fresh_for: float = math.inf
 
     def as_extension(self) -> dict[str, int | None]:
         return {
@@ -129,6 +134,7 @@ class RequestCost:
             "coalescedWaits": self.coalesced_waits,
             "retries": self.retries,
             "estimatedObjects": self.estimated_objects,
+            "responseCacheHit": self.response_cache_hit,
         }
 
 
@@ -157,6 +163,12 @@ def coalesced_wait(store: str) -> None:
     CACHE_COALESCED.labels(store).inc()
     if (cost := current_cost.get()) is not None:
         cost.coalesced_waits += 1
+
+
+def answer_fresh_for(seconds: float) -> None:
+    """Note that the request used an answer fresh for ``seconds`` more."""
+    if (cost := current_cost.get()) is not None:
+        cost.fresh_for = min(cost.fresh_for, max(seconds, 0.0))
 
 
 def estimated_objects(count: int) -> None:

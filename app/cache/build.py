@@ -1,13 +1,15 @@
-"""The calls the service makes, with the cache its settings ask for in front of them."""
+"""The calls the service makes, with the caches its settings ask for in front of them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
+from app.cache.responses import ResponseCache
 from app.cache.stores import MemoryStore, RedisStore, Store
 from app.sagemaker import SageMaker, SageMakerCalls, SageMakerError
 from app.sagemaker.client import account_of
@@ -16,13 +18,21 @@ from app.settings import Settings
 log = logging.getLogger("app.cache")
 
 
-async def cached_calls(
+@dataclass(frozen=True)
+class Caches:
+    """SageMaker's calls (through the record cache, if on) and the response cache, if on."""
+
+    calls: SageMakerCalls
+    responses: ResponseCache | None
+
+
+async def build_caches(
     settings: Settings, sagemaker: SageMaker, endpoint_url: str | None, stack: AsyncExitStack
-) -> SageMakerCalls:
-    """``sagemaker`` behind the configured cache (closed with ``stack``); ``sagemaker`` itself
+) -> Caches:
+    """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off."""
     if settings.cache == "off":
-        return sagemaker
+        return Caches(sagemaker, None)
     store: Store
     if settings.cache == "redis":
         assert settings.redis_url is not None
@@ -48,7 +58,7 @@ async def cached_calls(
         lock_seconds=settings.read_timeout,
     )
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    return cached
+    return Caches(cached, ResponseCache(store, namespace, max_seconds=settings.cache_ttl))
 
 
 async def _namespace(settings: Settings, endpoint_url: str | None) -> str:

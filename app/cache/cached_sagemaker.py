@@ -102,11 +102,14 @@ class CachedSageMaker:
     ) -> object:
         cache_key = self._cache_key(operation, key)
         entry = await self.store.get(cache_key)
-        if entry is not None and entry.is_fresh(time.time()):
+        now = time.time()
+        if entry is not None and entry.is_fresh(now):
             metrics.cache_lookup(self.store.name, "hit")
+            metrics.answer_fresh_for(entry.fresh_until - now)
             return _answer(entry.answer, key)
         if entry is not None:
             metrics.cache_lookup(self.store.name, "stale")
+            metrics.answer_fresh_for(0)
             self._fetch(cache_key, key, fetch)
             return _answer(entry.answer, key)
         metrics.cache_lookup(self.store.name, "miss")
@@ -114,7 +117,9 @@ class CachedSageMaker:
         if pending is not None:
             metrics.coalesced_wait(self.store.name)
         task = pending or self._fetch(cache_key, key, fetch)
-        return _answer(await asyncio.shield(task), key)
+        answer = await asyncio.shield(task)
+        metrics.answer_fresh_for(self.policy.ttl(key, answer))
+        return _answer(answer, key)
 
     def _fetch(
         self, cache_key: str, key: Hashable, fetch: Callable[[], Awaitable[object]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,13 @@ RECORDS: dict[str, type[AwsRecord]] = {
     cls.__name__: cls
     for cls in (ImageSummary, ImageDescription, ImageVersionSummary, ImageVersionDescription)
 }
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """The ``data`` of a whole GraphQL response (app.cache.responses)."""
+
+    data: dict[str, Any]
 
 
 class Undecodable(ValueError):
@@ -59,6 +67,8 @@ def _tagged(answer: object) -> dict[str, Any]:
         }
     if isinstance(answer, list) and all(isinstance(item, str) for item in answer):
         return {"strings": answer}
+    if isinstance(answer, CachedResponse):
+        return {"response": answer.data}
     raise TypeError(f"cannot cache a {type(answer).__name__}")
 
 
@@ -81,6 +91,8 @@ def _untagged(data: dict[str, Any]) -> object:
         return NotFound(data["notFound"], aws_code=data["awsCode"], request_id=data["requestId"])
     if "strings" in data:
         return [str(item) for item in data["strings"]]
+    if "response" in data and isinstance(data["response"], dict):
+        return CachedResponse(data["response"])
     raise KeyError("no known tag")
 
 

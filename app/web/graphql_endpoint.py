@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import graphiql, metrics
+from app.cache.responses import ResponseCache
 from app.errors import ErrorCode, error_document
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
@@ -65,11 +66,14 @@ class GraphQLEndpoint:
         self,
         schema: SubgraphSchema,
         context: Callable[[Request], RequestContext],
+        responses: Callable[[], ResponseCache | None],
         graphiql_enabled: bool,
         cost_extension: bool,
     ) -> None:
         self.schema = schema
         self.context = context
+        # Read per request: the cache exists once the app's lifespan has started.
+        self.responses = responses
         self.graphiql_enabled = graphiql_enabled
         self.cost_extension = cost_extension
 
@@ -80,6 +84,48 @@ class GraphQLEndpoint:
         except Refused as refusal:
             response = refused(refusal)
         await response(scope, receive, send)
+
+    async def _result(
+        self, method: str, params: GraphQLParams, context: RequestContext, cost: metrics.RequestCost
+    ) -> ExecutionResult:
+        """The result from the response cache when an identical request's is still fresh;
+        else executed (and kept for the next identical request when it has no error)."""
+        responses = self.responses()
+        if responses is None:
+            return await self._execute(method, params, context)
+        key = responses.key(params.query, params.variables, params.operation_name)
+        data = await responses.get(key)
+        if data is not None:
+            cost.response_cache_hit = True
+            return ExecutionResult(data=data, errors=None)
+        result = await self._execute(method, params, context)
+        if not result.errors and result.data is not None:
+            await responses.put(key, result.data, cost.fresh_for)
+        return result
+
+    async def _execute(
+        self, method: str, params: GraphQLParams, context: RequestContext
+    ) -> ExecutionResult:
+        try:
+            return await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=_allowed_operations(method),
+                operation_extensions=params.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            raise Refused(405, error.as_http_error_reason(method), {"Allow": "POST"}) from None
+        except CannotGetOperationTypeError:
+            # No operation of that name: refused before execution, like a validation failure.
+            unknown = GraphQLError(
+                f'Unknown operation named "{params.operation_name}".',
+                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
+            )
+            return ExecutionResult(data=None, errors=[unknown])
+        except MissingQueryError:
+            raise Refused(400, "The request has no GraphQL query.") from None
 
     async def respond(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD", "POST"):
@@ -94,28 +140,7 @@ class GraphQLEndpoint:
         context.log_fields["operationName"] = params.operation_name
         cost = metrics.RequestCost()
         metrics.current_cost.set(cost)
-        try:
-            result = await self.schema.execute(
-                params.query,
-                variable_values=params.variables,
-                context_value=context,
-                operation_name=params.operation_name,
-                allowed_operation_types=_allowed_operations(request.method),
-                operation_extensions=params.extensions,
-            )
-        except InvalidOperationTypeError as error:
-            raise Refused(
-                405, error.as_http_error_reason(request.method), {"Allow": "POST"}
-            ) from None
-        except CannotGetOperationTypeError:
-            # No operation of that name: refused before execution, like a validation failure.
-            unknown = GraphQLError(
-                f'Unknown operation named "{params.operation_name}".',
-                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
-            )
-            result = ExecutionResult(data=None, errors=[unknown])
-        except MissingQueryError:
-            raise Refused(400, "The request has no GraphQL query.") from None
+        result = await self._result(request.method, params, context, cost)
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")

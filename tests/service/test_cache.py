@@ -131,3 +131,49 @@ async def test_the_cache_can_be_turned_off(
     await service.query(VERSION, name="sklearn-kernel", v=1)
     await service.query(VERSION, name="sklearn-kernel", v=1)
     assert control.calls("DescribeImageVersion") == 2
+
+
+@pytest.fixture
+async def costed(endpoint: BackgroundEndpoint) -> AsyncIterator[GraphQLClient]:
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        cache="memory",
+        cache_ttl=60,
+        cache_changing_ttl=0.3,
+        cost_extension=True,
+    )
+    async with serving(settings) as (_, client):
+        yield client
+
+
+async def test_an_identical_request_is_answered_whole_while_its_answers_are_fresh(
+    costed: GraphQLClient,
+) -> None:
+    first = await costed.query(VERSION, name="sklearn-kernel", v=1)
+    again = await costed.query(VERSION, name="sklearn-kernel", v=1)
+    other = await costed.query(VERSION, name="sklearn-kernel", v=2)
+    assert again["data"] == first["data"]
+    assert again["extensions"]["cost"]["responseCacheHit"] is True
+    assert again["extensions"]["cost"]["upstreamCalls"] == 0
+    assert first["extensions"]["cost"]["responseCacheHit"] is False
+    assert other["extensions"]["cost"]["responseCacheHit"] is False
+
+
+async def test_a_response_lives_no_longer_than_its_shortest_lived_answer(
+    costed: GraphQLClient,
+) -> None:
+    # Version 5 of pytorch-training is CREATING: fresh for the changing TTL only.
+    await costed.query(VERSION, name="pytorch-training", v=5)
+    soon = await costed.query(VERSION, name="pytorch-training", v=5)
+    assert soon["extensions"]["cost"]["responseCacheHit"] is True
+    await asyncio.sleep(0.4)
+    later = await costed.query(VERSION, name="pytorch-training", v=5)
+    assert later["extensions"]["cost"]["responseCacheHit"] is False
+
+
+async def test_a_response_with_errors_is_never_reused(costed: GraphQLClient) -> None:
+    await costed.query(VERSION, name="no-such-image")
+    again = await costed.query(VERSION, name="no-such-image")
+    assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert again["extensions"]["cost"]["responseCacheHit"] is False

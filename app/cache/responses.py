@@ -1,0 +1,42 @@
+"""Whole responses to identical requests, kept while every answer in them is fresh.
+
+A frontend asks the same query with the same variables again and again; when nothing in the
+answer can have gone stale, there is no reason to even walk the schema. A response is kept
+under the query text, its variables and its operation name, for as long as the shortest-lived
+SageMaker answer it holds stays fresh (noted per request in ``app.metrics.RequestCost``), at
+most the settled TTL. A response with any error is never kept: errors are per request (a
+deadline, a throttle) or cheap to find again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from app.cache.codec import CachedResponse
+from app.cache.stores import Store
+
+
+class ResponseCache:
+    def __init__(self, store: Store, namespace: str, max_seconds: float) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.max_seconds = max_seconds
+
+    def key(self, query: str, variables: dict[str, Any] | None, operation: str | None) -> str:
+        request = json.dumps([query, variables, operation], sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(request.encode()).hexdigest()
+        return f"smgql:v1:{self.namespace}:response:{digest}"
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = await self.store.get(key)
+        if entry is None or not entry.is_fresh(time.time()):
+            return None
+        return entry.answer.data if isinstance(entry.answer, CachedResponse) else None
+
+    async def put(self, key: str, data: dict[str, Any], fresh_for: float) -> None:
+        seconds = min(fresh_for, self.max_seconds)
+        if seconds > 0:
+            await self.store.put(key, CachedResponse(data), seconds, 0)
