@@ -26,6 +26,8 @@ from app.cache.build import build_caches
 from app.cache.responses import ResponseCache
 from app.loaders import Loaders
 from app.sagemaker import SageMaker, SageMakerCalls, build_client
+from app.sagemaker.client import namespace_of
+from app.sagemaker.rate_limit import RateLimit
 from app.schema import build_schema
 from app.schema.context import RequestContext
 from app.settings import Settings
@@ -69,9 +71,19 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
             where = endpoint_url or f"SageMaker in {settings.region}"
             log.info(f"Backend: {settings.backend}, {where}")
         client = await asyncio.to_thread(build_client, settings, endpoint_url)
-        sagemaker = SageMaker(client, settings.pool_size)
+        shared = settings.cache == "redis"
+        namespace = settings.cache_namespace or await namespace_of(settings, endpoint_url, shared)
+        rate_limit = None
+        if settings.rate_limit is not None:
+            rate_limit = RateLimit(
+                settings.rate_limit,
+                settings.redis_url if shared else None,
+                namespace,
+                max_wait=settings.request_timeout,
+            )
+        sagemaker = SageMaker(client, settings.pool_size, rate_limit)
         stack.callback(sagemaker.close)
-        caches = await build_caches(settings, sagemaker, endpoint_url, stack)
+        caches = await build_caches(settings, sagemaker, namespace, stack)
         services.sagemaker, services.responses = caches.calls, caches.responses
         services.readiness = Readiness(
             services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from limits import parse
+
 Backend = Literal["local", "aws"]
 CacheBackend = Literal["memory", "redis", "off"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
@@ -68,6 +70,7 @@ class Settings:
     cache_not_found_ttl: float = 5.0
     cache_stale_seconds: float = 0.0
     cache_max_entries: int = 10_000
+    rate_limit: str | None = None
     # Production switches.
     graphiql: bool = True
     introspection: bool = True
@@ -187,6 +190,14 @@ def _redis_url(raw: str) -> str:
     parsed = urlparse(raw)
     if parsed.scheme not in ("redis", "rediss", "unix") or not (parsed.netloc or parsed.path):
         raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
+    return raw
+
+
+def _rate(raw: str) -> str:
+    try:
+        parse(raw)
+    except ValueError:
+        raise ValueError("expected a rate such as 20/second or 1000/minute") from None
     return raw
 
 
@@ -424,6 +435,14 @@ VARIABLES: tuple[Variable, ...] = (
         "cache_max_entries",
         _number(int, 1, 10_000_000),
         "Most answers the in-process cache keeps (least recently used go first).",
+    ),
+    Variable(
+        "SMGQL_RATE_LIMIT",
+        "rate_limit",
+        _rate,
+        "Most SageMaker calls per operation, e.g. `20/second`, shared by replicas on Redis; a"
+        " call over it waits (at most the request timeout).",
+        unset="none",
     ),
     Variable(
         "SMGQL_GRAPHIQL",

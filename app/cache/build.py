@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -11,8 +10,7 @@ from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
 from app.cache.responses import ResponseCache
 from app.cache.stores import MemoryStore, RedisStore, Store
-from app.sagemaker import SageMaker, SageMakerCalls, SageMakerError
-from app.sagemaker.client import account_of
+from app.sagemaker import SageMaker, SageMakerCalls
 from app.settings import Settings
 
 log = logging.getLogger("app.cache")
@@ -27,7 +25,7 @@ class Caches:
 
 
 async def build_caches(
-    settings: Settings, sagemaker: SageMaker, endpoint_url: str | None, stack: AsyncExitStack
+    settings: Settings, sagemaker: SageMaker, namespace: str, stack: AsyncExitStack
 ) -> Caches:
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off."""
@@ -48,7 +46,6 @@ async def build_caches(
         not_found=settings.cache_not_found_ttl,
         stale=settings.cache_stale_seconds,
     )
-    namespace = settings.cache_namespace or await _namespace(settings, endpoint_url)
     cached = CachedSageMaker(
         sagemaker,
         store,
@@ -59,16 +56,3 @@ async def build_caches(
     )
     log.info(f"Cache: {store.name}, namespace {namespace}")
     return Caches(cached, ResponseCache(store, namespace, max_seconds=settings.cache_ttl))
-
-
-async def _namespace(settings: Settings, endpoint_url: str | None) -> str:
-    """What makes SageMaker's answers differ between services: backend, region, endpoint and
-    account. Without the account (STS did not answer), a name no other service shares."""
-    try:
-        account = await asyncio.to_thread(account_of, settings)
-    except SageMakerError as error:
-        log.warning(
-            {"event": "account_unknown", "error": type(error).__name__, "cache": "not shared"}
-        )
-        account = f"unknown-{id(settings):x}"
-    return f"{settings.backend}:{settings.region}:{endpoint_url or 'default'}:{account}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +24,9 @@ import boto3
 from botocore.config import Config
 
 from app import metrics
-from app.sagemaker.errors import AccessDenied, Unavailable, from_botocore
+from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
 from app.sagemaker.keys import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage
+from app.sagemaker.rate_limit import RateLimit
 from app.sagemaker.records import (
     ImageDescription,
     ImageSummary,
@@ -98,6 +100,21 @@ def _retries(response: object) -> int:
     return attempts if isinstance(attempts, int) else 0
 
 
+async def namespace_of(settings: Settings, endpoint_url: str | None, shared: bool) -> str:
+    """What makes SageMaker's answers (and quotas) differ between services: the backend,
+    region, endpoint and account. The account matters only to what other processes share
+    (Redis); asking STS is skipped otherwise. Without it (STS did not answer), a name no other
+    service shares, so nothing is shared by mistake."""
+    account = "this-process"
+    if shared:
+        try:
+            account = await asyncio.to_thread(account_of, settings)
+        except SageMakerError as error:
+            log.warning({"event": "account_unknown", "error": type(error).__name__})
+            account = f"unknown-{secrets.token_hex(4)}"
+    return f"{settings.backend}:{settings.region}:{endpoint_url or 'default'}:{account}"
+
+
 class SageMakerCalls(Protocol):
     """The calls the service makes: :class:`SageMaker`'s, or the same through a cache."""
 
@@ -117,9 +134,12 @@ class SageMakerCalls(Protocol):
 class SageMaker:
     """Async calls to SageMaker over one shared client and a bounded pool of threads."""
 
-    def __init__(self, client: SageMakerClient, concurrency: int) -> None:
+    def __init__(
+        self, client: SageMakerClient, concurrency: int, rate_limit: RateLimit | None = None
+    ) -> None:
         self._client = client
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sagemaker")
+        self._rate_limit = rate_limit
 
     async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
         answer = await self._call(
@@ -171,6 +191,8 @@ class SageMaker:
         key: Hashable | None,
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        if self._rate_limit is not None:
+            await self._rate_limit.acquire(operation)
         started = time.perf_counter()
         metrics.UPSTREAM_IN_FLIGHT.inc()
         try:

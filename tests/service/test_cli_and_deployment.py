@@ -118,14 +118,15 @@ def _compose() -> dict[str, Any]:
 
 
 def _container_port(service: dict[str, Any]) -> int:
-    [mapping] = service["ports"]
-    return int(mapping.split(":")[-1])
+    [mapping] = service.get("ports") or service["expose"]
+    return int(str(mapping).split(":")[-1])
 
 
 def test_compose_commands_are_valid_cli_calls() -> None:
     services = _compose()["services"]
-    assert set(services) == {"api", "local-sagemaker"}
-    for name, service in services.items():
+    assert set(services) == {"api", "local-sagemaker", "redis", "gateway"}
+    for name in ("api", "local-sagemaker"):
+        service = services[name]
         command = service["command"]
         assert command[:3] == ["python", "-m", "app"], name
         args = _parser().parse_args(command[3:])
@@ -135,18 +136,26 @@ def test_compose_commands_are_valid_cli_calls() -> None:
         assert re.search(rf"127\.0\.0\.1:{args.port}/", healthcheck), name
 
 
-def test_compose_points_the_api_at_the_local_endpoint() -> None:
+def test_compose_runs_two_api_replicas_on_redis_behind_one_port() -> None:
     services = _compose()["services"]
-    api, local = services["api"], services["local-sagemaker"]
-    environment = api["environment"]
-    assert set(environment) <= {variable.name for variable in VARIABLES}
-    settings = Settings.from_env(environment)
-    endpoint = urlparse(settings.endpoint_url)
+    api, local, gateway = services["api"], services["local-sagemaker"], services["gateway"]
+    assert api["deploy"]["replicas"] == 2
+    assert "ports" not in api
+    settings = Settings.from_env(api["environment"])
+    assert set(api["environment"]) <= {variable.name for variable in VARIABLES}
+    endpoint, redis = urlparse(settings.endpoint_url), urlparse(settings.redis_url)
     assert settings.backend == "local"
+    assert settings.cache == "redis"
     assert (endpoint.hostname, endpoint.port) == ("local-sagemaker", _container_port(local))
-    assert api["depends_on"]["local-sagemaker"]["condition"] == "service_healthy"
+    assert redis.hostname == "redis"
+    for dependency in ("local-sagemaker", "redis"):
+        assert api["depends_on"][dependency]["condition"] == "service_healthy"
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
     assert "/_local/health" in " ".join(local["healthcheck"]["test"])
+    [config] = [volume for volume in gateway["volumes"] if "nginx.conf" in volume]
+    nginx = (ROOT / config.split(":")[0]).read_text(encoding="utf-8")
+    assert f"server api:{_container_port(api)}" in nginx
+    assert gateway["depends_on"]["api"]["condition"] == "service_healthy"
 
 
 def test_runtime_lock_pins_what_the_dev_lock_pins() -> None:
