@@ -1,0 +1,760 @@
+"""Benchmark: the service against two baselines measured in the same run, printed as one table.
+
+It starts, each as a subprocess on 127.0.0.1 with free ports: the local SageMaker endpoint (no
+demo catalog; one image ``bench`` with 200 versions is created, then a fixed latency per call is
+set with ``PUT /_local/faults``), a Redis server (``redis-server``, nothing saved), the service
+(``python -m app serve``) four times (cache off; cache memory; two replicas on the Redis), and the
+baselines of ``scripts/bench_peers.py`` (the lean peer twice, the naive one once). Every server is
+one process; the endpoint's ``/_local/stats`` counts the DescribeImageVersion calls.
+
+Rows (the service, the lean peer, the naive one where it applies, and service/peer):
+
+1. 200 unique refs in one ``imageVersions`` query (cache off): upstream calls, wall time (median
+   of ``--rounds``; the naive one runs once), and the ratio to the physical limit
+   ceil(unique / 32) x latency;
+2. the same with 200 refs over 100 unique;
+3. the same 200-ref query a second time, cache memory: upstream calls (target 0), wall time;
+4. load at 0 ms latency, ``--clients`` keep-alive clients for ``--seconds`` each: req/s, p50,
+   p99 and the server's CPU ms per request (from /proc/<pid>/stat) of a single-version query
+   (every field, by version) and of a 10-ref query; the service with cache off and with cache
+   memory, each against the lean peer;
+5. the peak RSS (VmHWM) of each server process;
+6. two replicas (the service on Redis; two lean peers) at ``--latency-ms``, the clients
+   alternating between them, the single-version query: req/s and the upstream calls it made
+   (target 1: the first fetch is shared through the Redis).
+
+Progress goes to stderr, the table to stdout. Every process is stopped at the end (SIGINT, then
+wait), also on error or Ctrl-C. Everything runs on loopback and stops by itself. The exit code is
+1 if any request failed (a non-200, an error in the GraphQL answer, a wrong answer, a transport
+error), 2 if the stack did not start, 130 if interrupted.
+
+    .venv/bin/python scripts/bench.py [--seconds 15] [--latency-ms 20] [--clients 32]
+    .venv/bin/python scripts/bench.py --quick     # short runs, a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench_peers import POOL, make_client
+from load import (
+    HOST,
+    ROOT,
+    Child,
+    Connection,
+    StartError,
+    TransportError,
+    cpu_seconds,
+    fetch,
+    free_port,
+    hwm_bytes,
+    percentile,
+    wait_until_ok,
+)
+
+STARTUP_SECONDS = 120.0
+PROGRESS_SECONDS = 5.0
+IMAGE = "bench"
+VERSIONS = 200
+FIELDS = (
+    "imageVersionArn imageArn imageName version imageVersionStatus creationTime lastModifiedTime"
+    " failureReason baseImage containerImage vendorGuidance jobType mlFramework programmingLang"
+    " processor horovod releaseNotes"
+)
+ONE_QUERY = (
+    "query BenchOne($name: String!, $version: Int) "
+    f"{{ imageVersion(imageName: $name, version: $version) {{ {FIELDS} }} }}"
+)
+MANY_QUERY = (
+    f"query BenchMany($refs: [ImageVersionRef!]!) {{ imageVersions(refs: $refs) {{ {FIELDS} }} }}"
+)
+
+Json = Any
+Check = Callable[[Json], str | None]
+
+
+# --- Requests and their checks ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    body: bytes
+    check: Check
+
+
+def one_call(version: int) -> Call:
+    def check(data: Json) -> str | None:
+        got = data.get("imageVersion")
+        if not isinstance(got, dict) or (got.get("imageName"), got.get("version")) != (
+            IMAGE,
+            version,
+        ):
+            return f"imageVersion: not {IMAGE} {version}"
+        return None
+
+    variables = {"name": IMAGE, "version": version}
+    return Call(json.dumps({"query": ONE_QUERY, "variables": variables}).encode(), check)
+
+
+def many_call(versions: list[int]) -> Call:
+    def check(data: Json) -> str | None:
+        got = data.get("imageVersions")
+        if not isinstance(got, list) or len(got) != len(versions):
+            return "imageVersions: wrong length"
+        for want, item in zip(versions, got, strict=True):
+            if not isinstance(item, dict) or item.get("version") != want:
+                return f"imageVersions: not version {want} at its index"
+        return None
+
+    refs = [{"imageName": IMAGE, "version": v} for v in versions]
+    return Call(json.dumps({"query": MANY_QUERY, "variables": {"refs": refs}}).encode(), check)
+
+
+@dataclasses.dataclass
+class Failures:
+    count: int = 0
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    def note(self, where: str, what: str) -> None:
+        self.count += 1
+        if len(self.examples) < 8:
+            self.examples.append(f"{where}: {what}"[:400])
+
+    def judge(self, where: str, call: Call, status: int, payload: bytes, parse: bool) -> None:
+        """Every answer: 200 and no ``errors``; parsed and checked when ``parse``."""
+        if status != 200:
+            self.note(where, f"HTTP {status}: {payload[:300]!r}")
+        elif b'"errors"' in payload:
+            self.note(where, f"errors: {payload[:300]!r}")
+        elif parse:
+            try:
+                document = json.loads(payload)
+                problem = call.check(document["data"])
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                problem = f"unexpected answer ({type(error).__name__}): {payload[:200]!r}"
+            if problem:
+                self.note(where, problem)
+
+
+# --- The processes ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    label: str
+    child: Child
+    port: int
+    ready_path: str
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+
+@dataclasses.dataclass
+class Stack:
+    logs: Path
+    children: list[Child] = dataclasses.field(default_factory=list)
+    endpoint_port: int = 0
+    redis_port: int = 0
+    servers: dict[str, Server] = dataclasses.field(default_factory=dict)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        slug = "".join(c if c.isalnum() else "-" for c in name)
+        child = Child(name, argv, env, self.logs / f"{slug}.log")
+        self.children.append(child)
+        return child
+
+    def start_base(self) -> None:
+        redis = shutil.which("redis-server")
+        if redis is None:
+            raise StartError("redis-server is missing (scripts/bootstrap --test installs it)")
+        self.endpoint_port, self.redis_port = free_port(), free_port()
+        argv = [python(), "-m", "app", "local-sagemaker", "--host", HOST]
+        argv += ["--port", str(self.endpoint_port), "--no-seed", "--log-level", "warning"]
+        self.spawn("local endpoint", argv, base_env())
+        argv = [redis, "--port", str(self.redis_port), "--bind", HOST]
+        argv += ["--save", "", "--appendonly", "no"]
+        self.spawn("redis", argv, base_env())
+
+    def start_servers(self) -> None:
+        endpoint = f"http://{HOST}:{self.endpoint_port}"
+        redis = f"redis://{HOST}:{self.redis_port}/0"
+        for key, label, cache in (
+            ("off", "service, cache off", "off"),
+            ("memory", "service, cache memory", "memory"),
+            ("redis-a", "service A, cache redis", "redis"),
+            ("redis-b", "service B, cache redis", "redis"),
+        ):
+            env = base_env() | {
+                "SMGQL_BACKEND": "local",
+                "SMGQL_ENDPOINT_URL": endpoint,
+                "SMGQL_CACHE": cache,
+                "SMGQL_LOG_LEVEL": "warning",
+                "SMGQL_WORKERS": "1",
+                "SMGQL_MAX_REFS": "200",
+                "SMGQL_MAX_OBJECTS": "100000",
+            }
+            if cache == "redis":
+                env["SMGQL_REDIS_URL"] = redis
+            port = free_port()
+            argv = [python(), "-m", "app", "serve", "--host", HOST, "--port", str(port)]
+            self.servers[key] = Server(label, self.spawn(label, argv, env), port, "/readyz")
+        peers = str(ROOT / "scripts" / "bench_peers.py")
+        for key, label, kind in (
+            ("lean", "lean peer", "lean"),
+            ("lean-b", "lean peer B", "lean"),
+            ("naive", "naive peer", "naive"),
+        ):
+            port = free_port()
+            argv = [python(), peers, kind, "--host", HOST, "--port", str(port)]
+            argv += ["--endpoint-url", endpoint]
+            self.servers[key] = Server(label, self.spawn(label, argv, base_env()), port, "/healthz")
+
+    @property
+    def endpoint_pid(self) -> int:
+        return self.children[0].pid
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            outcome = child.stop()
+            if outcome != "stopped":
+                print(f"{child.name} {outcome}", file=sys.stderr)
+
+
+def python() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SMGQL_")}
+
+
+async def wait_redis(child: Child, port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        child.check_alive()
+        with contextlib.suppress(OSError, TimeoutError):
+            reader, writer = await asyncio.open_connection(HOST, port)
+            try:
+                writer.write(b"PING\r\n")
+                async with asyncio.timeout(5):
+                    if (await reader.readline()).startswith(b"+PONG"):
+                        return
+            finally:
+                writer.close()
+        await asyncio.sleep(0.1)
+    raise StartError(f"redis on {HOST}:{port} not ready in time")
+
+
+async def wait_base(stack: Stack) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    endpoint, redis = stack.children
+    await wait_until_ok(endpoint, HOST, stack.endpoint_port, "/_local/health", deadline)
+    await wait_redis(redis, stack.redis_port, deadline)
+
+
+def create_catalog(endpoint_url: str) -> None:
+    """One image with VERSIONS versions, every optional field set (before any latency)."""
+    client = make_client(endpoint_url)
+    client.create_image(ImageName=IMAGE, RoleArn="arn:aws:iam::123456789012:role/Bench")
+    for number in range(1, VERSIONS + 1):
+        client.create_image_version(
+            ImageName=IMAGE,
+            BaseImage=f"repo/bench:{number}",
+            ClientToken=f"bench-{number}",
+            VendorGuidance="STABLE",
+            JobType="TRAINING",
+            MLFramework="PyTorch 2.3",
+            ProgrammingLang="Python 3.11",
+            Processor="GPU",
+            Horovod=False,
+            ReleaseNotes=f"Release {number}.",
+        )
+
+
+# --- Measuring ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Bench:
+    stack: Stack
+    args: argparse.Namespace
+    failures: Failures = dataclasses.field(default_factory=Failures)
+
+    async def endpoint(self, method: str, path: str, body: Json = None) -> Json:
+        data = b"" if body is None else json.dumps(body).encode()
+        status, payload = await fetch(HOST, self.stack.endpoint_port, method, path, data)
+        if status != 200:
+            raise StartError(f"{method} {path} on the endpoint answered {status}: {payload!r}")
+        return json.loads(payload) if payload else None
+
+    async def set_latency(self, ms: float) -> None:
+        await self.endpoint("PUT", "/_local/faults", {"latencyMs": ms})
+        print(f"endpoint latency: {ms:g} ms", file=sys.stderr, flush=True)
+
+    async def reset_calls(self) -> None:
+        await self.endpoint("DELETE", "/_local/stats")
+
+    async def calls(self) -> int:
+        stats = await self.endpoint("GET", "/_local/stats")
+        count: int = stats["calls"].get("DescribeImageVersion", 0)
+        return count
+
+    async def once(self, server: Server, call: Call, where: str) -> Single:
+        """One request on a fresh connection: its wall time, the upstream calls it made and the
+        server's CPU time meanwhile."""
+        await self.reset_calls()
+        cpu_before = cpu_seconds(server.pid)
+        started = time.perf_counter()
+        try:
+            status, payload = await fetch(
+                HOST, server.port, "POST", "/graphql", call.body, self.args.timeout
+            )
+        except TransportError as error:
+            self.failures.note(where, f"transport: {error}")
+            return Single(math.nan, 0, None)
+        seconds = time.perf_counter() - started
+        cpu_after = cpu_seconds(server.pid)
+        self.failures.judge(where, call, status, payload, parse=True)
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        return Single(seconds, await self.calls(), cpu)
+
+    async def rounds(self, server: Server, call: Call, rounds: int, where: str) -> Single:
+        await self.once(server, one_call(VERSIONS), f"{where} warm-up")
+        results = []
+        for number in range(1, rounds + 1):
+            result = await self.once(server, call, where)
+            results.append(result)
+            print(
+                f"{where}: {server.label} round {number}/{rounds}: "
+                f"{result.seconds * 1000:.0f} ms, {result.calls} calls",
+                file=sys.stderr,
+                flush=True,
+            )
+        cpus = [r.cpu for r in results if r.cpu is not None]
+        return Single(
+            statistics.median(r.seconds for r in results),
+            results[-1].calls,
+            statistics.median(cpus) if cpus else None,
+        )
+
+    async def load(
+        self, where: str, targets: list[Server], calls: list[Call], count_warmup: bool = False
+    ) -> Load:
+        """``--clients`` clients (client i on target i mod n) over the calls, round robin.
+
+        After a warm-up the clients pause until nothing is in flight, the endpoint's counters
+        are reset (unless ``count_warmup``: then they count from the first request) and the
+        window opens; the answers completed in it give req/s, latencies and CPU. At the end the
+        requests in flight finish, so the upstream calls divide exactly by the requests sent
+        since the reset."""
+        args, failures = self.args, self.failures
+        stop, go = asyncio.Event(), asyncio.Event()
+        latencies = array.array("d")
+        window_start = math.inf
+        in_flight = sent = 0
+        drained = asyncio.Event()
+
+        async def client(index: int) -> None:
+            nonlocal in_flight, sent
+            server = targets[index % len(targets)]
+            connection = Connection(HOST, server.port, args.timeout)
+            turn = index
+            try:
+                while not stop.is_set():
+                    await go.wait()
+                    if stop.is_set():
+                        break
+                    call = calls[turn % len(calls)]
+                    turn += 1
+                    in_flight += 1
+                    sent += 1
+                    started = time.perf_counter()
+                    try:
+                        status, payload = await connection.request("POST", "/graphql", call.body)
+                    except TransportError as error:
+                        failures.note(where, f"transport: {error}")
+                        await asyncio.sleep(0.05)  # do not spin on a refused connection
+                        continue
+                    finally:
+                        in_flight -= 1
+                        if not in_flight and not go.is_set():
+                            drained.set()
+                    ended = time.perf_counter()
+                    failures.judge(where, call, status, payload, parse=turn % 32 == 1)
+                    if ended >= window_start and not stop.is_set():
+                        latencies.append(ended - started)
+            finally:
+                connection.close()
+
+        if count_warmup:
+            await self.reset_calls()
+        go.set()
+        tasks = [asyncio.create_task(client(i)) for i in range(args.clients)]
+        try:
+            await asyncio.sleep(args.warmup)
+            go.clear()
+            if in_flight:
+                await drained.wait()
+            if not count_warmup:
+                await self.reset_calls()
+                sent = 0
+            pids = [server.pid for server in targets]
+            cpu_before = [cpu_seconds(pid) for pid in pids]
+            endpoint_before = cpu_seconds(self.stack.endpoint_pid)
+            window_start = started = time.perf_counter()
+            go.set()
+            deadline = started + args.seconds
+            while (left := deadline - time.perf_counter()) > 0:
+                await asyncio.sleep(min(PROGRESS_SECONDS, left))
+                elapsed = time.perf_counter() - started
+                print(
+                    f"{where}: {elapsed:5.1f} s, {len(latencies)} requests, "
+                    f"{len(latencies) / elapsed:.0f} req/s, {failures.count} failed",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            stop.set()
+            elapsed = time.perf_counter() - started
+            cpu_after = [cpu_seconds(pid) for pid in pids]
+            endpoint_after = cpu_seconds(self.stack.endpoint_pid)
+            await asyncio.gather(*tasks)
+            upstream = await self.calls()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        cpu: float | None = 0.0
+        for before, after in zip(cpu_before, cpu_after, strict=True):
+            cpu = None if cpu is None or before is None or after is None else cpu + after - before
+        endpoint_cpu = (
+            None
+            if endpoint_before is None or endpoint_after is None
+            else endpoint_after - endpoint_before
+        )
+        return Load(sorted(latencies), elapsed, cpu, upstream, sent, endpoint_cpu)
+
+
+@dataclasses.dataclass(frozen=True)
+class Single:
+    seconds: float
+    calls: int
+    cpu: float | None  # the server's CPU seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    latencies: list[float]
+    seconds: float
+    cpu: float | None
+    calls: int
+    sent: int  # requests sent since the counters were reset
+    endpoint_cpu: float | None
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def ms(self, fraction: float) -> float | None:
+        return percentile(self.latencies, fraction) * 1000 if self.latencies else None
+
+    @property
+    def cpu_ms(self) -> float | None:
+        return per_request(self.cpu, self.requests)
+
+    @property
+    def endpoint_cpu_ms(self) -> float | None:
+        return per_request(self.endpoint_cpu, self.requests)
+
+    @property
+    def calls_per_request(self) -> float | None:
+        return self.calls / self.sent if self.sent else None
+
+
+def per_request(seconds: float | None, requests: int) -> float | None:
+    return seconds * 1000 / requests if seconds is not None and requests else None
+
+
+# --- The table ----------------------------------------------------------------------------------
+
+
+Cell = float | int | None
+Line = tuple[str, Cell, Cell, Cell] | str
+
+
+def cell(value: Cell, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def ratio(service: Cell, peer: Cell) -> str:
+    if service is None or peer is None or peer == 0:
+        return "-"
+    return f"{service / peer:.2f}"
+
+
+def render(title: str, lines: list[Line]) -> str:
+    width = max(len(line[0]) if isinstance(line, tuple) else 0 for line in lines) + 2
+    out = [title, f"{'':<{width}}{'service':>10}{'lean peer':>11}{'naive':>10}{'svc/peer':>10}"]
+    for line in lines:
+        if isinstance(line, str):
+            out.append(line)
+            continue
+        label, service, peer, naive = line
+        out.append(
+            f"{label:<{width}}{cell(service):>10}{cell(peer):>11}{cell(naive):>10}"
+            f"{ratio(service, peer):>10}"
+        )
+    return "\n".join(out)
+
+
+async def run(bench: Bench) -> str:
+    stack, args = bench.stack, bench.args
+    servers = stack.servers
+    deadline = time.monotonic() + STARTUP_SECONDS
+    for server in servers.values():
+        await wait_until_ok(server.child, HOST, server.port, server.ready_path, deadline)
+    print("every server is ready; creating the catalog", file=sys.stderr, flush=True)
+    await asyncio.to_thread(create_catalog, f"http://{HOST}:{stack.endpoint_port}")
+    latency = args.latency_ms
+    lines: list[Line] = []
+
+    # Rows 1-2: one big query, cache off.
+    await bench.set_latency(latency)
+    for number, unique in ((1, VERSIONS), (2, VERSIONS // 2)):
+        versions = [1 + i % unique for i in range(VERSIONS)]
+        call = many_call(versions)
+        where = f"row {number}"
+        off = await bench.rounds(servers["off"], call, args.rounds, where)
+        lean = await bench.rounds(servers["lean"], call, args.rounds, where)
+        naive = await bench.rounds(servers["naive"], call, 1, where)
+        waves = math.ceil(unique / POOL)
+        limit = waves * latency / 1000
+        lines.append(
+            f"{number}. {VERSIONS} refs over {unique} unique, one imageVersions query, "
+            f"cache off, {latency:g} ms per call"
+        )
+        lines.append(("   DescribeImageVersion calls", off.calls, lean.calls, naive.calls))
+        lines.append(
+            (
+                f"   wall ms (median of {args.rounds}; naive once)",
+                off.seconds * 1000,
+                lean.seconds * 1000,
+                naive.seconds * 1000,
+            )
+        )
+        cpu_ms = [None if r.cpu is None else r.cpu * 1000 for r in (off, lean, naive)]
+        lines.append(("   server CPU ms in that query", cpu_ms[0], cpu_ms[1], cpu_ms[2]))
+        lines.append(
+            (
+                f"   x limit ({waves} x {latency:g} ms = {limit * 1000:g} ms)",
+                off.seconds / limit if limit else None,
+                lean.seconds / limit if limit else None,
+                naive.seconds / limit if limit else None,
+            )
+        )
+
+    # Row 3: the same 200-ref query twice, cache memory (the peer has no cache).
+    call = many_call(list(range(1, VERSIONS + 1)))
+    cold = await bench.once(servers["memory"], call, "row 3 1st")
+    warm = await bench.once(servers["memory"], call, "row 3 2nd")
+    await bench.once(servers["lean"], call, "row 3 1st")
+    lean_again = await bench.once(servers["lean"], call, "row 3 2nd")
+    print(
+        f"row 3: service cold {cold.seconds * 1000:.0f} ms {cold.calls} calls, "
+        f"warm {warm.seconds * 1000:.0f} ms {warm.calls} calls",
+        file=sys.stderr,
+        flush=True,
+    )
+    lines.append(f"3. the same {VERSIONS}-ref query again, cache memory, {latency:g} ms per call")
+    lines.append(("   1st query: DescribeImageVersion calls", cold.calls, None, None))
+    again = ("   2nd query: DescribeImageVersion calls (target 0)", warm.calls, lean_again.calls)
+    lines.append((*again, None))
+    lines.append(("   2nd query: wall ms", warm.seconds * 1000, lean_again.seconds * 1000, None))
+
+    # Row 4: load at 0 ms latency.
+    await bench.set_latency(0)
+    one = [one_call(1)]
+    ten = [many_call([1 + (10 * block + i) % VERSIONS for i in range(10)]) for block in range(20)]
+    lines.append(
+        f"4. load: {args.clients} clients x {args.seconds:g} s each, 0 ms per call; "
+        "the lean peer has no cache"
+    )
+    for query, calls in (("single version", one), ("10 refs", ten)):
+        results: dict[str, Load] = {}
+        for key in ("off", "memory", "lean"):
+            server = servers[key]
+            results[key] = await bench.load(f"row 4 {query}, {server.label}", [server], calls)
+        peer = results["lean"]
+        for key, cache in (("off", "cache off"), ("memory", "cache memory")):
+            mine = results[key]
+            lines.append((f"   {query}, {cache}: req/s", mine.rps, peer.rps, None))
+            lines.append((f"   {query}, {cache}: p50 ms", mine.ms(0.5), peer.ms(0.5), None))
+            lines.append((f"   {query}, {cache}: p99 ms", mine.ms(0.99), peer.ms(0.99), None))
+            lines.append((f"   {query}, {cache}: CPU ms/request", mine.cpu_ms, peer.cpu_ms, None))
+            lines.append(
+                (
+                    f"   {query}, {cache}: endpoint CPU ms/request",
+                    mine.endpoint_cpu_ms,
+                    peer.endpoint_cpu_ms,
+                    None,
+                )
+            )
+            lines.append(
+                (
+                    f"   {query}, {cache}: upstream calls/request",
+                    mine.calls_per_request,
+                    peer.calls_per_request,
+                    None,
+                )
+            )
+
+    # Row 6 (measured before row 5, which reads the peaks at the end).
+    await bench.set_latency(latency)
+    pair = [servers["redis-a"], servers["redis-b"]]
+    peers = [servers["lean"], servers["lean-b"]]
+    replicas = await bench.load("row 6 service A+B, redis", pair, one, count_warmup=True)
+    lean_pair = await bench.load("row 6 lean peers A+B", peers, one, count_warmup=True)
+
+    lines.append("5. peak RSS MiB (VmHWM), each server process over the whole run")
+
+    def hwm(key: str) -> float | None:
+        peak = hwm_bytes(servers[key].pid)
+        return None if peak is None else peak / 2**20
+
+    lean_rss, naive_rss = hwm("lean"), hwm("naive")
+    for key in ("off", "memory", "redis-a", "redis-b"):
+        lines.append((f"   {servers[key].label}", hwm(key), lean_rss, naive_rss))
+
+    lines.append(
+        f"6. two replicas, single-version query, clients alternate, {latency:g} ms per call "
+        "(service: cache redis; peer: two lean peers)"
+    )
+    lines.append(("   req/s", replicas.rps, lean_pair.rps, None))
+    lines.append(("   p50 ms", replicas.ms(0.5), lean_pair.ms(0.5), None))
+    lines.append(("   p99 ms", replicas.ms(0.99), lean_pair.ms(0.99), None))
+    lines.append(("   CPU ms/request (both processes)", replicas.cpu_ms, lean_pair.cpu_ms, None))
+    label = "   DescribeImageVersion calls, from the first request (target 1)"
+    lines.append((label, replicas.calls, lean_pair.calls, None))
+
+    title = (
+        f"bench: pool {POOL}, {VERSIONS} versions, {args.clients} clients, {args.seconds:g} s per "
+        f"load (after {args.warmup:g} s warm-up), {args.rounds} rounds, {os.cpu_count()} CPUs"
+        + (" [--quick]" if args.quick else "")
+    )
+    return render(title, lines)
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, help="each load's length (15; 3 with --quick)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20, help="endpoint latency per call, rows 1-3 and 6"
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients in a load")
+    parser.add_argument("--rounds", type=int, help="timed rounds of rows 1-2 (3; 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    args = parser.parse_args()
+    if args.seconds is None:
+        args.seconds = 3.0 if args.quick else 15.0
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    args.warmup = 0.5 if args.quick else 2.0
+    if args.seconds <= 0 or args.clients < 1 or args.rounds < 1 or args.timeout <= 0:
+        parser.error("--seconds, --clients, --rounds and --timeout must be positive")
+    if not 0 <= args.latency_ms <= 60_000:
+        parser.error("--latency-ms must be between 0 and 60000")
+    return args
+
+
+@contextlib.contextmanager
+def log_dir(keep: bool) -> Iterator[tuple[Path, list[bool]]]:
+    """A temporary directory for the processes' logs; kept when asked or when the run failed."""
+    path = Path(tempfile.mkdtemp(prefix="smgql-bench-"))
+    failed = [False]
+    try:
+        yield path, failed
+    except BaseException:
+        failed[0] = True
+        raise
+    finally:
+        if keep or failed[0]:
+            print(f"logs: {path}", file=sys.stderr)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def on_sigterm(number: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    args = parse_args()
+    # Ctrl-C and SIGTERM stop the run and its processes, even in a background job (which
+    # starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    with log_dir(args.keep_logs) as (logs, failed):
+        stack = Stack(logs)
+        bench = Bench(stack, args)
+        try:
+            # Every child is started while this process has no thread (Child's preexec_fn).
+            stack.start_base()
+            asyncio.run(wait_base(stack))
+            stack.start_servers()
+            print(f"started {len(stack.children)} processes", file=sys.stderr, flush=True)
+            table = asyncio.run(run(bench))
+        except StartError as error:
+            failed[0] = True
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            failed[0] = True
+            print("interrupted", file=sys.stderr)
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            stack.stop()
+        print(table, flush=True)
+        failures = bench.failures
+        for example in failures.examples:
+            print(f"failed: {example}", file=sys.stderr)
+        print(f"result: {'OK' if not failures.count else f'FAILED ({failures.count} requests)'}")
+        if failures.count:
+            failed[0] = True
+            return 1
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
