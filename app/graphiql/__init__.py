@@ -28,6 +28,8 @@ ASSETS = {
     "graphiql.min.css": "graphiql/graphiql.min.css",
     "react.production.min.js": "react/umd/react.production.min.js",
     "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
+    "plugin-explorer.umd.js": "@graphiql/plugin-explorer/dist/index.umd.js",
+    "plugin-explorer.css": "@graphiql/plugin-explorer/dist/style.css",
 }
 
 

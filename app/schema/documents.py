@@ -15,7 +15,7 @@ linear in its size, checks before validation:
 * tokens (while parsing: graphql-core stops at the limit);
 * selections in all (fields, fragment spreads, inline fragments);
 * how often one selection set repeats a response name or spreads the same fragment;
-* field depth (through fragments) and aliases;
+* field depth (through fragments; introspection aside) and aliases;
 * number literals no Int or Float can hold (a 5,000-digit literal would otherwise fail inside
   validation as an internal error);
 
@@ -251,7 +251,10 @@ class _Depth:
         deepest = depth
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                if selection.selection_set is not None:
+                # Introspection nests as deep as the schema's own type references (GraphiQL's
+                # query goes past 12) and costs SageMaker nothing: not counted.
+                introspection = selection.name.value.startswith("__")
+                if selection.selection_set is not None and not introspection:
                     deepest = max(deepest, self.of(selection.selection_set, depth + 1))
             elif isinstance(selection, InlineFragmentNode):
                 deepest = max(deepest, self.of(selection.selection_set, depth))

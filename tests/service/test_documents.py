@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import strawberry.schema.schema as strawberry_schema
+from graphql import get_introspection_query
 
 from tests.service.conftest import GraphQLClient
 
@@ -64,3 +65,16 @@ async def test_the_operation_is_chosen_per_request(service: GraphQLClient) -> No
             assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         else:
             assert list(body["data"]) == [field]
+
+
+async def test_graphiqls_introspection_query_runs(service: GraphQLClient) -> None:
+    query = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    body = await service.query(query)
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
