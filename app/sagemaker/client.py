@@ -56,6 +56,9 @@ def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClien
         read_timeout=settings.read_timeout,
         retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
         user_agent_extra="sagemaker-images-graphql",
+        # Keys are checked against the model where they are made (app.sagemaker.keys), and
+        # SageMaker checks again: botocore's own pass is CPU on every call for nothing.
+        parameter_validation=False,
     )
     # None: boto3's default credential chain.
     access_key, secret_key = LOCAL_CREDENTIALS if settings.backend == "local" else (None, None)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import AddValidationRules
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
 from app.schema.context import Info, RequestContext
-from app.schema.cost import ObjectBudget
 from app.schema.documents import DocumentCache, DocumentLimitSettings, PreparedDocuments
 from app.schema.presenter import bad_user_input, present
 from app.schema.query import Query
@@ -60,21 +58,6 @@ def _entity(info: Info, index: int, representation: object) -> FederationAny:
     return FederationAny(resolve(info, representation))
 
 
-class RecordOperation(SchemaExtension):
-    """Leave the operation's name and type for the request's log line."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        context = self.execution_context.context
-        if isinstance(context, RequestContext):
-            execution = self.execution_context
-            context.log_fields["operationName"] = execution.operation_name
-            try:
-                context.log_fields["operationType"] = execution.operation_type.value
-            except Exception:  # a document that did not parse has no operation type
-                context.log_fields["operationType"] = None
-
-
 def build_schema(settings: Settings) -> SubgraphSchema:
     """The schema with the limits and switches of ``settings`` (the SDL is the same for all)."""
     # Limits that keep one document from costing more than a page of real queries would.
@@ -88,9 +71,7 @@ def build_schema(settings: Settings) -> SubgraphSchema:
         max_aliases=settings.max_aliases,
     )
     extensions: list[Any] = [
-        lambda: PreparedDocuments(limits, documents),
-        lambda: ObjectBudget(settings.max_objects),
-        RecordOperation,
+        lambda: PreparedDocuments(limits, documents, settings.max_objects),
     ]
     if not settings.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

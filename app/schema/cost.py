@@ -13,17 +13,17 @@ argument coercion: variables, their defaults and the arguments' defaults), and c
 * a list of scalars (``aliases``) is one fetch per parent, and counts so.
 
 An operation over the budget (``SMGQL_MAX_OBJECTS``) is refused with BAD_USER_INPUT and the
-estimate, and costs SageMaker nothing.
+estimate, and costs SageMaker nothing. The check runs in ``app.schema.documents``, with the other
+checks made before execution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLList,
@@ -45,34 +45,11 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
 
-from app import metrics
 from app.schema.presenter import bad_user_input
 
 # The union federation builds of every entity type.
 _ENTITY_UNION = "_Entity"
-
-
-class ObjectBudget(SchemaExtension):
-    """Refuse, before execution, an operation whose estimate exceeds ``max_objects``."""
-
-    def __init__(self, max_objects: int) -> None:
-        self.max_objects = max_objects
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            estimate = estimate_objects(
-                context.schema._schema, document, context.operation_name, context.variables
-            )
-            if estimate is not None:
-                metrics.estimated_objects(estimate)
-            if estimate is not None and estimate > self.max_objects:
-                refusal = _refusal(estimate, self.max_objects)
-                context.result = ExecutionResult(data=None, errors=[refusal])
-        yield
 
 
 def estimate_objects(
@@ -179,7 +156,8 @@ def _list_argument_length(definitions: Mapping[str, Any], arguments: Mapping[str
     return 0
 
 
-def _refusal(estimate: int, max_objects: int) -> GraphQLError:
+def refusal(estimate: int, max_objects: int) -> GraphQLError:
+    """The error that refuses an operation over the budget."""
     return bad_user_input(
         f"This operation could fetch up to {estimate} objects; the limit is {max_objects}. "
         "Ask for smaller pages (`first`) or fewer refs, and page through the rest.",

@@ -36,6 +36,7 @@ from threading import Lock
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FloatValueNode,
     FragmentDefinitionNode,
@@ -50,7 +51,10 @@ from graphql import (
 from graphql.language import Visitor, visit
 from strawberry.extensions import SchemaExtension
 
+from app import metrics
 from app.errors import ErrorCode
+from app.schema.context import RequestContext
+from app.schema.cost import estimate_objects, refusal
 
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
 MAX_NUMBER_CHARACTERS = 400
@@ -70,10 +74,12 @@ class DocumentLimitSettings:
 
 @dataclass
 class _Prepared:
-    """One query text: its document, and once checked, the errors that refuse it (none: [])."""
+    """One query text: its document, once checked the errors that refuse it (none: []), and
+    the object estimate of each operation that takes no variables (it cannot change)."""
 
     document: DocumentNode
     errors: list[GraphQLError] | None = None
+    estimates: dict[str | None, int | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,11 +107,19 @@ class DocumentCache:
 
 
 class PreparedDocuments(SchemaExtension):
-    """Parse, check the limits and validate each distinct document once (module docstring)."""
+    """Parse, check the limits and validate each distinct document once (module docstring),
+    then hold the operation to the object budget (``app.schema.cost``) before it runs.
 
-    def __init__(self, limits: DocumentLimitSettings, cache: DocumentCache) -> None:
+    One extension for all of it: strawberry's cost is per extension and hook, and this is the
+    path of every request.
+    """
+
+    def __init__(
+        self, limits: DocumentLimitSettings, cache: DocumentCache, max_objects: int
+    ) -> None:
         self.limits = limits
         self.cache = cache
+        self.max_objects = max_objects
         self.entry: _Prepared | None = None
 
     def on_parse(self) -> Iterator[None]:
@@ -147,6 +161,30 @@ class PreparedDocuments(SchemaExtension):
                 }
         if entry is not None and entry.errors is None and unknown is None:
             entry.errors = list(context.pre_execution_errors or [])
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        entry = self.entry
+        if entry is not None and context.result is None:
+            name = context.operation_name
+            operation = get_operation_ast(entry.document, name)
+            if isinstance(context.context, RequestContext) and operation is not None:
+                context.context.log_fields["operationType"] = operation.operation.value
+            fixed = operation is not None and not operation.variable_definitions
+            if fixed and name in entry.estimates:
+                estimate = entry.estimates[name]
+            else:
+                schema = context.schema._schema
+                estimate = estimate_objects(schema, entry.document, name, context.variables)
+                if fixed:
+                    entry.estimates[name] = estimate
+            if estimate is not None:
+                metrics.estimated_objects(estimate)
+                if estimate > self.max_objects:
+                    context.result = ExecutionResult(
+                        data=None, errors=[refusal(estimate, self.max_objects)]
+                    )
+        yield
 
 
 def document_problem(document: DocumentNode, limits: DocumentLimitSettings) -> GraphQLError | None:

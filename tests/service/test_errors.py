@@ -80,7 +80,7 @@ async def test_our_checks_reject_bad_input_without_calling_aws(
     assert control.calls("DescribeImageVersion") == 0
 
 
-async def test_aws_validation_and_botocore_param_validation_are_invalid_input(
+async def test_aws_validation_of_unchecked_keys_is_invalid_input(
     endpoint: BackgroundEndpoint,
 ) -> None:
     # Our checks stop these before AWS, so drive the client directly with unchecked keys.
@@ -89,7 +89,7 @@ async def test_aws_validation_and_botocore_param_validation_are_invalid_input(
     try:
         for key, aws_code in (
             (ImageVersionKey("bad name"), "ValidationException"),
-            (ImageVersionKey("ok", version=-1), None),
+            (ImageVersionKey("ok", version=-1), "ValidationException"),
         ):
             with pytest.raises(InvalidInput) as raised:
                 await aws.describe_image_version(key)
