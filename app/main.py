@@ -27,11 +27,9 @@ from app.cache.responses import ResponseCache
 from app.loaders import Loaders
 from app.sagemaker import SageMaker, SageMakerCalls, build_client
 from app.sagemaker.client import namespace_of
-from app.sagemaker.rate_limit import RateLimit
 from app.schema import build_schema
 from app.schema.context import RequestContext
 from app.settings import Settings
-from app.web.auth import Authentication, Credentials
 from app.web.graphql_endpoint import GraphQLEndpoint
 from app.web.health import Readiness, healthz
 from app.web.middleware import BodyLimit, RequestLog, log_fields
@@ -75,6 +73,9 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         namespace = settings.cache_namespace or await namespace_of(settings, endpoint_url, shared)
         rate_limit = None
         if settings.rate_limit is not None:
+            # Imported here: only a service with a rate limit loads the limits library.
+            from app.sagemaker.rate_limit import RateLimit
+
             rate_limit = RateLimit(
                 settings.rate_limit,
                 settings.redis_url if shared else None,
@@ -154,8 +155,12 @@ def _middleware(settings: Settings) -> list[Middleware]:
             )
         )
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
-    credentials = Credentials.from_settings(settings)
-    if credentials is not None:
+    if settings.api_keys_file is not None or settings.jwks_file is not None:
+        # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
+        # service without authentication does not pay.
+        from app.web.auth import Authentication, Credentials
+
+        credentials = Credentials.from_settings(settings)
         middleware.append(
             Middleware(Authentication, credentials=credentials, guarded_path=GRAPHQL_PATH)
         )

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from limits import parse
-
 Backend = Literal["local", "aws"]
 CacheBackend = Literal["memory", "redis", "off"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
@@ -194,6 +192,9 @@ def _redis_url(raw: str) -> str:
 
 
 def _rate(raw: str) -> str:
+    # Imported here: only a service that sets a rate limit loads the limits library.
+    from limits import parse
+
     try:
         parse(raw)
     except ValueError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
 from app.cache.responses import ResponseCache
-from app.cache.stores import MemoryStore, RedisStore, Store
+from app.cache.stores import MemoryStore, Store
 from app.sagemaker import SageMaker, SageMakerCalls
 from app.settings import Settings
 
@@ -33,6 +33,8 @@ async def build_caches(
         return Caches(sagemaker, None)
     store: Store
     if settings.cache == "redis":
+        from app.cache.redis_store import RedisStore
+
         assert settings.redis_url is not None
         redis = RedisStore(settings.redis_url)
         stack.push_async_callback(redis.close)

@@ -1,4 +1,5 @@
-"""Where cached answers live: a bounded in-process LRU, or Redis shared by replicas.
+"""Where cached answers live: a bounded in-process LRU here, or Redis shared by replicas
+(:mod:`app.cache.redis_store`, loaded only when configured).
 
 Both keep, per key, the answer and the wall-clock time until which it is fresh; an entry lives
 on past that for the policy's ``stale`` seconds, so that a caller may serve it while one refresh
@@ -9,21 +10,11 @@ that dies holding it delays the others by at most its TTL, never for ever).
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from app.cache.codec import Undecodable, decode, encode
-
-log = logging.getLogger("app.cache")
 
 
 @dataclass(frozen=True)
@@ -88,78 +79,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         self.entries.clear()
-
-
-# Delete the lock only if it is still ours: it may have expired and been taken by another.
-_UNLOCK = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
-class RedisStore:
-    """Answers as JSON in Redis, shared by every replica that uses the same URL and namespace.
-
-    Redis trouble never fails a request: a read that fails is a miss, a write that fails is
-    skipped, a lock that cannot be taken is taken (each replica then asks SageMaker itself).
-    """
-
-    name = "redis"
-
-    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
-        self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self.clock = clock
-        self.unlock_script = self.redis.register_script(_UNLOCK)
-
-    async def get(self, key: str) -> Entry | None:
-        try:
-            stored = await self.redis.hmget(key, ["answer", "fresh"])
-        except RedisError as error:
-            _warn("read", error)
-            return None
-        data, fresh = stored
-        if data is None or fresh is None:
-            return None
-        try:
-            return Entry(decode(data), float(fresh))
-        except (Undecodable, ValueError):
-            return None
-
-    async def put(self, key: str, answer: object, fresh_for: float, stale_for: float) -> None:
-        lifetime = max(1, round((fresh_for + stale_for) * 1000))
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    key, mapping={"answer": encode(answer), "fresh": self.clock() + fresh_for}
-                )
-                pipe.pexpire(key, lifetime)
-                await pipe.execute()
-        except RedisError as error:
-            _warn("write", error)
-
-    async def lock(self, key: str, seconds: float) -> str | None:
-        token = secrets.token_hex(8)
-        try:
-            taken = await self.redis.set(
-                f"{key}:lock", token, nx=True, px=max(1, round(seconds * 1000))
-            )
-        except RedisError as error:
-            _warn("lock", error)
-            return token
-        return token if taken else None
-
-    async def unlock(self, key: str, token: str) -> None:
-        try:
-            await self.unlock_script(keys=[f"{key}:lock"], args=[token])
-        except RedisError as error:
-            _warn("unlock", error)
-
-    async def close(self) -> None:
-        await self.redis.aclose()
-
-    async def ping(self) -> None:
-        await asyncio.wait_for(self.redis.ping(), 2.0)
-
-
-def _warn(action: str, error: RedisError) -> None:
-    log.warning({"event": "cache_store_failure", "action": action, "error": type(error).__name__})

@@ -26,7 +26,6 @@ from botocore.config import Config
 from app import metrics
 from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
 from app.sagemaker.keys import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage
-from app.sagemaker.rate_limit import RateLimit
 from app.sagemaker.records import (
     ImageDescription,
     ImageSummary,
@@ -39,6 +38,8 @@ from app.settings import Settings
 if TYPE_CHECKING:
     # A dev-only stubs package: never imported at run time (the shipped install lacks it).
     from mypy_boto3_sagemaker import SageMakerClient
+
+    from app.sagemaker.rate_limit import RateLimit
 
 log = logging.getLogger("app.sagemaker")
 

@@ -41,15 +41,19 @@ class StringRule:
         )
 
 
-def _string_rule(shape_name: str) -> StringRule:
+def _string_rules(*shape_names: str) -> tuple[StringRule, ...]:
+    """The rules of some of the model's string shapes. The model (about 15 MB in memory) is
+    loaded once for all of them and dropped: only the rules are kept."""
     model = botocore.session.get_session().get_service_model("sagemaker")
-    metadata = model.shape_for(shape_name).metadata
-    return StringRule(
-        regex.compile(metadata["pattern"]), metadata.get("min", 0), metadata.get("max", 1 << 30)
-    )
+    rules = []
+    for name in shape_names:
+        metadata = model.shape_for(name).metadata
+        pattern = regex.compile(metadata["pattern"])
+        rules.append(StringRule(pattern, metadata.get("min", 0), metadata.get("max", 1 << 30)))
+    return tuple(rules)
 
 
 # Read at import, not on a request's path: loading the model takes about 0.1 s.
-IMAGE_NAME = _string_rule("ImageName")
-ALIAS = _string_rule("SageMakerImageVersionAlias")
-NAME_CONTAINS = _string_rule("ImageNameContains")
+IMAGE_NAME, ALIAS, NAME_CONTAINS = _string_rules(
+    "ImageName", "SageMakerImageVersionAlias", "ImageNameContains"
+)

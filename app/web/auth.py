@@ -56,10 +56,8 @@ class Credentials:
     issuer: str | None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Credentials | None:
-        """The configured credentials; None when authentication is off."""
-        if settings.api_keys_file is None and settings.jwks_file is None:
-            return None
+    def from_settings(cls, settings: Settings) -> Credentials:
+        """The credentials the settings' files hold."""
         keys: tuple[bytes, ...] = ()
         if settings.api_keys_file is not None:
             lines = Path(settings.api_keys_file).read_text(encoding="utf-8").splitlines()
