@@ -13,26 +13,32 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from app import graphiql, metrics
 from app.cache.build import build_caches
-from app.cache.responses import ResponseCache
 from app.loaders import Loaders
 from app.sagemaker import SageMaker, SageMakerCalls, build_client
 from app.sagemaker.client import namespace_of
 from app.schema import build_schema
 from app.schema.context import RequestContext
 from app.settings import Settings
-from app.web.graphql_endpoint import GraphQLEndpoint
+from app.watch import VersionWatch
+from app.web.graphql_endpoint import GraphQLEndpoint, Stores
 from app.web.health import Readiness, healthz
 from app.web.middleware import BodyLimit, RequestLog, log_fields
+from app.web.persisted_queries import PersistedQueries
+from app.web.subscriptions import SubscriptionSocket
+
+if TYPE_CHECKING:
+    from app.web.auth import Credentials
 
 log = logging.getLogger("app")
 
@@ -43,7 +49,8 @@ class Services:
     """What the lifespan starts and requests use. Empty until the app has started."""
 
     sagemaker: SageMakerCalls
-    responses: ResponseCache | None
+    stores: Stores
+    watch: VersionWatch
     readiness: Readiness
 
 
@@ -85,7 +92,10 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         sagemaker = SageMaker(client, settings.pool_size, rate_limit)
         stack.callback(sagemaker.close)
         caches = await build_caches(settings, sagemaker, namespace, stack)
-        services.sagemaker, services.responses = caches.calls, caches.responses
+        services.sagemaker = caches.calls
+        services.stores = Stores(caches.responses, PersistedQueries(caches.store))
+        services.watch = VersionWatch(caches.calls, settings.max_subscriptions)
+        stack.push_async_callback(services.watch.close)
         services.readiness = Readiness(
             services.sagemaker, settings.readiness_cache_seconds, settings.readiness_timeout
         )
@@ -105,12 +115,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             yield
 
-    def context(request: Request) -> RequestContext:
+    def context(connection: HTTPConnection) -> RequestContext:
         # Fresh loaders per request: their cache is this request's memo, never another user's.
         return RequestContext(
             loaders=Loaders(services.sagemaker, settings.request_timeout),
             settings=settings,
-            log_fields=log_fields(request.scope),
+            watch=services.watch,
+            log_fields=log_fields(connection.scope),
         )
 
     async def readyz(request: Request) -> Response:
@@ -120,16 +131,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body, media_type = metrics.exposition()
         return Response(body, media_type=media_type)
 
-    graphql = GraphQLEndpoint(
-        build_schema(settings),
-        context,
-        lambda: services.responses,
-        settings.graphiql,
-        settings.cost_extension,
-    )
+    schema = build_schema(settings)
+    graphql = GraphQLEndpoint(schema, context, lambda: services.stores, settings)
+    subscriptions = SubscriptionSocket(schema, context, settings, _credentials(settings))
     return Starlette(
         routes=[
             Route(GRAPHQL_PATH, graphql),
+            WebSocketRoute(GRAPHQL_PATH, subscriptions),
             Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -155,16 +163,25 @@ def _middleware(settings: Settings) -> list[Middleware]:
             )
         )
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
-    if settings.api_keys_file is not None or settings.jwks_file is not None:
-        # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
-        # service without authentication does not pay.
-        from app.web.auth import Authentication, Credentials
+    credentials = _credentials(settings)
+    if credentials is not None:
+        from app.web.auth import Authentication
 
-        credentials = Credentials.from_settings(settings)
         middleware.append(
             Middleware(Authentication, credentials=credentials, guarded_path=GRAPHQL_PATH)
         )
     return middleware
+
+
+def _credentials(settings: Settings) -> Credentials | None:
+    """What authentication accepts; None when it is off."""
+    if settings.api_keys_file is None and settings.jwks_file is None:
+        return None
+    # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
+    # service without authentication does not pay.
+    from app.web.auth import Credentials
+
+    return Credentials.from_settings(settings)
 
 
 app = create_app()

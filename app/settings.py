@@ -69,6 +69,9 @@ class Settings:
     cache_stale_seconds: float = 0.0
     cache_max_entries: int = 10_000
     rate_limit: str | None = None
+    http_cache_authenticated: bool = False
+    max_subscriptions: int = 1_000
+    max_subscriptions_per_connection: int = 20
     # Production switches.
     graphiql: bool = True
     introspection: bool = True
@@ -444,6 +447,25 @@ VARIABLES: tuple[Variable, ...] = (
         "Most SageMaker calls per operation, e.g. `20/second`, shared by replicas on Redis; a"
         " call over it waits (at most the request timeout).",
         unset="none",
+    ),
+    Variable(
+        "SMGQL_HTTP_CACHE_AUTHENTICATED",
+        "http_cache_authenticated",
+        _switch,
+        "Let browsers keep GET answers to authenticated requests (`Cache-Control: private`);"
+        " off: `no-store`.",
+    ),
+    Variable(
+        "SMGQL_MAX_SUBSCRIPTIONS",
+        "max_subscriptions",
+        _number(int, 1, 1_000_000),
+        "Most subscriptions a process serves at once (every connection together).",
+    ),
+    Variable(
+        "SMGQL_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        "max_subscriptions_per_connection",
+        _number(int, 1, 10_000),
+        "Most subscriptions one WebSocket connection may hold.",
     ),
     Variable(
         "SMGQL_GRAPHIQL",

@@ -16,12 +16,18 @@ from app.settings import Settings
 log = logging.getLogger("app.cache")
 
 
+# Persisted queries kept in-process when there is no cache store to keep them in.
+PERSISTED_QUERIES_WITHOUT_CACHE = 1000
+
+
 @dataclass(frozen=True)
 class Caches:
-    """SageMaker's calls (through the record cache, if on) and the response cache, if on."""
+    """SageMaker's calls (through the record cache, if on), the response cache (if on), and
+    the store the cache uses, where other things may be kept too."""
 
     calls: SageMakerCalls
     responses: ResponseCache | None
+    store: Store
 
 
 async def build_caches(
@@ -30,7 +36,7 @@ async def build_caches(
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off."""
     if settings.cache == "off":
-        return Caches(sagemaker, None)
+        return Caches(sagemaker, None, MemoryStore(PERSISTED_QUERIES_WITHOUT_CACHE))
     store: Store
     if settings.cache == "redis":
         from app.cache.redis_store import RedisStore
@@ -57,4 +63,4 @@ async def build_caches(
         lock_seconds=settings.read_timeout,
     )
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    return Caches(cached, ResponseCache(store, namespace, max_seconds=settings.cache_ttl))
+    return Caches(cached, ResponseCache(store, namespace, max_seconds=settings.cache_ttl), store)

@@ -36,6 +36,13 @@ class CachedResponse:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PersistedQuery:
+    """A query text kept under its SHA-256 (app.web.persisted_queries)."""
+
+    query: str
+
+
 class Undecodable(ValueError):
     """What a store held is not an answer this version of the service wrote."""
 
@@ -69,6 +76,8 @@ def _tagged(answer: object) -> dict[str, Any]:
         return {"strings": answer}
     if isinstance(answer, CachedResponse):
         return {"response": answer.data}
+    if isinstance(answer, PersistedQuery):
+        return {"persistedQuery": answer.query}
     raise TypeError(f"cannot cache a {type(answer).__name__}")
 
 
@@ -93,6 +102,8 @@ def _untagged(data: dict[str, Any]) -> object:
         return [str(item) for item in data["strings"]]
     if "response" in data and isinstance(data["response"], dict):
         return CachedResponse(data["response"])
+    if "persistedQuery" in data and isinstance(data["persistedQuery"], str):
+        return PersistedQuery(data["persistedQuery"])
     raise KeyError("no known tag")
 
 

@@ -30,11 +30,13 @@ class ResponseCache:
         digest = hashlib.sha256(request.encode()).hexdigest()
         return f"smgql:v1:{self.namespace}:response:{digest}"
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """The kept response's data and how many seconds it stays fresh; None on a miss."""
         entry = await self.store.get(key)
-        if entry is None or not entry.is_fresh(time.time()):
+        now = time.time()
+        if entry is None or not entry.is_fresh(now) or not isinstance(entry.answer, CachedResponse):
             return None
-        return entry.answer.data if isinstance(entry.answer, CachedResponse) else None
+        return entry.answer.data, entry.fresh_until - now
 
     async def put(self, key: str, data: dict[str, Any], fresh_for: float) -> None:
         seconds = min(fresh_for, self.max_seconds)

@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 from app.schema.context import Info, RequestContext
 from app.schema.documents import DocumentCache, DocumentLimitSettings, PreparedDocuments
 from app.schema.presenter import bad_user_input, present
-from app.schema.query import Query
+from app.schema.query import Query, Subscription
 from app.schema.types import ENTITIES, Image, ImageVersion
 from app.settings import Settings
 
@@ -75,7 +75,9 @@ def build_schema(settings: Settings) -> SubgraphSchema:
     ]
     if not settings.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return SubgraphSchema(query=Query, types=[Image, ImageVersion], extensions=extensions)
+    return SubgraphSchema(
+        query=Query, subscription=Subscription, types=[Image, ImageVersion], extensions=extensions
+    )
 
 
 schema = build_schema(Settings())

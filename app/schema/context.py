@@ -1,5 +1,5 @@
 """What every resolver gets as ``info.context``: this request's loaders, the service's settings
-(its limits) and the request's log line."""
+(its limits), the shared version watch (subscriptions) and the request's log line."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from strawberry.types import Info as StrawberryInfo
 
 from app.loaders import Loaders
 from app.settings import Settings
+from app.watch import VersionWatch
 
 
 @dataclass
 class RequestContext:
     loaders: Loaders
     settings: Settings
-    # Facts for the request's log line (operation name, error codes); see app.middleware.
+    watch: VersionWatch | None = None
+    # Facts for the request's log line (operation name, error codes); see app.web.middleware.
     log_fields: dict[str, Any] = field(default_factory=dict)
+    # What a WebSocket client sent in connection_init (strawberry fills it in).
+    connection_params: dict[str, Any] | None = None
 
 
 Info = StrawberryInfo[RequestContext, None]

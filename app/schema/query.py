@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 
+from app.errors import ErrorCode
 from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
@@ -25,6 +28,7 @@ from app.schema.types import (
     load_image,
     load_image_version,
 )
+from app.watch import TooManyFollowers
 
 ImageName = Annotated[str, strawberry.argument(description="The name of the SageMaker image.")]
 
@@ -113,6 +117,32 @@ class Query:
         return await paginate(
             info, info.context.loaders.image_page.load, page, first, after, Image.from_record
         )
+
+
+@strawberry.type(description="Follow SageMaker image versions as they change.")
+class Subscription:
+    @strawberry.subscription(
+        description="One image version, by version number or alias (the latest when neither is "
+        "given): its current state at once, then each change (status, failure reason, last "
+        "modification), until it settles (CREATED or a failure) or is deleted. Every client "
+        "following one version shares one poller of SageMaker, which backs off while nothing "
+        "changes."
+    )
+    async def image_version_status(
+        self, info: Info, image_name: ImageName, version: Version = None, alias: Alias = None
+    ) -> AsyncGenerator[ImageVersion, None]:
+        watch = info.context.watch
+        if watch is None:
+            raise bad_user_input("Subscriptions run over WebSocket (graphql-transport-ws).")
+        key = ImageVersionKey.of(image_name, version, alias)
+        try:
+            async for state in watch.follow(key):
+                yield ImageVersion.from_record(state)
+        except TooManyFollowers as full:
+            raise GraphQLError(
+                str(full),
+                extensions={"code": ErrorCode.TOO_MANY_SUBSCRIPTIONS.value, "retryable": True},
+            ) from None
 
 
 async def _load_ref(info: Info, ref: ImageVersionRefInput) -> ImageVersion:

@@ -1,7 +1,9 @@
 """``/graphql``: GraphQL over HTTP as the GraphQL-over-HTTP spec words it, and GraphiQL.
 
-A request is read strictly (a JSON object body, or the query string of a GET), executed by the
-schema, and answered in the media type the client accepts:
+A request is read strictly (a JSON object body, or the query string of a GET), its query taken
+from the request or, for a persisted query, from the text kept under its hash
+(``app.web.persisted_queries``), executed by the schema (or answered from the response cache),
+and answered in the media type the client accepts:
 
 * ``application/graphql-response+json`` (preferred when accepted): 200 when the operation ran,
   400 with no ``data`` entry when the document or its variables were refused before execution;
@@ -10,11 +12,13 @@ schema, and answered in the media type the client accepts:
 A request that is not a GraphQL request at all (not JSON, not an object, no query) gets a
 GraphQL-shaped JSON body with ``extensions.code`` BAD_REQUEST and a 4xx status, so clients
 handle every failure the same way. Queries run over GET and HEAD (only queries: a GET must not
-change anything) and over POST.
+change anything) and over POST; GET answers carry HTTP caching headers
+(``app.web.http_caching``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +39,13 @@ from app.cache.responses import ResponseCache
 from app.errors import ErrorCode, error_document
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
+from app.settings import Settings
+from app.web import http_caching
+from app.web.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryNotFound,
+    PersistedQueryRefused,
+)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -53,10 +64,18 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class GraphQLParams:
-    query: str
+    query: str | None
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the endpoint keeps between requests, made by the app's lifespan."""
+
+    responses: ResponseCache | None
+    persisted: PersistedQueries
 
 
 class GraphQLEndpoint:
@@ -66,16 +85,15 @@ class GraphQLEndpoint:
         self,
         schema: SubgraphSchema,
         context: Callable[[Request], RequestContext],
-        responses: Callable[[], ResponseCache | None],
-        graphiql_enabled: bool,
-        cost_extension: bool,
+        stores: Callable[[], Stores],
+        settings: Settings,
     ) -> None:
         self.schema = schema
         self.context = context
-        # Read per request: the cache exists once the app's lifespan has started.
-        self.responses = responses
-        self.graphiql_enabled = graphiql_enabled
-        self.cost_extension = cost_extension
+        # Read per request: the stores exist once the app's lifespan has started.
+        self.stores = stores
+        self.settings = settings
+        self.authentication = settings.api_keys_file is not None or settings.jwks_file is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -85,18 +103,62 @@ class GraphQLEndpoint:
             response = refused(refusal)
         await response(scope, receive, send)
 
+    async def respond(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise Refused(405, "GraphQL runs over GET, HEAD and POST.", {"Allow": ALLOWED_METHODS})
+        if request.method != "POST" and not request.query_params and _wants_html(request):
+            if not self.settings.graphiql:
+                raise Refused(404, "GraphiQL is turned off on this service.")
+            return graphiql_page()
+        media_type = negotiate(request.headers)
+        params = await read_params(request)
+        context = self.context(request)
+        context.log_fields["operationName"] = params.operation_name
+        stores = self.stores()
+        try:
+            query = await stores.persisted.query_for(params.query, params.extensions)
+        except PersistedQueryRefused as refusal:
+            raise Refused(400, str(refusal)) from None
+        except PersistedQueryNotFound as missing:
+            context.log_fields["persistedQuery"] = str(missing)
+            return self._response(request, _persisted_query_not_found(), media_type, None)
+        if query is None:
+            raise Refused(400, "The request needs a `query`: a GraphQL document as a string.")
+        if params.query is None:
+            context.log_fields["persistedQuery"] = (params.extensions or {})["persistedQuery"][
+                "sha256Hash"
+            ]
+        params = dataclasses.replace(params, query=query)
+        cost = metrics.RequestCost()
+        metrics.current_cost.set(cost)
+        result = await self._result(request.method, params, context, stores.responses, cost)
+        first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
+        metrics.GRAPHQL_REQUESTS.labels(
+            metrics.operation_label(params.operation_name), str(first_code or "ok")
+        ).inc()
+        if self.settings.cost_extension:
+            result.extensions = {**(result.extensions or {}), "cost": cost.as_extension()}
+        return self._response(request, result, media_type, cost)
+
     async def _result(
-        self, method: str, params: GraphQLParams, context: RequestContext, cost: metrics.RequestCost
+        self,
+        method: str,
+        params: GraphQLParams,
+        context: RequestContext,
+        responses: ResponseCache | None,
+        cost: metrics.RequestCost,
     ) -> ExecutionResult:
         """The result from the response cache when an identical request's is still fresh;
         else executed (and kept for the next identical request when it has no error)."""
-        responses = self.responses()
         if responses is None:
             return await self._execute(method, params, context)
+        assert params.query is not None
         key = responses.key(params.query, params.variables, params.operation_name)
-        data = await responses.get(key)
-        if data is not None:
+        kept = await responses.get(key)
+        if kept is not None:
+            data, fresh_for = kept
             cost.response_cache_hit = True
+            cost.fresh_for = fresh_for
             return ExecutionResult(data=data, errors=None)
         result = await self._execute(method, params, context)
         if not result.errors and result.data is not None:
@@ -127,27 +189,40 @@ class GraphQLEndpoint:
         except MissingQueryError:
             raise Refused(400, "The request has no GraphQL query.") from None
 
-    async def respond(self, request: Request) -> Response:
-        if request.method not in ("GET", "HEAD", "POST"):
-            raise Refused(405, "GraphQL runs over GET, HEAD and POST.", {"Allow": ALLOWED_METHODS})
-        if request.method != "POST" and not request.query_params and _wants_html(request):
-            if not self.graphiql_enabled:
-                raise Refused(404, "GraphiQL is turned off on this service.")
-            return graphiql_page()
-        media_type = negotiate(request.headers)
-        params = await read_params(request)
-        context = self.context(request)
-        context.log_fields["operationName"] = params.operation_name
-        cost = metrics.RequestCost()
-        metrics.current_cost.set(cost)
-        result = await self._result(request.method, params, context, cost)
-        first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
-        metrics.GRAPHQL_REQUESTS.labels(
-            metrics.operation_label(params.operation_name), str(first_code or "ok")
-        ).inc()
-        if self.cost_extension:
-            result.extensions = {**(result.extensions or {}), "cost": cost.as_extension()}
-        return graphql_response(result, media_type)
+    def _response(
+        self,
+        request: Request,
+        result: ExecutionResult,
+        media_type: str,
+        cost: metrics.RequestCost | None,
+    ) -> Response:
+        """The HTTP answer, with its caching headers; 304 when the client has it already."""
+        response = graphql_response(result, media_type)
+        authenticated = "principal" in request.scope.get("state", {})
+        response.headers["Cache-Control"] = http_caching.cache_control(
+            request.method,
+            ok=not result.errors and result.data is not None,
+            fresh_for=cost.fresh_for if cost is not None else 0.0,
+            authenticated=authenticated,
+            keep_authenticated=self.settings.http_cache_authenticated,
+        )
+        response.headers["Vary"] = http_caching.vary(self.authentication)
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            tag = http_caching.etag(bytes(response.body))
+            response.headers["ETag"] = tag
+            if http_caching.not_modified(request.headers, tag):
+                headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+                return Response(status_code=304, headers=headers)
+        return response
+
+
+def _persisted_query_not_found() -> ExecutionResult:
+    # The message is Apollo's: clients match on it (and on the code) to send the query's text.
+    error = GraphQLError(
+        "PersistedQueryNotFound",
+        extensions={"code": ErrorCode.PERSISTED_QUERY_NOT_FOUND.value, "retryable": True},
+    )
+    return ExecutionResult(data=None, errors=[error])
 
 
 def graphql_response(result: ExecutionResult, media_type: str) -> Response:
@@ -176,7 +251,7 @@ def refused(refusal: Refused) -> Response:
         _encode(document),
         status_code=refusal.status,
         media_type=JSON,
-        headers=refusal.headers,
+        headers={**refusal.headers, "Cache-Control": "no-store"},
     )
 
 
@@ -212,8 +287,8 @@ async def read_params(request: Request) -> GraphQLParams:
             "extensions": _json_parameter(query_params.get("extensions"), "extensions"),
         }
     query = raw.get("query")
-    if not isinstance(query, str) or not query:
-        raise Refused(400, "The request needs a `query`: a GraphQL document as a string.")
+    if query is not None and (not isinstance(query, str) or not query):
+        raise Refused(400, "`query` must be a GraphQL document as a string.")
     operation_name = raw.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise Refused(400, "`operationName` must be a string or null.")
