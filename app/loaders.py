@@ -170,9 +170,15 @@ class Loaders:
     """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers."""
 
     def __init__(self, sagemaker: SageMakerCalls, timeout: float) -> None:
+        self._sagemaker, self._timeout = sagemaker, timeout
         deadline = Deadline(timeout)
         self.image_version = ImageVersionLoader(sagemaker, deadline)
         self.image = ImageLoader(sagemaker, deadline)
         self.aliases = AliasesLoader(sagemaker, deadline)
         self.image_page = ImagePageLoader(sagemaker, deadline)
         self.image_version_page = ImageVersionPageLoader(sagemaker, deadline)
+
+    def renewed(self) -> Loaders:
+        """Loaders as a new request's: an empty memo and a deadline from now. For what lives
+        longer than a request (a subscription's events)."""
+        return Loaders(self._sagemaker, self._timeout)

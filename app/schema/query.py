@@ -137,6 +137,9 @@ class Subscription:
         key = ImageVersionKey.of(image_name, version, alias)
         try:
             async for state in watch.follow(key):
+                # Each event is answered like a request of its own: the connection's loaders
+                # would otherwise remember old answers and run out of time.
+                info.context.loaders = info.context.loaders.renewed()
                 yield ImageVersion.from_record(state)
         except TooManyFollowers as full:
             raise GraphQLError(
