@@ -46,9 +46,8 @@ import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -65,6 +64,7 @@ from load import (
     fetch,
     free_port,
     hwm_bytes,
+    log_dir,
     percentile,
     wait_until_ok,
 )
@@ -697,23 +697,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def log_dir(keep: bool) -> Iterator[tuple[Path, list[bool]]]:
-    """A temporary directory for the processes' logs; kept when asked or when the run failed."""
-    path = Path(tempfile.mkdtemp(prefix="smgql-bench-"))
-    failed = [False]
-    try:
-        yield path, failed
-    except BaseException:
-        failed[0] = True
-        raise
-    finally:
-        if keep or failed[0]:
-            print(f"logs: {path}", file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def on_sigterm(number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -724,7 +707,7 @@ def main() -> int:
     # starts with SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
-    with log_dir(args.keep_logs) as (logs, failed):
+    with log_dir(args.keep_logs, prefix="smgql-bench-") as (logs, failed):
         stack = Stack(logs)
         bench = Bench(stack, args)
         try:

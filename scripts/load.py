@@ -957,9 +957,9 @@ def url_target(args: argparse.Namespace) -> Target:
 
 
 @contextlib.contextmanager
-def log_dir(keep: bool) -> Iterator[tuple[Path, list[bool]]]:
+def log_dir(keep: bool, prefix: str = "smgql-load-") -> Iterator[tuple[Path, list[bool]]]:
     """A temporary directory for the processes' logs; kept when asked or when the run failed."""
-    path = Path(tempfile.mkdtemp(prefix="smgql-load-"))
+    path = Path(tempfile.mkdtemp(prefix=prefix))
     failed = [False]
     try:
         yield path, failed

@@ -3,6 +3,7 @@ that reach it over HTTP through botocore's whole stack."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -191,6 +192,42 @@ def redis_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def assert_node_packages_are_the_locked_ones(folder: Path) -> None:
+    """Every dependency ``folder/package.json`` pins is installed at that version, as locked."""
+    pinned = json.loads((folder / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    locked = json.loads((folder / "package-lock.json").read_text(encoding="utf-8"))["packages"]
+    for name, version in pinned.items():
+        manifest = folder / "node_modules" / name / "package.json"
+        installed = json.loads(manifest.read_text(encoding="utf-8"))
+        assert installed["version"] == locked[f"node_modules/{name}"]["version"] == version, name
+
+
+def insert_version_of_the_future(endpoint: BackgroundEndpoint) -> str:
+    """A new image whose one version has a VendorGuidance the schema does not know (as when
+    AWS adds a value): the image's name."""
+    name = f"future-{uuid.uuid4().hex[:8]}"
+    endpoint.endpoint.store.insert_seed_image(
+        {
+            "ImageName": name,
+            "RoleArn": "arn:aws:iam::123456789012:role/R",
+            "ImageStatus": "CREATED",
+            "CreationTime": 0,
+            "LastModifiedTime": 0,
+        },
+        [
+            {
+                "Version": 1,
+                "BaseImage": "r:1",
+                "ImageVersionStatus": "CREATED",
+                "VendorGuidance": "EXPERIMENTAL",
+                "CreationTime": 0,
+                "LastModifiedTime": 0,
+            }
+        ],
+    )
+    return name
 
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerImageRole"

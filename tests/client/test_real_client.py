@@ -34,7 +34,12 @@ from app.main import create_app
 from app.server_thread import ServerThread
 from app.settings import Settings
 from app.web.server import ServiceConfig
-from tests.conftest import EndpointControl, create_image, sagemaker_client
+from tests.conftest import (
+    EndpointControl,
+    assert_node_packages_are_the_locked_ones,
+    create_image,
+    sagemaker_client,
+)
 from tests.service.conftest import TEST_SETTINGS
 
 HERE = Path(__file__).parent
@@ -256,10 +261,4 @@ def test_a_websocket_from_an_allowed_origin_is_accepted(guarded_service_url: str
 
 
 def test_the_installed_node_packages_are_the_pinned_ones() -> None:
-    pinned = json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"]
-    locked = json.loads((HERE / "package-lock.json").read_text(encoding="utf-8"))["packages"]
-    for name, version in pinned.items():
-        installed = json.loads(
-            (HERE / "node_modules" / name / "package.json").read_text(encoding="utf-8")
-        )
-        assert installed["version"] == locked[f"node_modules/{name}"]["version"] == version
+    assert_node_packages_are_the_locked_ones(HERE)

@@ -3,13 +3,17 @@ subgraph in batches, and its error codes reach the gateway's clients."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 from mypy_boto3_sagemaker import SageMakerClient
 
-from tests.conftest import ROOT, EndpointControl, create_image
+from tests.conftest import (
+    ROOT,
+    EndpointControl,
+    assert_node_packages_are_the_locked_ones,
+    create_image,
+)
 from tests.federation.conftest import HERE, FederatedGraph, compose
 
 
@@ -29,13 +33,7 @@ def test_the_checked_in_schema_composes_on_its_own() -> None:
 
 
 def test_the_installed_node_packages_are_the_pinned_ones() -> None:
-    pinned = json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"]
-    locked = json.loads((HERE / "package-lock.json").read_text(encoding="utf-8"))["packages"]
-    for name, version in pinned.items():
-        installed = json.loads(
-            (HERE / "node_modules" / name / "package.json").read_text(encoding="utf-8")
-        )
-        assert installed["version"] == locked[f"node_modules/{name}"]["version"] == version
+    assert_node_packages_are_the_locked_ones(HERE)
 
 
 def test_an_image_version_by_key_through_the_gateway(

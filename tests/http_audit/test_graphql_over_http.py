@@ -17,6 +17,7 @@ import pytest
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.main import create_app
 from app.server_thread import ServerThread
+from tests.conftest import assert_node_packages_are_the_locked_ones
 from tests.service.conftest import TEST_SETTINGS
 
 HERE = Path(__file__).parent
@@ -70,10 +71,4 @@ def test_the_service_passes_every_graphql_over_http_audit(graphql_url: str) -> N
 
 
 def test_the_installed_node_packages_are_the_pinned_ones() -> None:
-    pinned = json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"]
-    locked = json.loads((HERE / "package-lock.json").read_text(encoding="utf-8"))["packages"]
-    for name, version in pinned.items():
-        installed = json.loads(
-            (HERE / "node_modules" / name / "package.json").read_text(encoding="utf-8")
-        )
-        assert installed["version"] == locked[f"node_modules/{name}"]["version"] == version
+    assert_node_packages_are_the_locked_ones(HERE)

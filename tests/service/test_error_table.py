@@ -8,7 +8,6 @@ for the schema to run.)
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import SageMaker, build_client
 from app.schema import schema
 from app.schema.context import RequestContext
-from tests.conftest import EndpointControl
+from tests.conftest import EndpointControl, insert_version_of_the_future
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
 ONE = """query($name: String!, $version: Int) {
@@ -35,31 +34,6 @@ class Row:
     query: str
     variables: dict[str, Any]
     faults: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def _future_version(endpoint: BackgroundEndpoint) -> str:
-    """An image whose one version has a vendor guidance this schema does not know."""
-    name = f"future-{uuid.uuid4().hex[:8]}"
-    endpoint.endpoint.store.insert_seed_image(
-        {
-            "ImageName": name,
-            "RoleArn": "arn:aws:iam::123456789012:role/R",
-            "ImageStatus": "CREATED",
-            "CreationTime": 0,
-            "LastModifiedTime": 0,
-        },
-        [
-            {
-                "Version": 1,
-                "BaseImage": "r:1",
-                "ImageVersionStatus": "CREATED",
-                "VendorGuidance": "EXPERIMENTAL",
-                "CreationTime": 0,
-                "LastModifiedTime": 0,
-            }
-        ],
-    )
-    return name
 
 
 ROWS = {
@@ -117,7 +91,7 @@ async def test_schema_execute_and_http_give_the_same_errors(
 ) -> None:
     variables = dict(row.variables)
     if variables.get("name") == "FUTURE":
-        variables["name"] = _future_version(endpoint)
+        variables["name"] = insert_version_of_the_future(endpoint)
     control.set_faults(**row.faults)
 
     over_http = (

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from typing import Any
 
 import pytest
 
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_client
-from tests.conftest import EndpointControl, free_port
+from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = """query($name: String!, $version: Int, $alias: String) {
@@ -189,26 +188,7 @@ async def test_anything_else_is_an_internal_error_with_an_id_in_the_log(
     service: GraphQLClient, endpoint: BackgroundEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
     # SageMaker answering with an enum value this schema does not know yet.
-    name = f"future-{uuid.uuid4().hex[:8]}"
-    endpoint.endpoint.store.insert_seed_image(
-        {
-            "ImageName": name,
-            "RoleArn": "arn:aws:iam::123456789012:role/R",
-            "ImageStatus": "CREATED",
-            "CreationTime": 0,
-            "LastModifiedTime": 0,
-        },
-        [
-            {
-                "Version": 1,
-                "BaseImage": "r:1",
-                "ImageVersionStatus": "CREATED",
-                "VendorGuidance": "EXPERIMENTAL",
-                "CreationTime": 0,
-                "LastModifiedTime": 0,
-            }
-        ],
-    )
+    name = insert_version_of_the_future(endpoint)
     with caplog.at_level(logging.ERROR, logger="app.schema.presenter"):
         body = await service.query(
             "query($name: String!) { imageVersion(imageName: $name) { version vendorGuidance } }",
