@@ -146,6 +146,7 @@ def test_compose_runs_two_api_replicas_on_redis_behind_one_port() -> None:
     endpoint, redis = urlparse(settings.endpoint_url), urlparse(settings.redis_url)
     assert settings.backend == "local"
     assert settings.cache == "redis"
+    assert api["environment"]["SMGQL_WORKERS"] == "auto"
     assert (endpoint.hostname, endpoint.port) == ("local-sagemaker", _container_port(local))
     assert redis.hostname == "redis"
     for dependency in ("local-sagemaker", "redis"):
