@@ -113,10 +113,9 @@ class CachedSageMaker:
             self._fetch(cache_key, key, fetch)
             return _answer(entry.answer, key)
         metrics.cache_lookup(self.store.name, "miss")
-        pending = self._fetching.get(cache_key)
-        if pending is not None:
+        if cache_key in self._fetching:
             metrics.coalesced_wait(self.store.name)
-        task = pending or self._fetch(cache_key, key, fetch)
+        task = self._fetch(cache_key, key, fetch)
         answer = await asyncio.shield(task)
         metrics.answer_fresh_for(self.policy.ttl(key, answer))
         return _answer(answer, key)

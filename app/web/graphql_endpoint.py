@@ -116,18 +116,16 @@ class GraphQLEndpoint:
         context.log_fields["operationName"] = params.operation_name
         stores = self.stores()
         try:
-            query = await stores.persisted.query_for(params.query, params.extensions)
+            query, digest = await stores.persisted.query_for(params.query, params.extensions)
         except PersistedQueryRefused as refusal:
             raise Refused(400, str(refusal)) from None
         except PersistedQueryNotFound as missing:
             context.log_fields["persistedQuery"] = str(missing)
             return self._response(request, _persisted_query_not_found(), media_type, None)
+        if digest is not None:
+            context.log_fields["persistedQuery"] = digest
         if query is None:
             raise Refused(400, "The request needs a `query`: a GraphQL document as a string.")
-        if params.query is None:
-            context.log_fields["persistedQuery"] = (params.extensions or {})["persistedQuery"][
-                "sha256Hash"
-            ]
         params = dataclasses.replace(params, query=query)
         cost = metrics.RequestCost()
         metrics.current_cost.set(cost)

@@ -15,6 +15,7 @@ one replica is known to all; a bounded in-process LRU otherwise) for a day.
 from __future__ import annotations
 
 import hashlib
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.cache.codec import PersistedQuery
 from app.cache.stores import Store
 
 KEPT_SECONDS = 24 * 3600
+HEX_DIGITS = frozenset(string.hexdigits)
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
@@ -39,32 +41,29 @@ class PersistedQueries:
 
     async def query_for(
         self, query: str | None, extensions: Mapping[str, Any] | None
-    ) -> str | None:
-        """The query to run: ``query`` itself, or the text kept under the request's hash."""
+    ) -> tuple[str | None, str | None]:
+        """The query to run (``query`` itself, or the text kept under the request's hash) and
+        the request's hash, if it sent one."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            return query
+            return query, None
         digest = _hash_of(persisted)
         key = f"smgql:v1:apq:{digest}"
         if query is None:
             entry = await self.store.get(key)
             if entry is None or not isinstance(entry.answer, PersistedQuery):
                 raise PersistedQueryNotFound(digest)
-            return entry.answer.query
+            return entry.answer.query, digest
         if hashlib.sha256(query.encode()).hexdigest() != digest:
             raise PersistedQueryRefused("The query's SHA-256 is not extensions.persistedQuery's.")
         await self.store.put(key, PersistedQuery(query), KEPT_SECONDS, 0)
-        return query
+        return query, digest
 
 
 def _hash_of(persisted: object) -> str:
     if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
         raise PersistedQueryRefused("extensions.persistedQuery must be {version: 1, sha256Hash}.")
     digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or len(digest) != 64:
+    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= HEX_DIGITS:
         raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash must be 64 hex digits.")
-    try:
-        int(digest, 16)
-    except ValueError:
-        raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash is not hex.") from None
     return digest.lower()
