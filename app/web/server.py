@@ -19,6 +19,7 @@ and gives prometheus-client a folder where the workers' metrics meet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import resource
@@ -109,24 +110,30 @@ def serve(settings: Settings) -> None:
 
             uvicorn.Server(ServiceConfig(create_app(settings), settings)).run()
             return
-        settings = _shared_endpoint(settings)
-        os.environ.update(_environment(settings))
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="smgql-metrics-")
-        config = ServiceConfig("app.main:app", settings)
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with contextlib.ExitStack() as stack:
+            settings = _shared_endpoint(settings, stack)
+            metrics_folder = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="smgql-metrics-")
+            )
+            os.environ.update(_environment(settings))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_folder
+            config = ServiceConfig("app.main:app", settings)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it handled once it has shut down: a clean stop.
         pass
 
 
-def _shared_endpoint(settings: Settings) -> Settings:
-    """With the embedded local endpoint, start it here, once, for every worker."""
+def _shared_endpoint(settings: Settings, stack: contextlib.ExitStack) -> Settings:
+    """With the embedded local endpoint, start it here, once, for every worker (and stop it
+    with ``stack``)."""
     if settings.backend != "local" or settings.endpoint_url is not None:
         return settings
     from app.local_sagemaker import BackgroundEndpoint, EndpointOptions
 
-    endpoint = BackgroundEndpoint(EndpointOptions(db=settings.local_db, region=settings.region))
-    return dataclasses.replace(settings, endpoint_url=endpoint.start().url)
+    options = EndpointOptions(db=settings.local_db, region=settings.region)
+    endpoint = stack.enter_context(BackgroundEndpoint(options))
+    return dataclasses.replace(settings, endpoint_url=endpoint.url)
 
 
 def _environment(settings: Settings) -> dict[str, str]:
