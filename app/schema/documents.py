@@ -56,6 +56,7 @@ from app.errors import ErrorCode
 from app.schema.context import RequestContext
 from app.schema.cost import estimate_objects, refusal
 
+VALIDATION_FAILED = {"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False}
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
 MAX_NUMBER_CHARACTERS = 400
 # Documents kept, and the longest text kept: together at most 16 MiB of query text.
@@ -154,11 +155,7 @@ class PreparedDocuments(SchemaExtension):
         yield
         for error in context.pre_execution_errors or ():
             if not error.extensions or "code" not in error.extensions:
-                error.extensions = {
-                    **(error.extensions or {}),
-                    "code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value,
-                    "retryable": False,
-                }
+                error.extensions = {**(error.extensions or {}), **VALIDATION_FAILED}
         if entry is not None and entry.errors is None and unknown is None:
             entry.errors = list(context.pre_execution_errors or [])
 
@@ -234,15 +231,19 @@ def operation_problem(document: DocumentNode, operation_name: str | None) -> Gra
     if get_operation_ast(document, operation_name) is not None:
         return None
     if operation_name is not None:
-        return _refusal(f'Unknown operation named "{operation_name}".')
+        return unknown_operation(operation_name)
     return _refusal("The document has several operations: say which in operationName.")
 
 
+def unknown_operation(operation_name: str | None) -> GraphQLError:
+    """The document has no operation of that name (or, unnamed, none at all)."""
+    if operation_name is None:
+        return _refusal("The document has no operation to run.")
+    return _refusal(f'Unknown operation named "{operation_name}".')
+
+
 def _refusal(message: str) -> GraphQLError:
-    return GraphQLError(
-        message,
-        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
-    )
+    return GraphQLError(message, extensions=dict(VALIDATION_FAILED))
 
 
 class _Counts(Visitor):

@@ -39,6 +39,7 @@ from app.cache.responses import ResponseCache
 from app.errors import ErrorCode, error_document
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
+from app.schema.documents import unknown_operation
 from app.settings import Settings
 from app.web import http_caching
 from app.web.persisted_queries import (
@@ -178,11 +179,9 @@ class GraphQLEndpoint:
         except InvalidOperationTypeError as error:
             raise Refused(405, error.as_http_error_reason(method), {"Allow": "POST"}) from None
         except CannotGetOperationTypeError:
-            # No operation of that name: refused before execution, like a validation failure.
-            unknown = GraphQLError(
-                f'Unknown operation named "{params.operation_name}".',
-                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False},
-            )
+            # Strawberry looks the named operation up before validation, and raises: answer as
+            # validation does for a document without it.
+            unknown = unknown_operation(params.operation_name)
             return ExecutionResult(data=None, errors=[unknown])
         except MissingQueryError:
             raise Refused(400, "The request has no GraphQL query.") from None
