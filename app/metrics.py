@@ -12,8 +12,9 @@ and, for one request, what it cost (:class:`RequestCost`: upstream calls, cache 
 retries, the budget's estimate), which a response may carry as ``extensions.cost``.
 
 With several worker processes (``SMGQL_WORKERS``), prometheus-client's multiprocess mode sums
-their values: the CLI points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers
-start, and ``/metrics`` reads every worker's file from it.
+their values: ``app.web.server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
+before the workers start (and removes it when they stop), and ``/metrics`` reads every worker's
+file from it.
 
 Label values are bounded: operation names come from a client, so only the first
 :data:`MAX_OPERATION_NAMES` distinct ones get a label of their own and the rest count as
