@@ -25,7 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 from app import graphiql, metrics
 from app.cache.build import build_caches
 from app.loaders import Loaders
-from app.sagemaker import SageMaker, SageMakerCalls, build_client
+from app.sagemaker import SageMaker, SageMakerCalls, build_transport
 from app.sagemaker.client import namespace_of
 from app.schema import build_schema
 from app.schema.context import RequestContext
@@ -75,7 +75,7 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
         else:
             where = endpoint_url or f"SageMaker in {settings.region}"
             log.info(f"Backend: {settings.backend}, {where}")
-        client = await asyncio.to_thread(build_client, settings, endpoint_url)
+        transport = await asyncio.to_thread(build_transport, settings, endpoint_url)
         shared = settings.cache == "redis"
         namespace = settings.cache_namespace or await namespace_of(settings, endpoint_url, shared)
         rate_limit = None
@@ -89,8 +89,8 @@ async def run_services(settings: Settings, services: Services) -> AsyncIterator[
                 namespace,
                 max_wait=settings.request_timeout,
             )
-        sagemaker = SageMaker(client, settings.pool_size, rate_limit)
-        stack.callback(sagemaker.close)
+        sagemaker = SageMaker(transport, rate_limit)
+        stack.push_async_callback(sagemaker.aclose)
         caches = await build_caches(settings, sagemaker, namespace, stack)
         services.sagemaker = caches.calls
         services.stores = Stores(caches.responses, PersistedQueries(caches.store))

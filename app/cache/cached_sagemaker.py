@@ -94,9 +94,6 @@ class CachedSageMaker:
     async def check_reachable(self) -> None:
         await self.sagemaker.check_reachable()
 
-    def close(self) -> None:
-        self.sagemaker.close()
-
     async def _cached(
         self, operation: str, key: Key, fetch: Callable[[], Awaitable[object]]
     ) -> object:

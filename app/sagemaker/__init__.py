@@ -5,7 +5,7 @@ The rest of the service meets AWS only through these names: it builds keys, gets
 domain errors, and never sees botocore or an AWS member name. Nothing here knows GraphQL.
 """
 
-from app.sagemaker.client import SageMaker, SageMakerCalls, build_client
+from app.sagemaker.client import SageMaker, SageMakerCalls, build_client, build_transport
 from app.sagemaker.errors import (
     AccessDenied,
     DeadlineExceeded,
@@ -54,5 +54,6 @@ __all__ = [
     "Unavailable",
     "UnexpectedAnswer",
     "build_client",
+    "build_transport",
     "same_resource",
 ]

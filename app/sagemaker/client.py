@@ -1,9 +1,8 @@
-"""The SageMaker client: the one place that holds the boto3 client and calls AWS.
+"""The SageMaker client: the one place that calls AWS.
 
-boto3 is synchronous, so each call runs on a thread of a pool exactly as large as the client's
-HTTP connection pool (``max_pool_connections``): as many calls are in flight as there are
-connections for them, and a burst beyond that waits for a free thread instead of for a
-connection inside botocore, where a timeout would look like an AWS failure.
+A boto3 client, built once with the service's settings, holds what boto3 decides (credentials,
+endpoint, retry mode); the calls themselves go over :mod:`app.sagemaker.transport`, on the event
+loop, with no thread per call.
 
 Calls take keys (:mod:`app.sagemaker.keys`) and give records (:mod:`app.sagemaker.records`);
 a failure leaves as one of the domain errors of :mod:`app.sagemaker.errors`, carrying its key.
@@ -12,15 +11,14 @@ a failure leaves as one of the domain errors of :mod:`app.sagemaker.errors`, car
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from app import metrics
@@ -33,6 +31,7 @@ from app.sagemaker.records import (
     ImageVersionSummary,
     Page,
 )
+from app.sagemaker.transport import Transport
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,9 +46,20 @@ log = logging.getLogger("app.sagemaker")
 LOCAL_CREDENTIALS = ("local", "local")
 
 
-def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClient:
-    """The process's one SageMaker client. Slow to build (it loads the service model): do it
-    once, at start, off the event loop."""
+def _session(settings: Settings, core: botocore.session.Session) -> boto3.session.Session:
+    """A boto3 session over ``core``: on the default credential chain, or on the local
+    endpoint's stand-ins."""
+    if settings.backend == "local":
+        access_key, secret_key = LOCAL_CREDENTIALS
+        return boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, botocore_session=core
+        )
+    return boto3.session.Session(botocore_session=core)
+
+
+def _client(
+    session: boto3.session.Session, settings: Settings, endpoint_url: str | None
+) -> SageMakerClient:
     config = Config(
         region_name=settings.region,
         max_pool_connections=settings.pool_size,
@@ -61,16 +71,31 @@ def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClien
         # SageMaker checks again: botocore's own pass is CPU on every call for nothing.
         parameter_validation=False,
     )
-    # None: boto3's default credential chain.
-    access_key, secret_key = LOCAL_CREDENTIALS if settings.backend == "local" else (None, None)
-    client: SageMakerClient = boto3.session.Session().client(
-        "sagemaker",
-        endpoint_url=endpoint_url,
-        config=config,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-    )
+    client: SageMakerClient = session.client("sagemaker", endpoint_url=endpoint_url, config=config)
     return client
+
+
+def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClient:
+    """A plain boto3 SageMaker client with the service's settings (for scripts and tests that
+    call SageMaker as any boto3 user would). Slow to build: it loads the service model."""
+    return _client(_session(settings, botocore.session.Session()), settings, endpoint_url)
+
+
+def build_transport(settings: Settings, endpoint_url: str | None) -> Transport:
+    """The process's one way to SageMaker. Slow to build (it loads the service model and
+    resolves the credential chain): do it once, at start, off the event loop."""
+    core = botocore.session.Session()
+    session = _session(settings, core)
+    return Transport(
+        _client(session, settings, endpoint_url),
+        core.get_credentials(),
+        pool_size=settings.pool_size,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retry_mode=settings.retry_mode,
+        max_attempts=settings.max_attempts,
+        ca_bundle=core.get_config_variable("ca_bundle"),
+    )
 
 
 def account_of(settings: Settings) -> str:
@@ -136,36 +161,27 @@ class SageMakerCalls(Protocol):
 
 
 class SageMaker:
-    """Async calls to SageMaker over one shared client and a bounded pool of threads."""
+    """Async calls to SageMaker over one :class:`Transport`, optionally under a rate limit."""
 
-    def __init__(
-        self, client: SageMakerClient, concurrency: int, rate_limit: RateLimit | None = None
-    ) -> None:
-        self._client = client
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sagemaker")
+    def __init__(self, transport: Transport, rate_limit: RateLimit | None = None) -> None:
+        self._transport = transport
         self._rate_limit = rate_limit
 
     async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
-        answer = await self._call(
-            "DescribeImageVersion", self._client.describe_image_version, key.as_request(), key
-        )
+        answer = await self._call("DescribeImageVersion", key.as_request(), key)
         return ImageVersionDescription.from_aws(answer)
 
     async def describe_image(self, key: ImageKey) -> ImageDescription:
-        answer = await self._call(
-            "DescribeImage", self._client.describe_image, key.as_request(), key
-        )
+        answer = await self._call("DescribeImage", key.as_request(), key)
         return ImageDescription.from_aws(answer)
 
     async def list_images(self, page: ImagesPage) -> Page[ImageSummary]:
-        answer = await self._call("ListImages", self._client.list_images, page.as_request(), page)
+        answer = await self._call("ListImages", page.as_request(), page)
         items = [ImageSummary.from_aws(item) for item in answer.get("Images", [])]
         return Page(items, answer.get("NextToken"))
 
     async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]:
-        answer = await self._call(
-            "ListImageVersions", self._client.list_image_versions, page.as_request(), page
-        )
+        answer = await self._call("ListImageVersions", page.as_request(), page)
         items = [ImageVersionSummary.from_aws(item) for item in answer.get("ImageVersions", [])]
         return Page(items, answer.get("NextToken"))
 
@@ -174,7 +190,7 @@ class SageMaker:
         aliases: list[str] = []
         request: dict[str, Any] = {**key.as_request(), "MaxResults": 100}
         while True:
-            answer = await self._call("ListAliases", self._client.list_aliases, request, key)
+            answer = await self._call("ListAliases", request, key)
             aliases += answer.get("SageMakerImageVersionAliases", [])
             if not answer.get("NextToken"):
                 return aliases
@@ -183,26 +199,19 @@ class SageMaker:
     async def check_reachable(self) -> None:
         """Raise a domain error unless SageMaker answers a cheap authenticated call with what
         the model says it answers (an endpoint answering 200 with garbage is not SageMaker)."""
-        answer = await self._call("ListImages", self._client.list_images, {"MaxResults": 1}, None)
+        answer = await self._call("ListImages", {"MaxResults": 1}, None)
         if not isinstance(answer.get("Images"), list):
             raise Unavailable("SageMaker answered ListImages without a list of images.")
 
     async def _call(
-        self,
-        operation: str,
-        method: Callable[..., Any],
-        request: dict[str, Any],
-        key: Hashable | None,
+        self, operation: str, request: dict[str, Any], key: Hashable | None
     ) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
         if self._rate_limit is not None:
             await self._rate_limit.acquire(operation)
         started = time.perf_counter()
         metrics.UPSTREAM_IN_FLIGHT.inc()
         try:
-            response: dict[str, Any] = await loop.run_in_executor(
-                self._pool, functools.partial(method, **request)
-            )
+            response = await self._transport.call(operation, request)
         except Exception as error:
             failure = from_botocore(error, key)
             retries = _retries(getattr(error, "response", None))
@@ -227,6 +236,5 @@ class SageMaker:
         metrics.upstream_call(operation, "ok", time.perf_counter() - started, _retries(response))
         return response
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+    async def aclose(self) -> None:
+        await self._transport.aclose()

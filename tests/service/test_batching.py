@@ -8,7 +8,7 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.sagemaker import ImageVersionKey, SageMaker, build_client
+from app.sagemaker import ImageVersionKey, SageMaker, build_transport
 from tests.conftest import EndpointControl, create_image
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
@@ -59,7 +59,7 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
     endpoint: BackgroundEndpoint, control: EndpointControl
 ) -> None:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    aws = SageMaker(build_client(settings, endpoint.url), concurrency=4)
+    aws = SageMaker(build_transport(settings, endpoint.url))
     try:
         loaders = Loaders(aws, timeout=10)
         control.reset()
@@ -74,7 +74,7 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
         assert [p.version for p in pinned] == [3, 5]
         assert control.calls("DescribeImageVersion") == 2
     finally:
-        aws.close()
+        await aws.aclose()
 
 
 async def test_concurrency_is_bounded_by_the_pool_size(
@@ -82,7 +82,7 @@ async def test_concurrency_is_bounded_by_the_pool_size(
 ) -> None:
     name = create_image(sagemaker, 12)
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, pool_size=3)
-    aws = SageMaker(build_client(settings, endpoint.url), concurrency=settings.pool_size)
+    aws = SageMaker(build_transport(settings, endpoint.url))
     try:
         control.reset()
         control.set_faults(latencyMs=30)
@@ -93,4 +93,4 @@ async def test_concurrency_is_bounded_by_the_pool_size(
         assert [f.version for f in found] == list(range(1, 13))
         assert control.stats()["peakInFlight"] == 3
     finally:
-        aws.close()
+        await aws.aclose()

@@ -16,7 +16,7 @@ import pytest
 from app.errors import ErrorCode
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.sagemaker import SageMaker, build_client
+from app.sagemaker import SageMaker, build_transport
 from app.schema import schema
 from app.schema.context import RequestContext
 from tests.conftest import EndpointControl, insert_version_of_the_future
@@ -76,9 +76,9 @@ def _comparable(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 async def aws(endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    client = SageMaker(build_client(settings, endpoint.url), concurrency=4)
+    client = SageMaker(build_transport(settings, endpoint.url))
     yield client
-    client.close()
+    await client.aclose()
 
 
 @pytest.mark.parametrize("row", ROWS.values(), ids=ROWS.keys())

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_client
+from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_transport
 from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
@@ -84,7 +84,7 @@ async def test_aws_validation_of_unchecked_keys_is_invalid_input(
 ) -> None:
     # Our checks stop these before AWS, so drive the client directly with unchecked keys.
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    aws = SageMaker(build_client(settings, endpoint.url), concurrency=2)
+    aws = SageMaker(build_transport(settings, endpoint.url))
     try:
         for key, aws_code in (
             (ImageVersionKey("bad name"), "ValidationException"),
@@ -96,7 +96,7 @@ async def test_aws_validation_of_unchecked_keys_is_invalid_input(
             assert raised.value.aws_code == aws_code
             assert "botocore" not in str(raised.value)
     finally:
-        aws.close()
+        await aws.aclose()
 
 
 async def test_throttling_after_retries_is_throttled_and_retryable(

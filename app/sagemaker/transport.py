@@ -1,0 +1,273 @@
+"""SageMaker on the wire, without a thread per call: botocore's serializer, SigV4 signer and
+parser, over an asyncio connection pool (aiohttp).
+
+boto3 sends on blocking sockets, so every call would hold a worker thread; measured on this
+service, the hop to the thread, the GIL hand-overs and urllib3's pure-Python HTTP cost about
+2.4 ms of CPU per call, against about 0.8 ms here (figures in the README's performance section).
+
+Everything that decides *what* goes on the wire and what an answer means stays botocore's, taken
+from a boto3 client built with the service's settings, so the service behaves as boto3 does:
+
+* the request bytes (the service model's serializer) and the answer's parse, error codes included;
+* the SigV4 signature, over credentials from boto3's default chain; refreshing credentials
+  (IMDS, STS, SSO) blocks, so it runs on a thread, and only when botocore says it is due;
+* the endpoint URL, and the retry mode with its decisions: the client's own ``needs-retry``
+  handlers run on every answer, so standard, adaptive and legacy keep their retryable codes,
+  backoff and retry quota; only the wait between attempts is ``asyncio.sleep`` here;
+* the exceptions: an AWS error raises the client's modeled class (a ``ClientError``), and a failed
+  exchange raises botocore's ``EndpointConnectionError``, ``ConnectTimeoutError``,
+  ``ReadTimeoutError`` or ``ConnectionClosedError``, so :func:`app.sagemaker.errors.from_botocore`
+  sorts them exactly as before.
+
+What botocore's other per-call hooks do is left out on purpose: parameter validation (keys are
+checked where they are made), idempotency tokens (no call here takes one), and the Lambda
+recursion-detection header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import botocore
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import create_request_object, prepare_request_dict
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.hooks import first_non_none_response
+from botocore.httpsession import get_cert_path
+from botocore.model import OperationModel
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+
+class Answer:
+    """What the retry handlers read of an HTTP answer (botocore's ``AWSResponse`` has more)."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+
+class Transport:
+    """Sends SageMaker operations and gives back botocore's parsed answer.
+
+    The connection pool holds at most ``pool_size`` connections: a burst beyond waits for a free
+    one, never for a timeout. It belongs to the event loop of its first call (aiohttp's sessions
+    do), so a transport serves one loop; :meth:`aclose` closes it.
+    """
+
+    def __init__(
+        self,
+        client: SageMakerClient,
+        credentials: Credentials | None,
+        *,
+        pool_size: int,
+        connect_timeout: float,
+        read_timeout: float,
+        retry_mode: str,
+        max_attempts: int,
+        ca_bundle: str | None = None,
+    ) -> None:
+        model = client.meta.service_model
+        protocol = model.resolved_protocol
+        self._model = model
+        self._serializer = create_serializer(protocol, include_validation=False)
+        self._parser = create_parser(protocol)
+        self._operations: dict[str, OperationModel] = {}
+        self._endpoint_url = client.meta.endpoint_url
+        self._region = client.meta.region_name
+        self._signing_name = model.signing_name or model.endpoint_prefix
+        self._events = client.meta.events
+        self._exceptions = client.exceptions
+        self._service_event = model.service_id.hyphenize()
+        # Adaptive mode's client-side limiter waits (blocking) before each send.
+        self._blocking_before_send = retry_mode == "adaptive"
+        self._credentials = credentials
+        self._frozen: ReadOnlyCredentials | None = None
+        self._user_agent = (
+            f"sagemaker-images-graphql botocore/{botocore.__version__} "
+            f"aiohttp/{aiohttp.__version__}"
+        )
+        self._max_attempts = max_attempts
+        self._pool_size = pool_size
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._ca_bundle = ca_bundle
+        self._proxy = _proxy_for(self._endpoint_url)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One operation, retried as the client's retry mode decides. Returns the parsed answer
+        (with ``ResponseMetadata``) or raises what boto3 would have raised."""
+        model = self._operation(operation)
+        request_dict = self._serializer.serialize_to_request(params, model)
+        prepare_request_dict(request_dict, self._endpoint_url, user_agent=self._user_agent)
+        context = request_dict["context"]
+        context["retries"] = {"invocation-id": str(uuid.uuid4()), "max": self._max_attempts}
+        attempts = 1
+        while True:
+            context["retries"]["attempt"] = attempts
+            answer, failure = await self._attempt(model, request_dict)
+            delay = first_non_none_response(
+                self._events.emit(
+                    f"needs-retry.{self._service_event}.{operation}",
+                    response=answer,
+                    endpoint=None,
+                    operation=model,
+                    attempts=attempts,
+                    caught_exception=failure,
+                    request_dict=request_dict,
+                )
+            )
+            if delay is None or delay is False:
+                break
+            await asyncio.sleep(delay)
+            attempts += 1
+        if failure is not None:
+            raise failure
+        assert answer is not None
+        http, parsed = answer
+        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = attempts - 1
+        self._events.emit(
+            f"after-call.{self._service_event}.{operation}",
+            http_response=http,
+            parsed=parsed,
+            model=model,
+            context=context,
+        )
+        if http.status_code >= 300:
+            code = parsed.get("Error", {}).get("Code", "")
+            # The modeled ClientError subclass, as boto3 raises it (the stubs call it an instance).
+            modeled: Any = self._exceptions.from_code(code)
+            raise modeled(parsed, operation)
+        return parsed
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def _attempt(
+        self, model: OperationModel, request_dict: dict[str, Any]
+    ) -> tuple[tuple[Answer, dict[str, Any]] | None, Exception | None]:
+        """One exchange: the answer and its parse, or the exception in its place (the retry
+        handlers judge both)."""
+        try:
+            request = create_request_object(request_dict)
+            retries = request_dict["context"]["retries"]
+            request.headers["amz-sdk-invocation-id"] = retries["invocation-id"]
+            request.headers["amz-sdk-request"] = (
+                f"attempt={retries['attempt']}; max={retries['max']}"
+            )
+            SigV4Auth(await self._frozen_credentials(), self._signing_name, self._region).add_auth(
+                request
+            )
+            if self._blocking_before_send:
+                await asyncio.to_thread(
+                    self._events.emit,
+                    f"before-send.{self._service_event}.{model.name}",
+                    request=request,
+                )
+            prepared = request.prepare()
+            answer = await self._send(
+                prepared.method, prepared.url, prepared.headers, prepared.body
+            )
+        except Exception as error:
+            return None, error
+        response_dict = {
+            "status_code": answer.status_code,
+            "headers": answer.headers,
+            "body": answer.content,
+            "context": {"operation_name": model.name},
+        }
+        parsed = self._parser.parse(response_dict, model.output_shape)  # type: ignore[arg-type]
+        parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = answer.status_code
+        return (answer, parsed), None
+
+    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: Any) -> Answer:
+        """Exchange one request for an answer; a failure leaves as botocore's exception for it."""
+        try:
+            async with self._session().request(
+                method, url, headers=headers, data=body, proxy=self._proxy
+            ) as reply:
+                return Answer(reply.status, reply.headers, await reply.read())
+        except aiohttp.ConnectionTimeoutError as error:
+            raise ConnectTimeoutError(endpoint_url=url, error=error) from error
+        except aiohttp.ServerTimeoutError as error:
+            raise ReadTimeoutError(endpoint_url=url, error=error) from error
+        except aiohttp.ClientConnectorError as error:
+            raise EndpointConnectionError(endpoint_url=url, error=error) from error
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as error:
+            raise ConnectionClosedError(endpoint_url=url, error=error) from error
+        except aiohttp.ClientError as error:
+            raise HTTPClientError(error=error) from error
+
+    async def _frozen_credentials(self) -> ReadOnlyCredentials:
+        credentials = self._credentials
+        if credentials is None:
+            raise NoCredentialsError()
+        frozen = self._frozen
+        if frozen is None or (
+            isinstance(credentials, RefreshableCredentials) and credentials.refresh_needed()
+        ):
+            frozen = await asyncio.to_thread(credentials.get_frozen_credentials)
+            self._frozen = frozen
+        return frozen
+
+    def _operation(self, name: str) -> OperationModel:
+        model = self._operations.get(name)
+        if model is None:
+            model = self._operations[name] = self._model.operation_model(name)
+        return model
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, limit_per_host=0, ssl=self._ssl_context()
+            )
+            self._http = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                # The signature covers the headers sent: aiohttp adds none of its own.
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._http
+
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        if not self._endpoint_url.startswith("https:"):
+            return False
+        # The CA bundle botocore would verify against (AWS_CA_BUNDLE, the config file, or certifi).
+        return ssl.create_default_context(cafile=self._ca_bundle or get_cert_path(True))
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy for ``url`` from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``),
+    as botocore would pick it, read once: aiohttp's ``trust_env`` reads it (and ``~/.netrc``)
+    again on a thread for every request."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
