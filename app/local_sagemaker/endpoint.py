@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.local_sagemaker import protocol
+from app.local_sagemaker import protocol, signatures
 from app.local_sagemaker.faults import FaultPlan, Faults
 from app.local_sagemaker.protocol import AwsError
 from app.local_sagemaker.shapes import SERIALIZATION, input_shape, problems
@@ -64,20 +64,11 @@ def check_input(operation: str, params: dict[str, Any]) -> None:
         raise AwsError("ValidationException", summary + "; ".join(p.message for p in found))
 
 
-def _access_key(request: Request) -> str:
-    """The access key ID from a SigV4 ``Authorization`` header. The signature itself is not
-    verified: the endpoint holds no secrets, it only needs to see that the client signs."""
-    header = request.headers.get("authorization", "")
-    _, _, rest = header.partition("Credential=")
-    access_key = rest.split("/", 1)[0]
-    if not access_key:
-        raise AwsError(
-            "MissingAuthenticationTokenException", "Missing Authentication Token", status=403
-        )
-    return access_key
-
-
-def create_endpoint_app(store: ImageStore, faults: Faults) -> Starlette:
+def create_endpoint_app(
+    store: ImageStore, faults: Faults, secrets: Mapping[str, str] | None = None
+) -> Starlette:
+    """The endpoint over ``store``; with ``secrets`` (access key to secret key), it checks
+    every request's SigV4 signature as AWS would."""
     operations = supported_operations(store)
 
     async def serve_call(request: Request) -> Response:
@@ -87,7 +78,11 @@ def create_endpoint_app(store: ImageStore, faults: Faults) -> Starlette:
         try:
             if request.method != "POST":
                 raise AwsError("UnknownOperationException", "Only POST / is served", status=405)
-            access_key = _access_key(request)
+            body = await protocol.read_body(request)
+            if secrets is None:
+                access_key = signatures.access_key(request)
+            else:
+                access_key = signatures.check(request, body, secrets, store.arns.region)
             operation = protocol.operation_name(request)
             serve = operations.get(operation)
             if serve is None:
@@ -96,7 +91,7 @@ def create_endpoint_app(store: ImageStore, faults: Faults) -> Starlette:
                     f"Operation {operation[:100]!r} is not supported by the local endpoint; "
                     f"supported: {', '.join(sorted(operations))}",
                 )
-            params = await protocol.read_input(request)
+            params = protocol.decode_input(body)
             async with faults.call(operation, access_key):
                 check_input(operation, params)
                 response = protocol.success(serve(params), request_id)

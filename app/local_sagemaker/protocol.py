@@ -47,8 +47,8 @@ def operation_name(request: Request) -> str:
     return target[len(TARGET_PREFIX) :]
 
 
-async def read_input(request: Request) -> dict[str, Any]:
-    """The decoded input structure, read with a size cap so a huge body cannot exhaust memory."""
+async def read_body(request: Request) -> bytes:
+    """The request body, read with a size cap so a huge body cannot exhaust memory."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _too_large()
@@ -57,10 +57,15 @@ async def read_input(request: Request) -> dict[str, Any]:
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise _too_large()
+    return bytes(body)
+
+
+def decode_input(body: bytes) -> dict[str, Any]:
+    """The input structure a body holds (none: an empty one)."""
     if not body:
         return {}
     try:
-        decoded = decode_json(bytes(body))
+        decoded = decode_json(body)
     except ValueError as error:
         raise AwsError(
             "SerializationException", f"Request body is not valid JSON: {error}"

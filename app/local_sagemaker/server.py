@@ -8,6 +8,7 @@ runs for every call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -29,6 +30,8 @@ class EndpointOptions:
     transition_delay: float = 0.0
     seed: bool = True
     faults: FaultPlan = field(default_factory=FaultPlan)
+    # Access key -> secret key: when given, every request's SigV4 signature is checked.
+    secrets: Mapping[str, str] | None = None
 
 
 class LocalSageMaker:
@@ -41,7 +44,7 @@ class LocalSageMaker:
         if options.seed:
             load_demo_catalog(self.store)
         self.faults = Faults(options.faults)
-        self.app = create_endpoint_app(self.store, self.faults)
+        self.app = create_endpoint_app(self.store, self.faults, options.secrets)
 
     def serve_forever(self, host: str, port: int) -> None:
         """Standalone: serve in the foreground until interrupted."""

@@ -1,0 +1,156 @@
+"""The asyncio transport to SageMaker, over real HTTP: its requests carry signatures AWS would
+accept, and each of botocore's retry modes still decides when to retry."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.credentials import RefreshableCredentials
+
+from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+from app.sagemaker import (
+    AccessDenied,
+    ImageKey,
+    ImagesPage,
+    ImageVersionKey,
+    ImageVersionsPage,
+    SageMaker,
+    Throttled,
+    TimeBounds,
+    build_client,
+    build_transport,
+)
+from app.sagemaker.client import LOCAL_CREDENTIALS
+from app.sagemaker.transport import Transport
+from tests.conftest import EndpointControl
+from tests.service.conftest import TEST_SETTINGS
+
+RIGHT_SECRETS = {LOCAL_CREDENTIALS[0]: LOCAL_CREDENTIALS[1]}
+
+
+@pytest.fixture
+def checking_endpoint(request: pytest.FixtureRequest) -> Iterator[BackgroundEndpoint]:
+    """An endpoint that checks SigV4 signatures against the secrets the test names."""
+    secrets: Mapping[str, str] = getattr(request, "param", RIGHT_SECRETS)
+    with BackgroundEndpoint(EndpointOptions(secrets=secrets)) as endpoint:
+        yield endpoint
+
+
+async def connected(url: str, **settings: Any) -> AsyncIterator[SageMaker]:
+    aws = SageMaker(build_transport(dataclasses.replace(TEST_SETTINGS, **settings), url))
+    try:
+        yield aws
+    finally:
+        await aws.aclose()
+
+
+@pytest.fixture
+async def aws(checking_endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]:
+    async for connection in connected(checking_endpoint.url):
+        yield connection
+
+
+async def test_every_call_carries_a_signature_aws_would_accept(aws: SageMaker) -> None:
+    since = TimeBounds(created_after=datetime(2020, 1, 1, tzinfo=UTC))
+    pinned = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    by_alias = await aws.describe_image_version(ImageVersionKey("pytorch-training", None, "stable"))
+    latest = await aws.describe_image_version(ImageVersionKey("pytorch-training"))
+    image = await aws.describe_image(ImageKey("pytorch-training"))
+    images = await aws.list_images(
+        ImagesPage(
+            sort_by="IMAGE_NAME", sort_order="ASCENDING", times=since, name_contains="torch-train"
+        )
+    )
+    versions = await aws.list_image_versions(
+        ImageVersionsPage(sort_by="VERSION", sort_order="DESCENDING", image_name="pytorch-training")
+    )
+    aliases = await aws.list_aliases(ImageVersionKey("pytorch-training", 3))
+    await aws.check_reachable()
+    assert (pinned.version, by_alias.version, latest.version) == (3, 3, 5)
+    assert image.image_name == "pytorch-training"
+    assert [i.image_name for i in images.items] == ["pytorch-training"]
+    assert [v.version for v in versions.items][:2] == [5, 4]
+    assert "stable" in aliases
+
+
+def test_the_check_agrees_with_boto3s_own_signer(checking_endpoint: BackgroundEndpoint) -> None:
+    # A control: boto3's whole client passes the same check, so the check is AWS's, not ours.
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
+    client = build_client(settings, checking_endpoint.url)
+    answer = client.describe_image_version(ImageName="pytorch-training", Version=3)
+    assert answer["Version"] == 3
+
+
+@pytest.mark.parametrize(
+    ("checking_endpoint", "aws_code"),
+    [
+        ({LOCAL_CREDENTIALS[0]: "another-secret"}, "InvalidSignatureException"),
+        ({"another-key": LOCAL_CREDENTIALS[1]}, "UnrecognizedClientException"),
+    ],
+    indirect=["checking_endpoint"],
+)
+async def test_a_signature_made_with_other_credentials_is_refused(
+    aws: SageMaker, aws_code: str
+) -> None:
+    with pytest.raises(AccessDenied) as refused:
+        await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    assert refused.value.aws_code == aws_code
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive", "legacy"])
+async def test_each_retry_mode_retries_throttling_up_to_its_attempts(
+    mode: str, endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    control.set_faults(throttleRate=1)
+    async for aws in connected(endpoint.url, retry_mode=mode, max_attempts=3):
+        with pytest.raises(Throttled) as throttled:
+            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    assert throttled.value.aws_code == "ThrottlingException"
+    assert control.calls("DescribeImageVersion") == 3
+
+
+@pytest.mark.parametrize("checking_endpoint", [{"fresh": "fresh-secret"}], indirect=True)
+async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
+    checking_endpoint: BackgroundEndpoint,
+) -> None:
+    refreshed_on: list[threading.Thread] = []
+
+    def refresh() -> dict[str, Any]:
+        refreshed_on.append(threading.current_thread())
+        return {
+            "access_key": "fresh",
+            "secret_key": "fresh-secret",
+            "token": None,
+            "expiry_time": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        }
+
+    # Expiring within botocore's mandatory refresh window, so the next call must refresh first.
+    expiring = RefreshableCredentials.create_from_metadata(
+        {**refresh(), "access_key": "stale", "expiry_time": datetime.now(UTC).isoformat()},
+        refresh_using=refresh,
+        method="test",
+    )
+    refreshed_on.clear()
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
+    transport = Transport(
+        build_client(settings, checking_endpoint.url),
+        expiring,
+        pool_size=2,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retry_mode=settings.retry_mode,
+        max_attempts=1,
+    )
+    aws = SageMaker(transport)
+    try:
+        found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    finally:
+        await aws.aclose()
+    assert found.version == 3
+    assert len(refreshed_on) == 1
+    assert refreshed_on[0] is not threading.main_thread()
