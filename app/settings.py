@@ -244,7 +244,7 @@ VARIABLES: tuple[Variable, ...] = (
         "SMGQL_POOL_SIZE",
         "pool_size",
         _number(int, 1, 1000),
-        "Concurrent SageMaker calls: the HTTP connection pool and the worker threads.",
+        "Concurrent SageMaker calls: the size of the HTTP connection pool to SageMaker.",
     ),
     Variable(
         "SMGQL_CONNECT_TIMEOUT",
