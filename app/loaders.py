@@ -24,6 +24,7 @@ instead of waiting on a slow SageMaker.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -167,16 +168,34 @@ async def gather_per_key(
 
 
 class Loaders:
-    """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers."""
+    """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers.
+
+    Each loader is built when a resolver first asks for it: most requests use one or two.
+    """
 
     def __init__(self, sagemaker: SageMakerCalls, timeout: float) -> None:
         self._sagemaker, self._timeout = sagemaker, timeout
-        deadline = Deadline(timeout)
-        self.image_version = ImageVersionLoader(sagemaker, deadline)
-        self.image = ImageLoader(sagemaker, deadline)
-        self.aliases = AliasesLoader(sagemaker, deadline)
-        self.image_page = ImagePageLoader(sagemaker, deadline)
-        self.image_version_page = ImageVersionPageLoader(sagemaker, deadline)
+        self._deadline = Deadline(timeout)
+
+    @functools.cached_property
+    def image_version(self) -> ImageVersionLoader:
+        return ImageVersionLoader(self._sagemaker, self._deadline)
+
+    @functools.cached_property
+    def image(self) -> ImageLoader:
+        return ImageLoader(self._sagemaker, self._deadline)
+
+    @functools.cached_property
+    def aliases(self) -> AliasesLoader:
+        return AliasesLoader(self._sagemaker, self._deadline)
+
+    @functools.cached_property
+    def image_page(self) -> ImagePageLoader:
+        return ImagePageLoader(self._sagemaker, self._deadline)
+
+    @functools.cached_property
+    def image_version_page(self) -> ImageVersionPageLoader:
+        return ImageVersionPageLoader(self._sagemaker, self._deadline)
 
     def renewed(self) -> Loaders:
         """Loaders as a new request's: an empty memo and a deadline from now. For what lives

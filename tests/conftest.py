@@ -208,13 +208,15 @@ def insert_version_of_the_future(endpoint: BackgroundEndpoint) -> str:
     """A new image whose one version has a VendorGuidance the schema does not know (as when
     AWS adds a value): the image's name."""
     name = f"future-{uuid.uuid4().hex[:8]}"
+    # Created now: a catalog test's time filters over the shared endpoint never meet it.
+    now = time.time()
     endpoint.endpoint.store.insert_seed_image(
         {
             "ImageName": name,
             "RoleArn": "arn:aws:iam::123456789012:role/R",
             "ImageStatus": "CREATED",
-            "CreationTime": 0,
-            "LastModifiedTime": 0,
+            "CreationTime": now,
+            "LastModifiedTime": now,
         },
         [
             {
@@ -222,8 +224,8 @@ def insert_version_of_the_future(endpoint: BackgroundEndpoint) -> str:
                 "BaseImage": "r:1",
                 "ImageVersionStatus": "CREATED",
                 "VendorGuidance": "EXPERIMENTAL",
-                "CreationTime": 0,
-                "LastModifiedTime": 0,
+                "CreationTime": now,
+                "LastModifiedTime": now,
             }
         ],
     )

@@ -32,6 +32,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -50,8 +51,9 @@ from botocore.exceptions import (
 from botocore.hooks import first_non_none_response
 from botocore.httpsession import get_cert_path
 from botocore.model import OperationModel
-from botocore.parsers import create_parser
+from botocore.parsers import ResponseParserFactory
 from botocore.serialize import create_serializer
+from botocore.utils import parse_timestamp
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -92,7 +94,9 @@ class Transport:
         protocol = model.resolved_protocol
         self._model = model
         self._serializer = create_serializer(protocol, include_validation=False)
-        self._parser = create_parser(protocol)
+        parsers = ResponseParserFactory()
+        parsers.set_parser_defaults(timestamp_parser=_timestamp)
+        self._parser = parsers.create_parser(protocol)
         self._operations: dict[str, OperationModel] = {}
         self._endpoint_url = client.meta.endpoint_url
         self._region = client.meta.region_name
@@ -189,10 +193,7 @@ class Transport:
                     f"before-send.{self._service_event}.{model.name}",
                     request=request,
                 )
-            prepared = request.prepare()
-            answer = await self._send(
-                prepared.method, prepared.url, prepared.headers, prepared.body
-            )
+            answer = await self._send(request.url, request.headers, request_dict["body"])
         except Exception as error:
             return None, error
         response_dict = {
@@ -205,11 +206,11 @@ class Transport:
         parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = answer.status_code
         return (answer, parsed), None
 
-    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: Any) -> Answer:
-        """Exchange one request for an answer; a failure leaves as botocore's exception for it."""
+    async def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """POST one request for an answer; a failure leaves as botocore's exception for it."""
         try:
-            async with self._session().request(
-                method, url, headers=headers, data=body, proxy=self._proxy
+            async with self._session().post(
+                url, headers=headers, data=body, proxy=self._proxy
             ) as reply:
                 return Answer(reply.status, reply.headers, await reply.read())
         except aiohttp.ConnectionTimeoutError as error:
@@ -261,6 +262,16 @@ class Transport:
             return False
         # The CA bundle botocore would verify against (AWS_CA_BUNDLE, the config file, or certifi).
         return ssl.create_default_context(cafile=self._ca_bundle or get_cert_path(True))
+
+
+def _timestamp(value: object) -> datetime:
+    """A timestamp of an answer, in UTC. The JSON protocol sends epoch seconds, which botocore
+    would put in the local zone through dateutil at some cost per value; anything else is
+    parsed as botocore parses it."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    parsed: datetime = parse_timestamp(str(value))
+    return parsed
 
 
 def _proxy_for(url: str) -> str | None:
