@@ -48,9 +48,11 @@ def _aws_members() -> set[str]:
     ("room", "forbidden"),
     [
         ("sagemaker", ("graphql", "strawberry", "app.schema", "app.loaders", "app.errors")),
-        ("schema", ("botocore", "boto3", "app.local_sagemaker")),
-        ("errors.py", ("botocore", "boto3", "graphql", "strawberry")),
-        ("loaders.py", ("botocore", "boto3", "graphql", "strawberry")),
+        ("schema", ("botocore", "boto3", "aiohttp", "app.local_sagemaker")),
+        ("errors.py", ("botocore", "boto3", "aiohttp", "graphql", "strawberry")),
+        ("loaders.py", ("botocore", "boto3", "aiohttp", "graphql", "strawberry")),
+        ("web", ("botocore", "boto3", "aiohttp")),
+        ("cache", ("botocore", "boto3", "aiohttp", "graphql", "strawberry")),
         ("local_sagemaker", ("app.schema", "app.sagemaker", "app.loaders", "app.main")),
     ],
 )
