@@ -95,7 +95,7 @@ class Transport:
         self._model = model
         self._serializer = create_serializer(protocol, include_validation=False)
         parsers = ResponseParserFactory()
-        parsers.set_parser_defaults(timestamp_parser=_timestamp)
+        parsers.set_parser_defaults(timestamp_parser=utc_timestamp)
         self._parser = parsers.create_parser(protocol)
         self._operations: dict[str, OperationModel] = {}
         self._endpoint_url = client.meta.endpoint_url
@@ -118,7 +118,7 @@ class Transport:
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
         self._ca_bundle = ca_bundle
-        self._proxy = _proxy_for(self._endpoint_url)
+        self._proxy = proxy_for(self._endpoint_url)
         self._http: aiohttp.ClientSession | None = None
 
     async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,7 +264,7 @@ class Transport:
         return ssl.create_default_context(cafile=self._ca_bundle or get_cert_path(True))
 
 
-def _timestamp(value: object) -> datetime:
+def utc_timestamp(value: object) -> datetime:
     """A timestamp of an answer, in UTC. The JSON protocol sends epoch seconds, which botocore
     would put in the local zone through dateutil at some cost per value; anything else is
     parsed as botocore parses it."""
@@ -274,7 +274,7 @@ def _timestamp(value: object) -> datetime:
     return parsed
 
 
-def _proxy_for(url: str) -> str | None:
+def proxy_for(url: str) -> str | None:
     """The proxy for ``url`` from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``),
     as botocore would pick it, read once: aiohttp's ``trust_env`` reads it (and ``~/.netrc``)
     again on a thread for every request."""

@@ -1,0 +1,30 @@
+"""The transport's choices that need no endpoint: the proxy from the environment, and answer
+timestamps in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.sagemaker.transport import proxy_for, utc_timestamp
+
+
+def test_the_proxy_comes_from_the_environment_for_the_endpoints_scheme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    url = "https://api.sagemaker.us-east-1.amazonaws.com"
+    assert proxy_for(url) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert proxy_for(url) == "http://proxy.internal:3128"
+    assert proxy_for("http://127.0.0.1:8001") is None
+    monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
+    assert proxy_for(url) is None
+
+
+def test_answer_timestamps_are_in_utc() -> None:
+    assert utc_timestamp(1700000000.5) == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)
+    assert utc_timestamp(1700000000.5).tzinfo is UTC
+    assert utc_timestamp("2023-11-14T22:13:20Z") == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
