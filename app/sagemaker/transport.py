@@ -134,8 +134,9 @@ class Transport:
             context["retries"]["attempt"] = attempts
             answer, failure = await self._attempt(model, request_dict)
             delay = first_non_none_response(
-                self._events.emit(
-                    f"needs-retry.{self._service_event}.{operation}",
+                self._emit(
+                    "needs-retry",
+                    operation,
                     response=answer,
                     endpoint=None,
                     operation=model,
@@ -153,8 +154,9 @@ class Transport:
         assert answer is not None
         http, parsed = answer
         parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = attempts - 1
-        self._events.emit(
-            f"after-call.{self._service_event}.{operation}",
+        self._emit(
+            "after-call",
+            operation,
             http_response=http,
             parsed=parsed,
             model=model,
@@ -188,11 +190,7 @@ class Transport:
                 request
             )
             if self._blocking_before_send:
-                await asyncio.to_thread(
-                    self._events.emit,
-                    f"before-send.{self._service_event}.{model.name}",
-                    request=request,
-                )
+                await asyncio.to_thread(self._emit, "before-send", model.name, request=request)
             answer = await self._send(request.url, request.headers, request_dict["body"])
         except Exception as error:
             return None, error
@@ -235,6 +233,14 @@ class Transport:
             frozen = await asyncio.to_thread(credentials.get_frozen_credentials)
             self._frozen = frozen
         return frozen
+
+    def _emit(self, event: str, operation: str, /, **kwargs: Any) -> list[tuple[Any, Any]]:
+        """Run the client's handlers for ``event`` on ``operation``, as botocore's endpoint
+        would (with its keyword arguments, ``operation`` among them); their answers, in order."""
+        answers: list[tuple[Any, Any]] = self._events.emit(
+            f"{event}.{self._service_event}.{operation}", **kwargs
+        )
+        return answers
 
     def _operation(self, name: str) -> OperationModel:
         model = self._operations.get(name)
