@@ -3,6 +3,7 @@ accept, and each of botocore's retry modes still decides when to retry."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -154,3 +155,15 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
     assert found.version == 3
     assert len(refreshed_on) == 1
     assert refreshed_on[0] is not threading.main_thread()
+
+
+async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
+    endpoint: BackgroundEndpoint,
+) -> None:
+    # uvicorn closes a keep-alive connection after 5 idle seconds; aiohttp would keep it for
+    # 15. With one attempt and no retry, a reused dead connection would fail the second call.
+    async for aws in connected(endpoint.url, max_attempts=1):
+        await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        await asyncio.sleep(5.5)
+        found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        assert found.version == 3
