@@ -6,6 +6,7 @@ to talk to it over a real socket. Port 0 binds a free ephemeral port; :attr:`url
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Literal
 
@@ -20,8 +21,13 @@ class ServerThread:
         host: str = "127.0.0.1",
         port: int = 0,
         lifespan: Literal["on", "off"] = "off",
+        quiet: bool = False,
     ) -> None:
-        """Serve ``app``, or a config built elsewhere (the service's ``ServiceConfig``)."""
+        """Serve ``app``, or a config built elsewhere (the service's ``ServiceConfig``).
+
+        ``quiet`` drops uvicorn's own lines below WARNING from this thread: beside the service,
+        "Uvicorn running on http://127.0.0.1:<port>" would name a port nobody should open.
+        """
         if isinstance(app, uvicorn.Config):
             config = app
         else:
@@ -31,10 +37,13 @@ class ServerThread:
             )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self._quiet = _QuietThread(self._thread) if quiet else None
         self.url = ""
 
     def start(self) -> str:
         """Start serving; return once the socket accepts connections."""
+        if self._quiet is not None:
+            UVICORN_LOG.addFilter(self._quiet)
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
@@ -47,3 +56,20 @@ class ServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        if self._quiet is not None:
+            UVICORN_LOG.removeFilter(self._quiet)
+
+
+# Where uvicorn logs its start, stop and errors (shared by every uvicorn in the process).
+UVICORN_LOG = logging.getLogger("uvicorn.error")
+
+
+class _QuietThread(logging.Filter):
+    """Lets through what ``thread`` logs at WARNING and above, and all other threads' lines."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        super().__init__()
+        self._thread = thread
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.thread != self._thread.ident

@@ -64,7 +64,7 @@ class BackgroundEndpoint:
         self, options: EndpointOptions | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.endpoint = LocalSageMaker(options or EndpointOptions())
-        self._thread = ServerThread(self.endpoint.app, host, port)
+        self._thread = ServerThread(self.endpoint.app, host, port, quiet=True)
         self.url = ""
 
     def start(self) -> BackgroundEndpoint:

@@ -8,6 +8,7 @@ stubs, test tools) works by accident; these run the service from ``.venv-runtime
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import httpx
@@ -63,6 +64,8 @@ def test_serve_from_the_runtime_install_answers_and_is_ready(runtime_python: str
     assert ready.json() == {"status": "ready"}
     assert answer == {"data": {"imageVersion": {"version": 2, "jobType": "NOTEBOOK_KERNEL"}}}
     assert finished.returncode == 0, finished.stderr
+    # The embedded endpoint's port is nobody's business: only the service's is announced.
+    assert re.findall(r"Uvicorn running on (http://[\d.:]+)", finished.stderr) == [url]
 
 
 def test_export_schema_from_the_runtime_install_matches_the_checked_in_sdl(
