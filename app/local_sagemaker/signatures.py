@@ -10,8 +10,10 @@ this to prove that the service's requests would pass AWS's check, not only the e
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -22,6 +24,9 @@ from app.local_sagemaker.protocol import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "sagemaker"
+TIMESTAMP = "%Y%m%dT%H%M%SZ"
+# How far a request's X-Amz-Date may be from the endpoint's clock, as AWS allows.
+MAX_SKEW = timedelta(minutes=15)
 
 
 def access_key(request: Request) -> str:
@@ -48,7 +53,18 @@ def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str
     scope = fields.get("Credential", "").split("/")
     signed = fields.get("SignedHeaders", "").split(";")
     timestamp = request.headers.get("x-amz-date", "")
-    if scope[1:] != [timestamp[:8], region, SERVICE, "aws4_request"] or "host" not in signed:
+    if scope[1:] != [timestamp[:8], region, SERVICE, "aws4_request"]:
+        raise _mismatch()
+    # AWS requires the host and every x-amz-* header sent to be signed: a header left out
+    # (the operation's X-Amz-Target, say) could be swapped without breaking the signature.
+    unsigned = {name for name in request.headers if name.startswith("x-amz-")} - set(signed)
+    if "host" not in signed or unsigned:
+        raise _mismatch()
+    _check_clock(timestamp)
+    # botocore signs the body's hash as the client declares it, when it does: it must be the
+    # body's hash (never "UNSIGNED-PAYLOAD"), or the body could be swapped.
+    declared = request.headers.get("x-amz-content-sha256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
         raise _mismatch()
     signable = AWSRequest(
         method=request.method,
@@ -60,7 +76,8 @@ def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str
     signer = SigV4Auth(Credentials(key, secret), SERVICE, region)
     canonical = signer.canonical_request(signable)
     expected = signer.signature(signer.string_to_sign(signable, canonical), signable)
-    if not hmac.compare_digest(expected, fields.get("Signature", "")):
+    given = fields.get("Signature", "")
+    if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise _mismatch()
     return key
 
@@ -72,6 +89,19 @@ def _fields(authorization: str) -> dict[str, str]:
         return {}
     pairs = (part.strip().partition("=") for part in rest.split(","))
     return {name: value for name, _, value in pairs}
+
+
+def _check_clock(timestamp: str) -> None:
+    try:
+        signed_at = datetime.strptime(timestamp, TIMESTAMP).replace(tzinfo=UTC)
+    except ValueError:
+        raise _mismatch() from None
+    if abs(datetime.now(UTC) - signed_at) > MAX_SKEW:
+        raise AwsError(
+            "InvalidSignatureException",
+            f"Signature expired: {timestamp} is more than {MAX_SKEW} from the endpoint's clock.",
+            status=403,
+        )
 
 
 def _mismatch() -> AwsError:
