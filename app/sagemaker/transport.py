@@ -27,11 +27,13 @@ recursion-detection header.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +106,15 @@ class Transport:
         self._events = client.meta.events
         self._exceptions = client.exceptions
         self._service_event = model.service_id.hyphenize()
-        # Adaptive mode's client-side limiter waits (blocking) before each send.
-        self._blocking_before_send = retry_mode == "adaptive"
+        # Adaptive mode's client-side limiter blocks before each send while it waits for a
+        # token. Its own thread keeps that wait off the loop's shared pool (DNS lookups and
+        # credential refreshes run there), and one thread suits a token bucket: waiters queue,
+        # and a cancelled call still queued never takes a token.
+        self._limiter_thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="adaptive-retry")
+            if retry_mode == "adaptive"
+            else None
+        )
         self._credentials = credentials
         self._frozen: ReadOnlyCredentials | None = None
         self._user_agent = (
@@ -117,7 +126,8 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
-        self._ca_bundle = ca_bundle
+        # Loading a CA bundle takes tens of milliseconds: here, off the event loop.
+        self._ssl = _ssl_context(self._endpoint_url, ca_bundle)
         self._proxy = proxy_for(self._endpoint_url)
         self._http: aiohttp.ClientSession | None = None
 
@@ -173,6 +183,8 @@ class Transport:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if self._limiter_thread is not None:
+            self._limiter_thread.shutdown(wait=False, cancel_futures=True)
 
     async def _attempt(
         self, model: OperationModel, request_dict: dict[str, Any]
@@ -189,8 +201,11 @@ class Transport:
             SigV4Auth(await self._frozen_credentials(), self._signing_name, self._region).add_auth(
                 request
             )
-            if self._blocking_before_send:
-                await asyncio.to_thread(self._emit, "before-send", model.name, request=request)
+            if self._limiter_thread is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._limiter_thread,
+                    functools.partial(self._emit, "before-send", model.name, request=request),
+                )
             answer = await self._send(request.url, request.headers, request_dict["body"])
         except Exception as error:
             return None, error
@@ -217,7 +232,15 @@ class Transport:
             raise ReadTimeoutError(endpoint_url=url, error=error) from error
         except aiohttp.ClientConnectorError as error:
             raise EndpointConnectionError(endpoint_url=url, error=error) from error
-        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as error:
+        except (
+            aiohttp.ClientOSError,
+            aiohttp.ClientConnectionResetError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientResponseError,
+        ) as error:
+            # A dropped connection, a cut-off body or an answer that is not HTTP: what boto3
+            # reports as ConnectionClosedError, which every retry mode retries.
             raise ConnectionClosedError(endpoint_url=url, error=error) from error
         except aiohttp.ClientError as error:
             raise HTTPClientError(error=error) from error
@@ -250,9 +273,7 @@ class Transport:
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._pool_size, limit_per_host=0, ssl=self._ssl_context()
-            )
+            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0, ssl=self._ssl)
             self._http = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
@@ -263,11 +284,13 @@ class Transport:
             )
         return self._http
 
-    def _ssl_context(self) -> ssl.SSLContext | bool:
-        if not self._endpoint_url.startswith("https:"):
-            return False
-        # The CA bundle botocore would verify against (AWS_CA_BUNDLE, the config file, or certifi).
-        return ssl.create_default_context(cafile=self._ca_bundle or get_cert_path(True))
+
+def _ssl_context(endpoint_url: str, ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """How to verify an HTTPS endpoint: against the CA bundle botocore would use
+    (``AWS_CA_BUNDLE``, the config file, or certifi's)."""
+    if not endpoint_url.startswith("https:"):
+        return False
+    return ssl.create_default_context(cafile=ca_bundle or get_cert_path(True))
 
 
 def utc_timestamp(value: object) -> datetime:

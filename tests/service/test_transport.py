@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import threading
+import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from app.sagemaker import (
     SageMaker,
     Throttled,
     TimeBounds,
+    Unavailable,
     build_client,
     build_transport,
 )
@@ -167,3 +170,88 @@ async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
         await asyncio.sleep(5.5)
         found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
         assert found.version == 3
+
+
+class Misbehaving:
+    """A raw TCP server on loopback that answers every request with ``reply`` and hangs up,
+    counting the requests it read."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.requests = 0
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.lower().split(b"\r\n")
+            if line.startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        self.requests += 1
+        writer.write(self.reply)
+        await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("mode", ["standard", "legacy"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="not-http"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n" + b'{"ImageName"', id="cut-off"
+        ),
+    ],
+)
+async def test_an_answer_that_is_not_whole_http_is_retried_as_boto3_retries_it(
+    mode: str, reply: bytes
+) -> None:
+    # boto3 calls both a dropped connection (ConnectionClosedError), which every mode retries.
+    server = Misbehaving(reply)
+    async with server as url:
+        async for aws in connected(url, retry_mode=mode, max_attempts=3):
+            with pytest.raises(Unavailable):
+                await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    assert server.requests == 3
+
+
+def threads_waiting_for_a_token() -> list[str]:
+    """The names of the threads now blocked in botocore's token bucket (adaptive mode)."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    waiting = []
+    for ident, frame in sys._current_frames().items():
+        stack = traceback.extract_stack(frame)
+        if any(entry.filename.endswith("retries/bucket.py") for entry in stack):
+            waiting.append(names.get(ident, "?"))
+    return waiting
+
+
+async def test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_threads(
+    endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    # Throttling switches adaptive mode's client-side limiter on, at a low rate: later sends
+    # wait for a token, in a blocking call. Those waits must not occupy the loop's default
+    # thread pool, which DNS lookups and credential refreshes need.
+    control.set_faults(throttleRate=1)
+    async for aws in connected(endpoint.url, retry_mode="adaptive", max_attempts=3):
+        with pytest.raises(Throttled):
+            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        key = ImageVersionKey("pytorch-training", 3)
+        calls = [asyncio.ensure_future(aws.describe_image_version(key)) for _ in range(20)]
+        await asyncio.sleep(0.5)
+        waiting = threads_waiting_for_a_token()
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+    assert waiting, "the limiter never made a send wait: the test proves nothing"
+    assert all(name.startswith("adaptive-retry") for name in waiting), waiting
