@@ -25,6 +25,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
 # How much of a bad value an error repeats: enough to recognise it (any valid name, alias or
 # ARN fits whole), never the whole of a long one (a client that sends a megabyte of name must not
@@ -148,6 +149,7 @@ _CREDENTIAL_FAILURES = (
 # account, the role or the endpoint); AWS's own words where they are written for API callers.
 THROTTLED_MESSAGE = "SageMaker is throttling requests; retry after a short wait."
 UNAVAILABLE_MESSAGE = "SageMaker could not be reached; retry later."
+UNREADABLE_MESSAGE = "SageMaker answered with something this service cannot read."
 DENIED_MESSAGE = (
     "SageMaker refused the service's AWS credentials; an operator must fix its permissions."
 )
@@ -166,6 +168,8 @@ def from_botocore(error: Exception, key: Hashable | None) -> SageMakerError | No
         return Unavailable(UNAVAILABLE_MESSAGE, key=key)
     if isinstance(error, ClientError):
         return _from_aws_answer(error.response, key)
+    if isinstance(error, ResponseParserError):
+        return UnexpectedAnswer(UNREADABLE_MESSAGE, key=key)
     return None
 
 

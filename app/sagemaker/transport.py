@@ -53,7 +53,7 @@ from botocore.exceptions import (
 from botocore.hooks import first_non_none_response
 from botocore.httpsession import get_cert_path
 from botocore.model import OperationModel
-from botocore.parsers import ResponseParserFactory
+from botocore.parsers import ResponseParserError, ResponseParserFactory
 from botocore.serialize import create_serializer
 from botocore.utils import parse_timestamp
 
@@ -215,7 +215,19 @@ class Transport:
             "body": answer.content,
             "context": {"operation_name": model.name},
         }
-        parsed = self._parser.parse(response_dict, model.output_shape)  # type: ignore[arg-type]
+        try:
+            parsed = self._parser.parse(response_dict, model.output_shape)  # type: ignore[arg-type]
+        except (ResponseParserError, ValueError) as error:
+            # Bytes botocore cannot read (not UTF-8, say). A failed answer is judged by its
+            # status alone (a 5xx is retried and ends as unavailable); a successful one is
+            # an answer this service cannot use.
+            if answer.status_code < 300:
+                return None, ResponseParserError(f"unreadable answer: {type(error).__name__}")
+            request_id = answer.headers.get("x-amzn-requestid", "")
+            parsed = {
+                "Error": {"Code": "", "Message": ""},
+                "ResponseMetadata": {"RequestId": request_id},
+            }
         parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = answer.status_code
         return (answer, parsed), None
 

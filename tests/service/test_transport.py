@@ -26,6 +26,7 @@ from app.sagemaker import (
     Throttled,
     TimeBounds,
     Unavailable,
+    UnexpectedAnswer,
     build_client,
     build_transport,
 )
@@ -255,3 +256,19 @@ async def test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_thread
         await asyncio.gather(*calls, return_exceptions=True)
     assert waiting, "the limiter never made a send wait: the test proves nothing"
     assert all(name.startswith("adaptive-retry") for name in waiting), waiting
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "requests"),
+    [("503 Service Unavailable", Unavailable, 3), ("200 OK", UnexpectedAnswer, 1)],
+)
+async def test_an_answer_botocore_cannot_read_is_judged_by_its_status(
+    status: str, error: type[Exception], requests: int
+) -> None:
+    # Not UTF-8: botocore's parser raises on it, which was a bug (500) to the client before.
+    server = Misbehaving(f"HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\n".encode() + b"\xff\xfe")
+    async with server as url:
+        async for aws in connected(url, max_attempts=3):
+            with pytest.raises(error):
+                await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    assert server.requests == requests
