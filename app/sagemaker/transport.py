@@ -123,6 +123,10 @@ class Transport:
         )
         self._max_attempts = max_attempts
         self._pool_size = pool_size
+        # Calls beyond the pool wait here, first come first served. aiohttp's own pool limit
+        # lets a newcomer take a just-freed connection ahead of those already waiting, which
+        # under load left some calls waiting seconds.
+        self._turns = asyncio.Semaphore(pool_size)
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
@@ -234,9 +238,10 @@ class Transport:
     async def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """POST one request for an answer; a failure leaves as botocore's exception for it."""
         try:
-            async with self._session().post(
-                url, headers=headers, data=body, proxy=self._proxy
-            ) as reply:
+            async with (
+                self._turns,
+                self._session().post(url, headers=headers, data=body, proxy=self._proxy) as reply,
+            ):
                 return Answer(reply.status, reply.headers, await reply.read())
         except aiohttp.ConnectionTimeoutError as error:
             raise ConnectTimeoutError(endpoint_url=url, error=error) from error

@@ -272,3 +272,19 @@ async def test_an_answer_botocore_cannot_read_is_judged_by_its_status(
             with pytest.raises(error):
                 await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
     assert server.requests == requests
+
+
+async def test_calls_beyond_the_pool_are_served_in_turn(endpoint: BackgroundEndpoint) -> None:
+    # Four clients, each calling again as soon as its call returns, share one connection. Served
+    # in turn, they alternate; aiohttp's pool alone let the client that just finished take the
+    # connection back ahead of those waiting, and the others starved (0000000000111...).
+    served: list[int] = []
+
+    async def client(aws: SageMaker, number: int) -> None:
+        for _ in range(10):
+            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            served.append(number)
+
+    async for aws in connected(endpoint.url, pool_size=1):
+        await asyncio.gather(*(client(aws, number) for number in range(4)))
+    assert served == [0, 1, 2, 3] * 10
