@@ -31,7 +31,11 @@ MAX_SKEW = timedelta(minutes=15)
 
 def access_key(request: Request) -> str:
     """The access key ID of a SigV4 ``Authorization`` header; AWS's error when there is none."""
-    key = _fields(request.headers.get("authorization", "")).get("Credential", "").split("/")[0]
+    return _access_key(_fields(request.headers.get("authorization", "")))
+
+
+def _access_key(fields: Mapping[str, str]) -> str:
+    key = fields.get("Credential", "").split("/")[0]
     if not key:
         raise AwsError(
             "MissingAuthenticationTokenException", "Missing Authentication Token", status=403
@@ -42,7 +46,7 @@ def access_key(request: Request) -> str:
 def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str) -> str:
     """The request's access key, once its signature proves it holds the key's secret."""
     fields = _fields(request.headers.get("authorization", ""))
-    key = access_key(request)
+    key = _access_key(fields)
     secret = secrets.get(key)
     if secret is None:
         raise AwsError(
@@ -50,7 +54,7 @@ def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str
             "The security token included in the request is invalid.",
             status=403,
         )
-    scope = fields.get("Credential", "").split("/")
+    scope = fields["Credential"].split("/")
     signed = fields.get("SignedHeaders", "").split(";")
     timestamp = request.headers.get("x-amz-date", "")
     if scope[1:] != [timestamp[:8], region, SERVICE, "aws4_request"]:
