@@ -9,6 +9,7 @@ import sys
 import threading
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ def checking_endpoint(request: pytest.FixtureRequest) -> Iterator[BackgroundEndp
         yield endpoint
 
 
+@asynccontextmanager
 async def connected(url: str, **settings: Any) -> AsyncIterator[SageMaker]:
     aws = SageMaker(build_transport(dataclasses.replace(TEST_SETTINGS, **settings), url))
     try:
@@ -56,7 +58,7 @@ async def connected(url: str, **settings: Any) -> AsyncIterator[SageMaker]:
 
 @pytest.fixture
 async def aws(checking_endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]:
-    async for connection in connected(checking_endpoint.url):
+    async with connected(checking_endpoint.url) as connection:
         yield connection
 
 
@@ -112,7 +114,7 @@ async def test_each_retry_mode_retries_throttling_up_to_its_attempts(
     mode: str, endpoint: BackgroundEndpoint, control: EndpointControl
 ) -> None:
     control.set_faults(throttleRate=1)
-    async for aws in connected(endpoint.url, retry_mode=mode, max_attempts=3):
+    async with connected(endpoint.url, retry_mode=mode, max_attempts=3) as aws:
         with pytest.raises(Throttled) as throttled:
             await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
     assert throttled.value.aws_code == "ThrottlingException"
@@ -166,7 +168,7 @@ async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
 ) -> None:
     # uvicorn closes a keep-alive connection after 5 idle seconds; aiohttp would keep it for
     # 15. With one attempt and no retry, a reused dead connection would fail the second call.
-    async for aws in connected(endpoint.url, max_attempts=1):
+    async with connected(endpoint.url, max_attempts=1) as aws:
         await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
         await asyncio.sleep(5.5)
         found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
@@ -219,10 +221,9 @@ async def test_an_answer_that_is_not_whole_http_is_retried_as_boto3_retries_it(
 ) -> None:
     # boto3 calls both a dropped connection (ConnectionClosedError), which every mode retries.
     server = Misbehaving(reply)
-    async with server as url:
-        async for aws in connected(url, retry_mode=mode, max_attempts=3):
-            with pytest.raises(Unavailable):
-                await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    async with server as url, connected(url, retry_mode=mode, max_attempts=3) as aws:
+        with pytest.raises(Unavailable):
+            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
     assert server.requests == 3
 
 
@@ -244,7 +245,7 @@ async def test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_thread
     # wait for a token, in a blocking call. Those waits must not occupy the loop's default
     # thread pool, which DNS lookups and credential refreshes need.
     control.set_faults(throttleRate=1)
-    async for aws in connected(endpoint.url, retry_mode="adaptive", max_attempts=3):
+    async with connected(endpoint.url, retry_mode="adaptive", max_attempts=3) as aws:
         with pytest.raises(Throttled):
             await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
         key = ImageVersionKey("pytorch-training", 3)
@@ -267,10 +268,9 @@ async def test_an_answer_botocore_cannot_read_is_judged_by_its_status(
 ) -> None:
     # Not UTF-8: botocore's parser raises on it, which was a bug (500) to the client before.
     server = Misbehaving(f"HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\n".encode() + b"\xff\xfe")
-    async with server as url:
-        async for aws in connected(url, max_attempts=3):
-            with pytest.raises(error):
-                await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+    async with server as url, connected(url, max_attempts=3) as aws:
+        with pytest.raises(error):
+            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
     assert server.requests == requests
 
 
@@ -285,6 +285,6 @@ async def test_calls_beyond_the_pool_are_served_in_turn(endpoint: BackgroundEndp
             await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
             served.append(number)
 
-    async for aws in connected(endpoint.url, pool_size=1):
+    async with connected(endpoint.url, pool_size=1) as aws:
         await asyncio.gather(*(client(aws, number) for number in range(4)))
     assert served == [0, 1, 2, 3] * 10
