@@ -517,14 +517,7 @@ def request_members(draw: st.DrawFn, json_text: st.SearchStrategy[str]) -> list[
         "operationName": OPERATION_NAMES.map(_dumps),
         "extensions": st.just(PERSISTED_QUERY),
     }
-    members = [
-        (member, draw(mostly(strategy, json_text)))
-        for member, strategy in typed.items()
-        if draw(mostly(st.just(True), st.just(False)) if member == "query" else st.booleans())
-    ]
-    extra = st.lists(st.tuples(REQUEST_MEMBERS, json_text), min_size=1, max_size=2)
-    members += draw(mostly(st.just([]), extra))
-    return draw(st.permutations(members))
+    return _some_members(draw, typed, json_text)
 
 
 @st.composite
@@ -537,15 +530,23 @@ def query_params(draw: st.DrawFn) -> list[tuple[str, str]]:
         "operationName": OPERATION_NAMES,
         "extensions": st.just(PERSISTED_QUERY),
     }
-    anything = st.one_of(SHORT_JSON_TEXT, TEXT, st.just(""))
-    params = [
-        (member, draw(mostly(strategy, anything)))
+    return _some_members(draw, typed, st.one_of(SHORT_JSON_TEXT, TEXT, st.just("")))
+
+
+def _some_members(
+    draw: st.DrawFn, typed: dict[str, st.SearchStrategy[str]], other: st.SearchStrategy[str]
+) -> list[tuple[str, str]]:
+    """The query three times in four and each other member of ``typed`` half the time, valued
+    by its own strategy mostly, else by ``other``; now and then members of any name; in any
+    order."""
+    members = [
+        (member, draw(mostly(strategy, other)))
         for member, strategy in typed.items()
         if draw(mostly(st.just(True), st.just(False)) if member == "query" else st.booleans())
     ]
-    extra = st.lists(st.tuples(REQUEST_MEMBERS, anything), min_size=1, max_size=2)
-    params += draw(mostly(st.just([]), extra))
-    return draw(st.permutations(params))
+    extra = st.lists(st.tuples(REQUEST_MEMBERS, other), min_size=1, max_size=2)
+    members += draw(mostly(st.just([]), extra))
+    return draw(st.permutations(members))
 
 
 REQUEST_OBJECTS = request_members(JSON_TEXT).map(_json_object)
