@@ -99,7 +99,6 @@ class Transport:
         parsers = ResponseParserFactory()
         parsers.set_parser_defaults(timestamp_parser=utc_timestamp)
         self._parser = parsers.create_parser(protocol)
-        self._operations: dict[str, OperationModel] = {}
         self._endpoint_url = client.meta.endpoint_url
         self._region = client.meta.region_name
         self._signing_name = model.signing_name or model.endpoint_prefix
@@ -138,7 +137,7 @@ class Transport:
     async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One operation, retried as the client's retry mode decides. Returns the parsed answer
         (with ``ResponseMetadata``) or raises what boto3 would have raised."""
-        model = self._operation(operation)
+        model = self._model.operation_model(operation)  # botocore caches it
         request_dict = self._serializer.serialize_to_request(params, model)
         prepare_request_dict(request_dict, self._endpoint_url, user_agent=self._user_agent)
         context = request_dict["context"]
@@ -281,12 +280,6 @@ class Transport:
             f"{event}.{self._service_event}.{operation}", **kwargs
         )
         return answers
-
-    def _operation(self, name: str) -> OperationModel:
-        model = self._operations.get(name)
-        if model is None:
-            model = self._operations[name] = self._model.operation_model(name)
-        return model
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
