@@ -13,7 +13,7 @@ they are plain values a cache may keep (a not-found answer is worth remembering 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import (
     ClientError,
@@ -27,6 +27,8 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from app.errors import CodedError, ErrorCode
+
 # How much of a bad value an error repeats: enough to recognise it (any valid name, alias or
 # ARN fits whole), never the whole of a long one (a client that sends a megabyte of name must not
 # get it back once per failed lookup).
@@ -38,10 +40,8 @@ def shown(value: str) -> str:
     return value if len(value) <= SHOWN_CHARACTERS else value[:SHOWN_CHARACTERS] + "…"
 
 
-class SageMakerError(Exception):
+class SageMakerError(CodedError):
     """A failed lookup: what was asked (``key``), and what AWS said, where it answered."""
-
-    retryable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -57,9 +57,15 @@ class SageMakerError(Exception):
         self.aws_code = aws_code
         self.request_id = request_id
 
+    @property
+    def retryable(self) -> bool:
+        return self.code.retryable
+
 
 class NotFound(SageMakerError):
     """SageMaker has no such image, version or alias (``ResourceNotFound``)."""
+
+    code = ErrorCode.NOT_FOUND
 
 
 class InvalidInput(SageMakerError):
@@ -69,6 +75,8 @@ class InvalidInput(SageMakerError):
     ``alias``, ...), with the ``value`` given, so a presenter can name it in its own words;
     the message then reads as ``field`` followed by ``problem``.
     """
+
+    code = ErrorCode.BAD_USER_INPUT
 
     def __init__(
         self,
@@ -90,28 +98,31 @@ class InvalidInput(SageMakerError):
 class Throttled(SageMakerError):
     """SageMaker still throttles after botocore's retries."""
 
-    retryable = True
+    code = ErrorCode.THROTTLED
 
 
 class Unavailable(SageMakerError):
     """SageMaker could not be reached, timed out, or failed (5xx) after retries."""
 
-    retryable = True
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
 
 
 class AccessDenied(SageMakerError):
     """AWS refuses the service's credentials, or there are none: an operator must act."""
 
+    code = ErrorCode.UPSTREAM_ACCESS_DENIED
+
 
 class DeadlineExceeded(SageMakerError):
     """SageMaker had not answered when the request's time ran out; the call was abandoned."""
 
-    retryable = True
+    code = ErrorCode.DEADLINE_EXCEEDED
 
 
 class UnexpectedAnswer(SageMakerError):
     """SageMaker answered with something this service does not know: an error code outside
-    the table below, or a value outside the model the service was built with."""
+    the table below, or a value outside the model the service was built with. A bug to the
+    client (INTERNAL_SERVER_ERROR, with an errorId the log explains)."""
 
 
 _THROTTLING_CODES = frozenset(

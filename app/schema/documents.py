@@ -52,11 +52,11 @@ from graphql.language import Visitor, visit
 from strawberry.extensions import SchemaExtension
 
 from app import metrics
-from app.errors import ErrorCode
+from app.errors import ErrorCode, extension
 from app.schema.context import RequestContext
 from app.schema.cost import estimate_objects, refusal
 
-VALIDATION_FAILED = {"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value, "retryable": False}
+VALIDATION_FAILED = extension(ErrorCode.GRAPHQL_VALIDATION_FAILED)
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
 MAX_NUMBER_CHARACTERS = 400
 # Documents kept, and the longest text kept: together at most 16 MiB of query text.

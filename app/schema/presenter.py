@@ -21,7 +21,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from app.errors import ErrorCode, code_for
+from app.errors import ErrorCode, code_for, extension
 from app.sagemaker import (
     ImageKey,
     ImageVersionKey,
@@ -46,9 +46,7 @@ ARGUMENTS = {
 def bad_user_input(message: str, **facts: Any) -> GraphQLError:
     """An error about an argument that only the schema knows (``first``, ``after``, ``refs``,
     a representation), raised by a resolver or an extension."""
-    return GraphQLError(
-        message, extensions={"code": ErrorCode.BAD_USER_INPUT.value, "retryable": False, **facts}
-    )
+    return GraphQLError(message, extensions=extension(ErrorCode.BAD_USER_INPUT, **facts))
 
 
 def present(error: GraphQLError) -> GraphQLError:
@@ -58,23 +56,18 @@ def present(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         return _about_the_document(error)
-    if (
-        isinstance(original, SageMakerError)
-        and code_for(original) != ErrorCode.INTERNAL_SERVER_ERROR
-    ):
-        extensions: dict[str, Any] = {
-            "code": code_for(original).value,
-            "retryable": original.retryable,
-            **_asked(original),
-        }
+    code = code_for(original)
+    if code is ErrorCode.INTERNAL_SERVER_ERROR:
+        return _internal(error, original)
+    facts = _asked(original)
+    if isinstance(original, SageMakerError):
         if original.aws_code:
-            extensions["awsErrorCode"] = original.aws_code
+            facts["awsErrorCode"] = original.aws_code
         if original.request_id:
-            extensions["awsRequestId"] = original.request_id
-        return GraphQLError(
-            _message(original), nodes=error.nodes, path=error.path, extensions=extensions
-        )
-    return _internal(error, original)
+            facts["awsRequestId"] = original.request_id
+    return GraphQLError(
+        _message(original), nodes=error.nodes, path=error.path, extensions=extension(code, **facts)
+    )
 
 
 def _about_the_document(error: GraphQLError) -> GraphQLError:
@@ -94,14 +87,14 @@ def _about_the_document(error: GraphQLError) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={**(error.extensions or {}), "code": code.value, "retryable": False},
+        extensions={**(error.extensions or {}), **extension(code)},
     )
 
 
-def _message(error: SageMakerError) -> str:
+def _message(error: Exception) -> str:
     if isinstance(error, InvalidInput) and error.field:
         return f"{ARGUMENTS.get(error.field, error.field)} {error.problem}"
-    return error.message
+    return str(error)
 
 
 def _asked(error: BaseException) -> dict[str, Any]:
@@ -140,10 +133,5 @@ def _internal(error: GraphQLError, original: Exception) -> GraphQLError:
         f"Internal server error. Quote errorId {error_id} when reporting it.",
         nodes=error.nodes,
         path=error.path,
-        extensions={
-            "code": ErrorCode.INTERNAL_SERVER_ERROR.value,
-            "retryable": False,
-            "errorId": error_id,
-            **asked,
-        },
+        extensions=extension(ErrorCode.INTERNAL_SERVER_ERROR, errorId=error_id, **asked),
     )

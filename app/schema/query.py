@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 from graphql import GraphQLError
 
-from app.errors import ErrorCode
+from app.errors import ErrorCode, extension
 from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
@@ -143,8 +143,7 @@ class Subscription:
                 yield ImageVersion.from_record(state)
         except TooManyFollowers as full:
             raise GraphQLError(
-                str(full),
-                extensions={"code": ErrorCode.TOO_MANY_SUBSCRIPTIONS.value, "retryable": True},
+                str(full), extensions=extension(ErrorCode.TOO_MANY_SUBSCRIPTIONS)
             ) from None
 
 

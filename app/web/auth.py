@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import jwt
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import ErrorCode, error_document
+from app.errors import ErrorCode, Refusal
 from app.settings import Settings
 from app.web.middleware import log_fields
 
@@ -138,7 +137,7 @@ class Authentication:
             return
         principal = self.credentials.identify(Headers(scope=scope))
         if principal is None:
-            await self._refuse(scope, send)
+            await self._refusal(scope)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         log_fields(scope)["principal"] = principal
@@ -155,7 +154,7 @@ class Authentication:
         )
         return not page_load
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    def _refusal(self, scope: Scope) -> Refusal:
         headers = Headers(scope=scope)
         if headers.get("authorization") or headers.get("x-api-key"):
             message = (
@@ -168,16 +167,5 @@ class Authentication:
                 "Authorization: Bearer, or a bearer JWT."
             )
         log_fields(scope)["errorCodes"] = [ErrorCode.UNAUTHENTICATED.value]
-        body = json.dumps(error_document(message, ErrorCode.UNAUTHENTICATED)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="sagemaker-images"'),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        challenge = {"WWW-Authenticate": 'Bearer realm="sagemaker-images"'}
+        return Refusal(401, message, ErrorCode.UNAUTHENTICATED, challenge)

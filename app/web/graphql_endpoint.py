@@ -36,7 +36,7 @@ from strawberry.types.graphql import OperationType
 
 from app import graphiql, metrics
 from app.cache.responses import ResponseCache
-from app.errors import ErrorCode, error_document
+from app.errors import ErrorCode, Refusal, extension
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.documents import unknown_operation
@@ -51,16 +51,6 @@ from app.web.persisted_queries import (
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 ALLOWED_METHODS = "GET, HEAD, POST"
-
-
-class Refused(Exception):
-    """A request refused before GraphQL: its status and what to tell the client."""
-
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -100,16 +90,19 @@ class GraphQLEndpoint:
         request = Request(scope, receive)
         try:
             response = await self.respond(request)
-        except Refused as refusal:
-            response = refused(refusal)
+        except Refusal as refusal:
+            await refusal(scope, receive, send)
+            return
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD", "POST"):
-            raise Refused(405, "GraphQL runs over GET, HEAD and POST.", {"Allow": ALLOWED_METHODS})
+            raise Refusal(
+                405, "GraphQL runs over GET, HEAD and POST.", headers={"Allow": ALLOWED_METHODS}
+            )
         if request.method != "POST" and not request.query_params and _wants_html(request):
             if not self.settings.graphiql:
-                raise Refused(404, "GraphiQL is turned off on this service.")
+                raise Refusal(404, "GraphiQL is turned off on this service.")
             return graphiql_page()
         media_type = negotiate(request.headers)
         params = await read_params(request)
@@ -119,14 +112,14 @@ class GraphQLEndpoint:
         try:
             query, digest = await stores.persisted.query_for(params.query, params.extensions)
         except PersistedQueryRefused as refusal:
-            raise Refused(400, str(refusal)) from None
+            raise Refusal(400, str(refusal)) from None
         except PersistedQueryNotFound as missing:
             context.log_fields["persistedQuery"] = str(missing)
             return self._response(request, _persisted_query_not_found(), media_type, None)
         if digest is not None:
             context.log_fields["persistedQuery"] = digest
         if query is None:
-            raise Refused(400, "The request needs a `query`: a GraphQL document as a string.")
+            raise Refusal(400, "The request needs a `query`: a GraphQL document as a string.")
         params = dataclasses.replace(params, query=query)
         cost = metrics.RequestCost()
         metrics.current_cost.set(cost)
@@ -177,14 +170,16 @@ class GraphQLEndpoint:
                 operation_extensions=params.extensions,
             )
         except InvalidOperationTypeError as error:
-            raise Refused(405, error.as_http_error_reason(method), {"Allow": "POST"}) from None
+            raise Refusal(
+                405, error.as_http_error_reason(method), headers={"Allow": "POST"}
+            ) from None
         except CannotGetOperationTypeError:
             # Strawberry looks the named operation up before validation, and raises: answer as
             # validation does for a document without it.
             unknown = unknown_operation(params.operation_name)
             return ExecutionResult(data=None, errors=[unknown])
         except MissingQueryError:
-            raise Refused(400, "The request has no GraphQL query.") from None
+            raise Refusal(400, "The request has no GraphQL query.") from None
 
     def _response(
         self,
@@ -217,7 +212,7 @@ def _persisted_query_not_found() -> ExecutionResult:
     # The message is Apollo's: clients match on it (and on the code) to send the query's text.
     error = GraphQLError(
         "PersistedQueryNotFound",
-        extensions={"code": ErrorCode.PERSISTED_QUERY_NOT_FOUND.value, "retryable": True},
+        extensions=extension(ErrorCode.PERSISTED_QUERY_NOT_FOUND),
     )
     return ExecutionResult(data=None, errors=[error])
 
@@ -242,16 +237,6 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
     return Response(_encode(body), status_code=status, media_type=media_type)
 
 
-def refused(refusal: Refused) -> Response:
-    document = error_document(refusal.message, ErrorCode.BAD_REQUEST)
-    return Response(
-        _encode(document),
-        status_code=refusal.status,
-        media_type=JSON,
-        headers={**refusal.headers, "Cache-Control": "no-store"},
-    )
-
-
 def negotiate(headers: Headers) -> str:
     """The media type to answer in, from the Accept header; 406 when it allows neither."""
     accept = headers.get("accept", "")
@@ -262,7 +247,7 @@ def negotiate(headers: Headers) -> str:
         return GRAPHQL_RESPONSE
     if ranges & {JSON, "application/*", "*/*"}:
         return JSON
-    raise Refused(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
+    raise Refusal(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
 
 
 async def read_params(request: Request) -> GraphQLParams:
@@ -270,10 +255,10 @@ async def read_params(request: Request) -> GraphQLParams:
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
-            raise Refused(415, f"POST a JSON body with Content-Type: {JSON}.")
+            raise Refusal(415, f"POST a JSON body with Content-Type: {JSON}.")
         body = decode_json(await request.body(), "The request body")
         if not isinstance(body, dict):
-            raise Refused(400, "The request body must be a JSON object.")
+            raise Refusal(400, "The request body must be a JSON object.")
         raw: Mapping[str, Any] = body
     else:
         query_params = request.query_params
@@ -285,10 +270,10 @@ async def read_params(request: Request) -> GraphQLParams:
         }
     query = raw.get("query")
     if query is not None and (not isinstance(query, str) or not query):
-        raise Refused(400, "`query` must be a GraphQL document as a string.")
+        raise Refusal(400, "`query` must be a GraphQL document as a string.")
     operation_name = raw.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
-        raise Refused(400, "`operationName` must be a string or null.")
+        raise Refusal(400, "`operationName` must be a string or null.")
     return GraphQLParams(
         query=query,
         variables=_object_or_null(raw.get("variables"), "variables"),
@@ -304,7 +289,7 @@ def decode_json(data: bytes | str, what: str) -> Any:
         return json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         # ValueError covers bad UTF-8, bad JSON and integers of thousands of digits.
-        raise Refused(400, f"{what} is not valid JSON.") from None
+        raise Refusal(400, f"{what} is not valid JSON.") from None
 
 
 def _no_constant(name: str) -> Any:
@@ -317,7 +302,7 @@ def _json_parameter(raw: str | None, name: str) -> Any:
 
 def _object_or_null(value: Any, name: str) -> dict[str, Any] | None:
     if value is not None and not isinstance(value, dict):
-        raise Refused(400, f"`{name}` must be a JSON object or null.")
+        raise Refusal(400, f"`{name}` must be a JSON object or null.")
     return value
 
 

@@ -5,7 +5,6 @@ Both are pure ASGI (no BaseHTTPMiddleware), so they add no task or buffering per
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
-from app.errors import ErrorCode, error_document
+from app.errors import Refusal
 
 log = logging.getLogger("app.requests")
 
@@ -90,9 +89,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = Refusal(413, f"Request body exceeds {self.max_bytes} bytes.")
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await too_large(scope, receive, send)
             return
         received = 0
 
@@ -108,19 +108,7 @@ class BodyLimit:
         try:
             await self.app(scope, counted_receive, send)
         except _BodyTooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        message = f"Request body exceeds {self.max_bytes} bytes."
-        body = json.dumps(error_document(message, ErrorCode.BAD_REQUEST)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            await too_large(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

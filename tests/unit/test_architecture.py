@@ -47,7 +47,7 @@ def _aws_members() -> set[str]:
 @pytest.mark.parametrize(
     ("room", "forbidden"),
     [
-        ("sagemaker", ("graphql", "strawberry", "app.schema", "app.loaders", "app.errors")),
+        ("sagemaker", ("graphql", "strawberry", "app.schema", "app.loaders")),
         ("schema", ("botocore", "boto3", "aiohttp", "app.local_sagemaker")),
         ("errors.py", ("botocore", "boto3", "aiohttp", "graphql", "strawberry")),
         ("loaders.py", ("botocore", "boto3", "aiohttp", "graphql", "strawberry")),
