@@ -9,7 +9,8 @@ calls for the batch at once. The client's thread pool bounds how many run in par
 SageMaker has no batch describe, so "batching" here means deduplicated concurrent single calls:
 N fields over M unique keys cost M calls in about the time of one.
 
-Loaders live for one request only (they are built in the context getter). Their cache is a
+Loaders live for one request only (the web room builds them with the request's context), and
+note what the request cost in its ledger (``app.ledger``). Their cache is a
 request's memo, never a cross-user cache: two clients never see each other's results, and a
 version changed in SageMaker is seen by the next request.
 
@@ -24,102 +25,55 @@ instead of waiting on a slow SageMaker.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
 from app import metrics
-from app.sagemaker import (
-    DeadlineExceeded,
-    ImageDescription,
-    ImageKey,
-    ImagesPage,
-    ImageSummary,
-    ImageVersionDescription,
-    ImageVersionKey,
-    ImageVersionsPage,
-    ImageVersionSummary,
-    Page,
-    SageMakerCalls,
-)
+from app.ledger import Ledger
+from app.sagemaker import DeadlineExceeded, SageMakerCalls
+from app.sagemaker.operations import Key, Operation
 
-K = TypeVar("K")
+K = TypeVar("K", bound=Key)
 V = TypeVar("V")
 
 
-class ConcurrentLoader(DataLoader[K, V]):
-    """A DataLoader whose batch runs :meth:`load_one` for each unique key at once.
+class OperationLoader(DataLoader[K, V]):
+    """A DataLoader of one SageMaker operation, whose batch calls it for each unique key at once.
 
-    Subclasses say how to load one key; this class owns the batching contract: duplicates are
-    dropped, the calls run concurrently (bounded by the client's pool), and every key gets its
-    own value or its own exception, in the order the keys came.
+    This class owns the batching contract: duplicates are dropped, the calls run concurrently
+    (bounded by the transport's pool) until the request's deadline, and every key gets its own
+    value or its own exception, in the order the keys came. An answer that also answers another
+    key (a version found by alias answers for its number too) primes that key, so a later load
+    of it in the same request costs no call.
     """
 
-    def __init__(self, sagemaker: SageMakerCalls, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        sagemaker: SageMakerCalls,
+        operation: Operation[K, V],
+        deadline: Deadline,
+        ledger: Ledger,
+    ) -> None:
         super().__init__()
         self.sagemaker = sagemaker
+        self.operation = operation
         self.deadline = deadline
-
-    async def load_one(self, key: K) -> V:
-        raise NotImplementedError
-
-    def loaded(self, key: K, value: V) -> None:
-        """Called with each value the batch found; a hook for priming related keys."""
+        self.ledger = ledger
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
         unique = list(dict.fromkeys(keys))
-        metrics.BATCH_SIZE.labels(type(self).__name__).observe(len(unique))
-        results = await gather_per_key({key: self.load_one(key) for key in unique}, self.deadline)
+        metrics.BATCH_SIZE.labels(self.operation.name).observe(len(unique))
+        calls = {key: self.sagemaker.call(self.operation, key, self.ledger) for key in unique}
+        results = await gather_per_key(calls, self.deadline)
         found = dict(zip(unique, results, strict=True))
         for key, result in found.items():
             if not isinstance(result, Exception):
-                self.loaded(key, result)
+                other = self.operation.also_answers(key, result)
+                if other is not None:
+                    self.prime(other, result)
         return [found[key] for key in keys]
-
-
-class ImageVersionLoader(ConcurrentLoader[ImageVersionKey, ImageVersionDescription]):
-    """DescribeImageVersion by :class:`ImageVersionKey`.
-
-    A version found by alias or as the latest also answers for its pinned key (image, version):
-    a later load of that key in the same request costs no call.
-    """
-
-    async def load_one(self, key: ImageVersionKey) -> ImageVersionDescription:
-        return await self.sagemaker.describe_image_version(key)
-
-    def loaded(self, key: ImageVersionKey, value: ImageVersionDescription) -> None:
-        if key.version is None:
-            self.prime(key.pinned(value.version), value)
-
-
-class ImageLoader(ConcurrentLoader[ImageKey, ImageDescription]):
-    """DescribeImage by :class:`ImageKey`."""
-
-    async def load_one(self, key: ImageKey) -> ImageDescription:
-        return await self.sagemaker.describe_image(key)
-
-
-class AliasesLoader(ConcurrentLoader[ImageVersionKey, list[str]]):
-    """ListAliases (every page) by pinned :class:`ImageVersionKey`."""
-
-    async def load_one(self, key: ImageVersionKey) -> list[str]:
-        return await self.sagemaker.list_aliases(key)
-
-
-class ImagePageLoader(ConcurrentLoader[ImagesPage, Page[ImageSummary]]):
-    """ListImages by page: fields asking for the same page share one call."""
-
-    async def load_one(self, key: ImagesPage) -> Page[ImageSummary]:
-        return await self.sagemaker.list_images(key)
-
-
-class ImageVersionPageLoader(ConcurrentLoader[ImageVersionsPage, Page[ImageVersionSummary]]):
-    """ListImageVersions by page: fields asking for the same page share one call."""
-
-    async def load_one(self, key: ImageVersionsPage) -> Page[ImageVersionSummary]:
-        return await self.sagemaker.list_image_versions(key)
 
 
 class Deadline:
@@ -168,36 +122,28 @@ async def gather_per_key(
 
 
 class Loaders:
-    """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers.
+    """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers
+    and notes what they cost in ``ledger``.
 
-    Each loader is built when a resolver first asks for it: most requests use one or two.
+    Each operation's loader is built when a resolver first asks for it: most requests use one
+    or two.
     """
 
-    def __init__(self, sagemaker: SageMakerCalls, timeout: float) -> None:
+    def __init__(self, sagemaker: SageMakerCalls, timeout: float, ledger: Ledger | None = None):
         self._sagemaker, self._timeout = sagemaker, timeout
+        self.ledger = ledger if ledger is not None else Ledger()
         self._deadline = Deadline(timeout)
+        self._loaders: dict[Operation[Any, Any], OperationLoader[Any, Any]] = {}
 
-    @functools.cached_property
-    def image_version(self) -> ImageVersionLoader:
-        return ImageVersionLoader(self._sagemaker, self._deadline)
-
-    @functools.cached_property
-    def image(self) -> ImageLoader:
-        return ImageLoader(self._sagemaker, self._deadline)
-
-    @functools.cached_property
-    def aliases(self) -> AliasesLoader:
-        return AliasesLoader(self._sagemaker, self._deadline)
-
-    @functools.cached_property
-    def image_page(self) -> ImagePageLoader:
-        return ImagePageLoader(self._sagemaker, self._deadline)
-
-    @functools.cached_property
-    def image_version_page(self) -> ImageVersionPageLoader:
-        return ImageVersionPageLoader(self._sagemaker, self._deadline)
+    def of(self, operation: Operation[K, V]) -> OperationLoader[K, V]:
+        """This request's loader of ``operation``."""
+        loader = self._loaders.get(operation)
+        if loader is None:
+            loader = OperationLoader(self._sagemaker, operation, self._deadline, self.ledger)
+            self._loaders[operation] = loader
+        return loader
 
     def renewed(self) -> Loaders:
-        """Loaders as a new request's: an empty memo and a deadline from now. For what lives
-        longer than a request (a subscription's events)."""
+        """Loaders as a new request's: an empty memo, a deadline from now, a ledger of their
+        own. For what lives longer than a request (a subscription's events)."""
         return Loaders(self._sagemaker, self._timeout)

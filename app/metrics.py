@@ -6,10 +6,9 @@ One module names every metric, so an operator can read here what the service mea
   in flight, rate-limit waits;
 * cache: hits, misses and stale answers by store, and waits coalesced onto another's fetch;
 * loaders: how many keys each batch held;
-* GraphQL and HTTP: requests by operation name and outcome, request latency;
+* GraphQL and HTTP: requests by operation name and outcome, request latency.
 
-and, for one request, what it cost (:class:`RequestCost`: upstream calls, cache hits, waits,
-retries, the budget's estimate), which a response may carry as ``extensions.cost``.
+What one request cost is its ledger's to say (``app.ledger``), not this module's.
 
 With several worker processes (``SMGQL_WORKERS``), prometheus-client's multiprocess mode sums
 their values: ``app.web.server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
@@ -23,10 +22,7 @@ Label values are bounded: operation names come from a client, so only the first
 
 from __future__ import annotations
 
-import math
 import os
-from contextvars import ContextVar
-from dataclasses import dataclass
 from threading import Lock
 
 from prometheus_client import (
@@ -114,64 +110,8 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-@dataclass
-class RequestCost:
-    """What one request cost, for its ``extensions.cost`` (``SMGQL_COST_EXTENSION``)."""
-
-    upstream_calls: int = 0
-    cache_hits: int = 0
-    coalesced_waits: int = 0
-    retries: int = 0
-    estimated_objects: int | None = None
-    response_cache_hit: bool = False
-    # Seconds the shortest-lived answer the request used stays fresh: how long the response
-    # may be reused (inf until an answer is noted; 0 once a stale one is).
-    fresh_for: float = math.inf
-
-    def as_extension(self) -> dict[str, int | None]:
-        return {
-            "upstreamCalls": self.upstream_calls,
-            "cacheHits": self.cache_hits,
-            "coalescedWaits": self.coalesced_waits,
-            "retries": self.retries,
-            "estimatedObjects": self.estimated_objects,
-            "responseCacheHit": self.response_cache_hit,
-        }
-
-
-# The cost of the request being served. Tasks started while serving it (loader batches, a
-# coalesced fetch) inherit it, so their calls count for the request that caused them.
-current_cost: ContextVar[RequestCost | None] = ContextVar("current_cost", default=None)
-
-
 def upstream_call(operation: str, outcome: str, seconds: float, retries: int) -> None:
     UPSTREAM_CALLS.labels(operation, outcome).inc()
     UPSTREAM_SECONDS.labels(operation).observe(seconds)
     if retries:
         UPSTREAM_RETRIES.labels(operation).inc(retries)
-    if (cost := current_cost.get()) is not None:
-        cost.upstream_calls += 1
-        cost.retries += retries
-
-
-def cache_lookup(store: str, result: str) -> None:
-    CACHE_LOOKUPS.labels(store, result).inc()
-    if result != "miss" and (cost := current_cost.get()) is not None:
-        cost.cache_hits += 1
-
-
-def coalesced_wait(store: str) -> None:
-    CACHE_COALESCED.labels(store).inc()
-    if (cost := current_cost.get()) is not None:
-        cost.coalesced_waits += 1
-
-
-def answer_fresh_for(seconds: float) -> None:
-    """Note that the request used an answer fresh for ``seconds`` more."""
-    if (cost := current_cost.get()) is not None:
-        cost.fresh_for = min(cost.fresh_for, max(seconds, 0.0))
-
-
-def estimated_objects(count: int) -> None:
-    if (cost := current_cost.get()) is not None:
-        cost.estimated_objects = count

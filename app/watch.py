@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from app.ledger import Ledger
 from app.sagemaker import (
     ImageVersionDescription,
     ImageVersionKey,
@@ -24,6 +25,7 @@ from app.sagemaker import (
     SageMakerCalls,
     SageMakerError,
 )
+from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
 
 # Statuses a version does not leave by itself.
 SETTLED = frozenset({"CREATED", "CREATE_FAILED", "DELETE_FAILED"})
@@ -71,7 +73,7 @@ class VersionWatch:
             raise TooManyFollowers(f"This service follows {self.max_followers} at most.")
         if key.version is None:
             # An alias or "latest" may move: follow the version it names now.
-            key = key.pinned((await self.sagemaker.describe_image_version(key)).version)
+            key = key.pinned((await self._describe(key)).version)
         poller = self.pollers.get(key)
         if poller is None:
             poller = self.pollers[key] = _Poller(key)
@@ -100,7 +102,7 @@ class VersionWatch:
         try:
             while True:
                 try:
-                    state = await self.sagemaker.describe_image_version(poller.key)
+                    state = await self._describe(poller.key)
                 except NotFound as gone:
                     # Gone after it was seen (deleted): the end; never seen: the follower's error.
                     self._tell(poller, _End() if poller.last is not None else gone)
@@ -122,6 +124,10 @@ class VersionWatch:
         finally:
             if self.pollers.get(poller.key) is poller:
                 del self.pollers[poller.key]
+
+    async def _describe(self, key: ImageVersionKey) -> ImageVersionDescription:
+        # A poll belongs to no request: what it costs is no client's to see.
+        return await self.sagemaker.call(DESCRIBE_IMAGE_VERSION, key, Ledger())
 
     def _tell(self, poller: _Poller, state: ImageVersionDescription | Exception | _End) -> None:
         for queue in poller.followers:

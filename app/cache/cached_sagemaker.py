@@ -17,114 +17,79 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, TypeVar
 
 from app import metrics
 from app.cache.policy import CachePolicy
 from app.cache.stores import Store
-from app.sagemaker import (
-    ImageDescription,
-    ImageKey,
-    ImagesPage,
-    ImageSummary,
-    ImageVersionDescription,
-    ImageVersionKey,
-    ImageVersionsPage,
-    ImageVersionSummary,
-    NotFound,
-    Page,
-    SageMaker,
-)
+from app.ledger import Ledger
+from app.sagemaker import NotFound, SageMakerCalls
+from app.sagemaker.operations import Key, Operation
 
-
-class Key(Hashable, Protocol):
-    """What the AWS package looks things up by: it writes its own request."""
-
-    def as_request(self) -> dict[str, Any]: ...
-
+K = TypeVar("K", bound=Key)
+V = TypeVar("V")
 
 # How often a replica waiting on another's fetch looks for its answer.
 POLL_SECONDS = 0.02
+# Every key the service writes to a store starts so: a new layout of keys or values changes it.
+KEY_PREFIX = "smgql:v1"
 
 
 class CachedSageMaker:
     def __init__(
         self,
-        sagemaker: SageMaker,
+        sagemaker: SageMakerCalls,
         store: Store,
         policy: CachePolicy,
         namespace: str,
         lock_seconds: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.sagemaker = sagemaker
         self.store = store
         self.policy = policy
         self.namespace = namespace
         self.lock_seconds = lock_seconds
+        self.clock = clock
         self._fetching: dict[str, asyncio.Task[object]] = {}
 
-    async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
-        answer = await self._cached(
-            "DescribeImageVersion", key, lambda: self.sagemaker.describe_image_version(key)
-        )
-        return cast(ImageVersionDescription, answer)
-
-    async def describe_image(self, key: ImageKey) -> ImageDescription:
-        answer = await self._cached(
-            "DescribeImage", key, lambda: self.sagemaker.describe_image(key)
-        )
-        return cast(ImageDescription, answer)
-
-    async def list_images(self, page: ImagesPage) -> Page[ImageSummary]:
-        answer = await self._cached("ListImages", page, lambda: self.sagemaker.list_images(page))
-        return cast(Page[ImageSummary], answer)
-
-    async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]:
-        answer = await self._cached(
-            "ListImageVersions", page, lambda: self.sagemaker.list_image_versions(page)
-        )
-        return cast(Page[ImageVersionSummary], answer)
-
-    async def list_aliases(self, key: ImageVersionKey) -> list[str]:
-        answer = await self._cached("ListAliases", key, lambda: self.sagemaker.list_aliases(key))
-        return cast(list[str], answer)
+    async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V:
+        cache_key = self._cache_key(operation, key)
+        entry = await self.store.get(cache_key)
+        now = self.clock()
+        if entry is not None and _usable(operation, entry.answer):
+            result = "hit" if entry.is_fresh(now) else "stale"
+            metrics.CACHE_LOOKUPS.labels(self.store.name, result).inc()
+            ledger.cache_hit()
+            ledger.used_answer(entry.fresh_until - now)
+            if result == "stale":
+                self._fetch(operation, cache_key, key, ledger)
+            return _answer(operation, entry.answer, key)
+        metrics.CACHE_LOOKUPS.labels(self.store.name, "miss").inc()
+        if cache_key in self._fetching:
+            self._coalesced(ledger)
+        answer = await asyncio.shield(self._fetch(operation, cache_key, key, ledger))
+        ledger.used_answer(self.policy.ttl(operation.freshness, key, answer))
+        return _answer(operation, answer, key)
 
     async def check_reachable(self) -> None:
         await self.sagemaker.check_reachable()
 
-    async def _cached(
-        self, operation: str, key: Key, fetch: Callable[[], Awaitable[object]]
-    ) -> object:
-        cache_key = self._cache_key(operation, key)
-        entry = await self.store.get(cache_key)
-        now = time.time()
-        if entry is not None and entry.is_fresh(now):
-            metrics.cache_lookup(self.store.name, "hit")
-            metrics.answer_fresh_for(entry.fresh_until - now)
-            return _answer(entry.answer, key)
-        if entry is not None:
-            metrics.cache_lookup(self.store.name, "stale")
-            metrics.answer_fresh_for(0)
-            self._fetch(cache_key, key, fetch)
-            return _answer(entry.answer, key)
-        metrics.cache_lookup(self.store.name, "miss")
-        if cache_key in self._fetching:
-            metrics.coalesced_wait(self.store.name)
-        task = self._fetch(cache_key, key, fetch)
-        answer = await asyncio.shield(task)
-        metrics.answer_fresh_for(self.policy.ttl(key, answer))
-        return _answer(answer, key)
+    def _coalesced(self, ledger: Ledger) -> None:
+        metrics.CACHE_COALESCED.labels(self.store.name).inc()
+        ledger.coalesced_wait()
 
     def _fetch(
-        self, cache_key: str, key: Hashable, fetch: Callable[[], Awaitable[object]]
+        self, operation: Operation[K, V], cache_key: str, key: K, ledger: Ledger
     ) -> asyncio.Task[object]:
-        """The one fetch of ``cache_key`` in this process, started unless already running."""
+        """The one fetch of ``cache_key`` in this process, started unless already running.
+        Its upstream calls count in the ledger of the request that started it."""
         running = self._fetching.get(cache_key)
         if running is not None:
             return running
-        task = asyncio.ensure_future(self._fetch_and_store(cache_key, key, fetch))
+        task = asyncio.ensure_future(self._fetch_and_store(operation, cache_key, key, ledger))
         self._fetching[cache_key] = task
 
         def finished(done: asyncio.Task[object]) -> None:
@@ -136,31 +101,38 @@ class CachedSageMaker:
         return task
 
     async def _fetch_and_store(
-        self, cache_key: str, key: Hashable, fetch: Callable[[], Awaitable[object]]
+        self, operation: Operation[K, V], cache_key: str, key: K, ledger: Ledger
     ) -> object:
-        token = await self._lock_or_answer(cache_key)
+        token = await self._lock_or_answer(operation, cache_key)
         if isinstance(token, _Answered):
-            metrics.coalesced_wait(self.store.name)
+            self._coalesced(ledger)
             return token.answer
         try:
+            answer: V | NotFound
             try:
-                answer: object = await fetch()
+                answer = await self.sagemaker.call(operation, key, ledger)
             except NotFound as not_found:
                 answer = not_found
-            fresh_for = self.policy.ttl(key, answer)
+            fresh_for = self.policy.ttl(operation.freshness, key, answer)
             if fresh_for > 0:
                 await self.store.put(cache_key, answer, fresh_for, self.policy.stale)
             return answer
         finally:
             await self.store.unlock(cache_key, token)
 
-    async def _lock_or_answer(self, cache_key: str) -> str | _Answered:
+    async def _lock_or_answer(
+        self, operation: Operation[Any, Any], cache_key: str
+    ) -> str | _Answered:
         """This replica's lock on ``cache_key``, or the answer another replica stored while
         this one waited for its lock."""
         while True:
             token = await self.store.lock(cache_key, self.lock_seconds)
             entry = await self.store.get(cache_key)
-            if entry is not None and entry.is_fresh(time.time()):
+            if (
+                entry is not None
+                and entry.is_fresh(self.clock())
+                and _usable(operation, entry.answer)
+            ):
                 if token is not None:
                     await self.store.unlock(cache_key, token)
                 return _Answered(entry.answer)
@@ -168,11 +140,11 @@ class CachedSageMaker:
                 return token
             await asyncio.sleep(POLL_SECONDS)
 
-    def _cache_key(self, operation: str, key: Key) -> str:
+    def _cache_key(self, operation: Operation[K, V], key: K) -> str:
         # Everything the answer depends on: this service's account, region and endpoint (the
         # namespace), the operation and its arguments.
         arguments = json.dumps(key.as_request(), sort_keys=True, separators=(",", ":"), default=str)
-        return f"smgql:v1:{self.namespace}:{operation}:{arguments}"
+        return f"{KEY_PREFIX}:{self.namespace}:{operation.name}:{arguments}"
 
 
 @dataclass(frozen=True)
@@ -180,10 +152,17 @@ class _Answered:
     answer: object
 
 
-def _answer(answer: object, key: Hashable) -> object:
+def _usable(operation: Operation[Any, Any], answer: object) -> bool:
+    """Whether a kept ``answer`` is one ``operation`` gives: its record, or "not found"."""
+    return isinstance(answer, NotFound) or operation.is_answer(answer)
+
+
+def _answer(operation: Operation[K, V], answer: object, key: K) -> V:
     """A cached answer as the caller gets it: "not found" raised again, for this key."""
     if isinstance(answer, NotFound):
         raise NotFound(
             answer.message, key=key, aws_code=answer.aws_code, request_id=answer.request_id
         )
-    return answer
+    if operation.is_answer(answer):
+        return answer
+    raise TypeError(f"{operation.name} answered a {type(answer).__name__}")

@@ -19,6 +19,7 @@ from app.sagemaker import (
     ImageVersionKey,
     NotFound,
 )
+from app.sagemaker.operations import Freshness
 
 # Statuses a resource leaves by itself, soon.
 TRANSITIONS = frozenset({"CREATING", "UPDATING", "DELETING"})
@@ -35,20 +36,20 @@ class CachePolicy:
     # Seconds past freshness an answer may still be served while one refresh runs.
     stale: float = 0.0
 
-    def ttl(self, key: object, answer: object) -> float:
-        """How long ``answer`` (a record, a page, an alias list or NotFound) for ``key``
-        stays fresh."""
+    def ttl(self, freshness: Freshness, key: object, answer: object) -> float:
+        """How long ``answer`` (a record, a page, an alias list or NotFound) for ``key`` of an
+        operation timed by ``freshness`` stays fresh."""
         if isinstance(answer, NotFound):
             return self.not_found
-        if isinstance(answer, ImageVersionDescription | ImageDescription):
-            status = (
-                answer.image_version_status
-                if isinstance(answer, ImageVersionDescription)
-                else answer.image_status
-            )
-            if status in TRANSITIONS:
-                return self.changing
-            if isinstance(key, ImageVersionKey) and key.version is None:
-                return self.lists
-            return self.settled
-        return self.lists
+        if freshness is Freshness.LISTING:
+            return self.lists
+        status = None
+        if isinstance(answer, ImageVersionDescription):
+            status = answer.image_version_status
+        elif isinstance(answer, ImageDescription):
+            status = answer.image_status
+        if status in TRANSITIONS:
+            return self.changing
+        if isinstance(key, ImageVersionKey) and key.version is None:
+            return self.lists
+        return self.settled

@@ -3,7 +3,7 @@
 A frontend asks the same query with the same variables again and again; when nothing in the
 answer can have gone stale, there is no reason to even walk the schema. A response is kept
 under the query text, its variables and its operation name, for as long as the shortest-lived
-SageMaker answer it holds stays fresh (noted per request in ``app.metrics.RequestCost``), at
+SageMaker answer it holds stays fresh (noted in the request's ledger, ``app.ledger``), at
 most the settled TTL. A response with any error is never kept: errors are per request (a
 deadline, a throttle) or cheap to find again.
 """

@@ -15,22 +15,16 @@ import logging
 import secrets
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import boto3
 import botocore.session
 from botocore.config import Config
 
 from app import metrics
+from app.ledger import Ledger
 from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
-from app.sagemaker.keys import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage
-from app.sagemaker.records import (
-    ImageDescription,
-    ImageSummary,
-    ImageVersionDescription,
-    ImageVersionSummary,
-    Page,
-)
+from app.sagemaker.operations import Key, Operation
 from app.sagemaker.transport import Transport
 from app.settings import Settings
 
@@ -41,6 +35,9 @@ if TYPE_CHECKING:
     from app.sagemaker.rate_limit import RateLimit
 
 log = logging.getLogger("app.sagemaker")
+
+K = TypeVar("K", bound=Key)
+V = TypeVar("V")
 
 # The local endpoint checks no signatures; these only have to look like credentials.
 LOCAL_CREDENTIALS = ("local", "local")
@@ -145,17 +142,10 @@ async def namespace_of(settings: Settings, endpoint_url: str | None, shared: boo
 
 
 class SageMakerCalls(Protocol):
-    """The calls the service makes: :class:`SageMaker`'s, or the same through a cache."""
+    """The calls the service makes: :class:`SageMaker`'s, or the same through a cache. Each
+    notes what it cost in the request's ``ledger``."""
 
-    async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription: ...
-
-    async def describe_image(self, key: ImageKey) -> ImageDescription: ...
-
-    async def list_images(self, page: ImagesPage) -> Page[ImageSummary]: ...
-
-    async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]: ...
-
-    async def list_aliases(self, key: ImageVersionKey) -> list[str]: ...
+    async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V: ...
 
     async def check_reachable(self) -> None: ...
 
@@ -167,44 +157,29 @@ class SageMaker:
         self._transport = transport
         self._rate_limit = rate_limit
 
-    async def describe_image_version(self, key: ImageVersionKey) -> ImageVersionDescription:
-        answer = await self._call("DescribeImageVersion", key.as_request(), key)
-        return ImageVersionDescription.from_aws(answer)
-
-    async def describe_image(self, key: ImageKey) -> ImageDescription:
-        answer = await self._call("DescribeImage", key.as_request(), key)
-        return ImageDescription.from_aws(answer)
-
-    async def list_images(self, page: ImagesPage) -> Page[ImageSummary]:
-        answer = await self._call("ListImages", page.as_request(), page)
-        items = [ImageSummary.from_aws(item) for item in answer.get("Images", [])]
-        return Page(items, answer.get("NextToken"))
-
-    async def list_image_versions(self, page: ImageVersionsPage) -> Page[ImageVersionSummary]:
-        answer = await self._call("ListImageVersions", page.as_request(), page)
-        items = [ImageVersionSummary.from_aws(item) for item in answer.get("ImageVersions", [])]
-        return Page(items, answer.get("NextToken"))
-
-    async def list_aliases(self, key: ImageVersionKey) -> list[str]:
-        """Every alias of one version (a pinned key), across as many pages as it takes."""
-        aliases: list[str] = []
-        request: dict[str, Any] = {**key.as_request(), "MaxResults": 100}
+    async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V:
+        """``operation`` for ``key``, as its record (every page of it, for one that gathers)."""
+        request = key.as_request()
+        if operation.gathers is None:
+            return operation.read(await self._call(operation.name, request, key, ledger))
+        gathered: list[Any] = []
+        request["MaxResults"] = 100
         while True:
-            answer = await self._call("ListAliases", request, key)
-            aliases += answer.get("SageMakerImageVersionAliases", [])
+            answer = await self._call(operation.name, request, key, ledger)
+            gathered += answer.get(operation.gathers, [])
             if not answer.get("NextToken"):
-                return aliases
+                return operation.read({operation.gathers: gathered})
             request["NextToken"] = answer["NextToken"]
 
     async def check_reachable(self) -> None:
         """Raise a domain error unless SageMaker answers a cheap authenticated call with what
         the model says it answers (an endpoint answering 200 with garbage is not SageMaker)."""
-        answer = await self._call("ListImages", {"MaxResults": 1}, None)
+        answer = await self._call("ListImages", {"MaxResults": 1}, None, Ledger())
         if not isinstance(answer.get("Images"), list):
             raise Unavailable("SageMaker answered ListImages without a list of images.")
 
     async def _call(
-        self, operation: str, request: dict[str, Any], key: Hashable | None
+        self, operation: str, request: dict[str, Any], key: Hashable | None, ledger: Ledger
     ) -> dict[str, Any]:
         if self._rate_limit is not None:
             await self._rate_limit.acquire(operation)
@@ -217,6 +192,7 @@ class SageMaker:
             retries = _retries(getattr(error, "response", None))
             outcome = type(failure).__name__ if failure else "Unexpected"
             metrics.upstream_call(operation, outcome, time.perf_counter() - started, retries)
+            ledger.upstream_call(retries)
             if failure is None:
                 raise
             if isinstance(failure, AccessDenied | Unavailable):
@@ -233,7 +209,9 @@ class SageMaker:
             raise failure from None
         finally:
             metrics.UPSTREAM_IN_FLIGHT.dec()
-        metrics.upstream_call(operation, "ok", time.perf_counter() - started, _retries(response))
+        retries = _retries(response)
+        metrics.upstream_call(operation, "ok", time.perf_counter() - started, retries)
+        ledger.upstream_call(retries)
         return response
 
     async def aclose(self) -> None:

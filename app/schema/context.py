@@ -8,6 +8,7 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from app.ledger import Ledger
 from app.loaders import Loaders
 from app.settings import Settings
 from app.watch import VersionWatch
@@ -22,6 +23,11 @@ class RequestContext:
     log_fields: dict[str, Any] = field(default_factory=dict)
     # What a WebSocket client sent in connection_init (strawberry fills it in).
     connection_params: dict[str, Any] | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        """What the request cost, noted by everything its loaders called."""
+        return self.loaders.ledger
 
 
 Info = StrawberryInfo[RequestContext, None]

@@ -51,7 +51,6 @@ from graphql import (
 from graphql.language import Visitor, visit
 from strawberry.extensions import SchemaExtension
 
-from app import metrics
 from app.errors import ErrorCode, extension
 from app.schema.context import RequestContext
 from app.schema.cost import estimate_objects, refusal
@@ -165,8 +164,9 @@ class PreparedDocuments(SchemaExtension):
         if entry is not None and context.result is None:
             name = context.operation_name
             operation = get_operation_ast(entry.document, name)
-            if isinstance(context.context, RequestContext) and operation is not None:
-                context.context.log_fields["operationType"] = operation.operation.value
+            request = context.context if isinstance(context.context, RequestContext) else None
+            if request is not None and operation is not None:
+                request.log_fields["operationType"] = operation.operation.value
             fixed = operation is not None and not operation.variable_definitions
             if fixed and name in entry.estimates:
                 estimate = entry.estimates[name]
@@ -176,7 +176,8 @@ class PreparedDocuments(SchemaExtension):
                 if fixed:
                     entry.estimates[name] = estimate
             if estimate is not None:
-                metrics.estimated_objects(estimate)
+                if request is not None:
+                    request.ledger.estimated_objects = estimate
                 if estimate > self.max_objects:
                     context.result = ExecutionResult(
                         data=None, errors=[refusal(estimate, self.max_objects)]

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 
 from app.errors import ErrorCode, extension
 from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
+from app.sagemaker.operations import LIST_IMAGES
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
 from app.schema.enums import ImageSortBy, SortOrder, model_value
@@ -115,7 +116,7 @@ class Query:
             times=TimeFilter.bounds(filter),
         )
         return await paginate(
-            info, info.context.loaders.image_page.load, page, first, after, Image.from_record
+            info, info.context.loaders.of(LIST_IMAGES).load, page, first, after, Image.from_record
         )
 
 

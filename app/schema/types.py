@@ -30,6 +30,12 @@ from app.sagemaker import (
     UnexpectedAnswer,
     same_resource,
 )
+from app.sagemaker.operations import (
+    DESCRIBE_IMAGE,
+    DESCRIBE_IMAGE_VERSION,
+    LIST_ALIASES,
+    LIST_IMAGE_VERSIONS,
+)
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
 from app.schema.enums import (
@@ -224,12 +230,12 @@ class ImageVersion:
 
     async def describe(self, info: Info) -> ImageVersionDescription:
         if self._description is None:
-            self._description = await info.context.loaders.image_version.load(self.key)
+            self._description = await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(self.key)
         return self._description
 
     @strawberry.field(description="The aliases that name this version (ListAliases).")
     async def aliases(self, info: Info) -> list[str]:
-        return await info.context.loaders.aliases.load(self.key)
+        return await info.context.loaders.of(LIST_ALIASES).load(self.key)
 
     @strawberry.field(description="The image this version belongs to.")
     async def image(self, info: Info) -> Image | None:
@@ -306,7 +312,7 @@ class Image:
 
     async def describe(self, info: Info) -> ImageDescription:
         if self._description is None:
-            self._description = await info.context.loaders.image.load(self.key)
+            self._description = await info.context.loaders.of(DESCRIBE_IMAGE).load(self.key)
         return self._description
 
     @strawberry.field(
@@ -333,7 +339,7 @@ class Image:
         )
         return await paginate(
             info,
-            info.context.loaders.image_version_page.load,
+            info.context.loaders.of(LIST_IMAGE_VERSIONS).load,
             page,
             first,
             after,
@@ -375,8 +381,8 @@ ENTITIES: dict[str, Callable[[Info, Mapping[str, object]], Awaitable[object]]] =
 
 
 async def load_image(info: Info, key: ImageKey) -> Image:
-    return Image.from_record(await info.context.loaders.image.load(key))
+    return Image.from_record(await info.context.loaders.of(DESCRIBE_IMAGE).load(key))
 
 
 async def load_image_version(info: Info, key: ImageVersionKey) -> ImageVersion:
-    return ImageVersion.from_record(await info.context.loaders.image_version.load(key))
+    return ImageVersion.from_record(await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(key))

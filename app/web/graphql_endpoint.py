@@ -37,6 +37,7 @@ from strawberry.types.graphql import OperationType
 from app import graphiql, metrics
 from app.cache.responses import ResponseCache
 from app.errors import ErrorCode, Refusal, extension
+from app.ledger import Ledger
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.documents import unknown_operation
@@ -121,16 +122,15 @@ class GraphQLEndpoint:
         if query is None:
             raise Refusal(400, "The request needs a `query`: a GraphQL document as a string.")
         params = dataclasses.replace(params, query=query)
-        cost = metrics.RequestCost()
-        metrics.current_cost.set(cost)
-        result = await self._result(request.method, params, context, stores.responses, cost)
+        ledger = context.ledger
+        result = await self._result(request.method, params, context, stores.responses)
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")
         ).inc()
         if self.settings.cost_extension:
-            result.extensions = {**(result.extensions or {}), "cost": cost.as_extension()}
-        return self._response(request, result, media_type, cost)
+            result.extensions = {**(result.extensions or {}), "cost": ledger.as_extension()}
+        return self._response(request, result, media_type, ledger)
 
     async def _result(
         self,
@@ -138,7 +138,6 @@ class GraphQLEndpoint:
         params: GraphQLParams,
         context: RequestContext,
         responses: ResponseCache | None,
-        cost: metrics.RequestCost,
     ) -> ExecutionResult:
         """The result from the response cache when an identical request's is still fresh;
         else executed (and kept for the next identical request when it has no error)."""
@@ -149,12 +148,12 @@ class GraphQLEndpoint:
         kept = await responses.get(key)
         if kept is not None:
             data, fresh_for = kept
-            cost.response_cache_hit = True
-            cost.fresh_for = fresh_for
+            context.ledger.response_cache_hit = True
+            context.ledger.used_answer(fresh_for)
             return ExecutionResult(data=data, errors=None)
         result = await self._execute(method, params, context)
         if not result.errors and result.data is not None:
-            await responses.put(key, result.data, cost.fresh_for)
+            await responses.put(key, result.data, context.ledger.fresh_for)
         return result
 
     async def _execute(
@@ -186,7 +185,7 @@ class GraphQLEndpoint:
         request: Request,
         result: ExecutionResult,
         media_type: str,
-        cost: metrics.RequestCost | None,
+        ledger: Ledger | None,
     ) -> Response:
         """The HTTP answer, with its caching headers; 304 when the client has it already."""
         response = graphql_response(result, media_type)
@@ -194,7 +193,7 @@ class GraphQLEndpoint:
         response.headers["Cache-Control"] = http_caching.cache_control(
             request.method,
             ok=not result.errors and result.data is not None,
-            fresh_for=cost.fresh_for if cost is not None else 0.0,
+            fresh_for=ledger.fresh_for if ledger is not None else 0.0,
             authenticated=authenticated,
             keep_authenticated=self.settings.http_cache_authenticated,
         )

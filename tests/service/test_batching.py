@@ -9,6 +9,7 @@ from mypy_boto3_sagemaker import SageMakerClient
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionKey, SageMaker, build_transport
+from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
 from tests.conftest import EndpointControl, create_image
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
@@ -63,13 +64,17 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
     try:
         loaders = Loaders(aws, timeout=10)
         control.reset()
-        by_alias = await loaders.image_version.load(
+        by_alias = await loaders.of(DESCRIBE_IMAGE_VERSION).load(
             ImageVersionKey("pytorch-training", None, "stable")
         )
-        latest = await loaders.image_version.load(ImageVersionKey("pytorch-training"))
+        latest = await loaders.of(DESCRIBE_IMAGE_VERSION).load(ImageVersionKey("pytorch-training"))
         pinned = [
-            await loaders.image_version.load(ImageVersionKey("pytorch-training", by_alias.version)),
-            await loaders.image_version.load(ImageVersionKey("pytorch-training", latest.version)),
+            await loaders.of(DESCRIBE_IMAGE_VERSION).load(
+                ImageVersionKey("pytorch-training", by_alias.version)
+            ),
+            await loaders.of(DESCRIBE_IMAGE_VERSION).load(
+                ImageVersionKey("pytorch-training", latest.version)
+            ),
         ]
         assert [p.version for p in pinned] == [3, 5]
         assert control.calls("DescribeImageVersion") == 2
@@ -87,7 +92,7 @@ async def test_concurrency_is_bounded_by_the_pool_size(
         control.reset()
         control.set_faults(latencyMs=30)
         loaders = Loaders(aws, timeout=10)
-        found = await loaders.image_version.load_many(
+        found = await loaders.of(DESCRIBE_IMAGE_VERSION).load_many(
             [ImageVersionKey(name, number) for number in range(1, 13)]
         )
         assert [f.version for f in found] == list(range(1, 13))

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from app.ledger import Ledger
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_transport
+from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
 from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
@@ -91,7 +93,7 @@ async def test_aws_validation_of_unchecked_keys_is_invalid_input(
             (ImageVersionKey("ok", version=-1), "ValidationException"),
         ):
             with pytest.raises(InvalidInput) as raised:
-                await aws.describe_image_version(key)
+                await aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger())
             assert raised.value.key == key
             assert raised.value.aws_code == aws_code
             assert "botocore" not in str(raised.value)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.credentials import RefreshableCredentials
 
+from app.ledger import Ledger
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 from app.sagemaker import (
     AccessDenied,
@@ -32,6 +33,13 @@ from app.sagemaker import (
     build_transport,
 )
 from app.sagemaker.client import LOCAL_CREDENTIALS
+from app.sagemaker.operations import (
+    DESCRIBE_IMAGE,
+    DESCRIBE_IMAGE_VERSION,
+    LIST_ALIASES,
+    LIST_IMAGE_VERSIONS,
+    LIST_IMAGES,
+)
 from app.sagemaker.transport import Transport
 from tests.conftest import EndpointControl
 from tests.service.conftest import TEST_SETTINGS
@@ -64,19 +72,29 @@ async def aws(checking_endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]
 
 async def test_every_call_carries_a_signature_aws_would_accept(aws: SageMaker) -> None:
     since = TimeBounds(created_after=datetime(2020, 1, 1, tzinfo=UTC))
-    pinned = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
-    by_alias = await aws.describe_image_version(ImageVersionKey("pytorch-training", None, "stable"))
-    latest = await aws.describe_image_version(ImageVersionKey("pytorch-training"))
-    image = await aws.describe_image(ImageKey("pytorch-training"))
-    images = await aws.list_images(
+    pinned = await aws.call(
+        DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger()
+    )
+    by_alias = await aws.call(
+        DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", None, "stable"), Ledger()
+    )
+    latest = await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training"), Ledger())
+    image = await aws.call(DESCRIBE_IMAGE, ImageKey("pytorch-training"), Ledger())
+    images = await aws.call(
+        LIST_IMAGES,
         ImagesPage(
             sort_by="IMAGE_NAME", sort_order="ASCENDING", times=since, name_contains="torch-train"
-        )
+        ),
+        Ledger(),
     )
-    versions = await aws.list_image_versions(
-        ImageVersionsPage(sort_by="VERSION", sort_order="DESCENDING", image_name="pytorch-training")
+    versions = await aws.call(
+        LIST_IMAGE_VERSIONS,
+        ImageVersionsPage(
+            sort_by="VERSION", sort_order="DESCENDING", image_name="pytorch-training"
+        ),
+        Ledger(),
     )
-    aliases = await aws.list_aliases(ImageVersionKey("pytorch-training", 3))
+    aliases = await aws.call(LIST_ALIASES, ImageVersionKey("pytorch-training", 3), Ledger())
     await aws.check_reachable()
     assert (pinned.version, by_alias.version, latest.version) == (3, 3, 5)
     assert image.image_name == "pytorch-training"
@@ -105,7 +123,7 @@ async def test_a_signature_made_with_other_credentials_is_refused(
     aws: SageMaker, aws_code: str
 ) -> None:
     with pytest.raises(AccessDenied) as refused:
-        await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
     assert refused.value.aws_code == aws_code
 
 
@@ -116,7 +134,7 @@ async def test_each_retry_mode_retries_throttling_up_to_its_attempts(
     control.set_faults(throttleRate=1)
     async with connected(endpoint.url, retry_mode=mode, max_attempts=3) as aws:
         with pytest.raises(Throttled) as throttled:
-            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
     assert throttled.value.aws_code == "ThrottlingException"
     assert control.calls("DescribeImageVersion") == 3
 
@@ -155,7 +173,9 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
     )
     aws = SageMaker(transport)
     try:
-        found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        found = await aws.call(
+            DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger()
+        )
     finally:
         await aws.aclose()
     assert found.version == 3
@@ -169,9 +189,11 @@ async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
     # uvicorn closes a keep-alive connection after 5 idle seconds; aiohttp would keep it for
     # 15. With one attempt and no retry, a reused dead connection would fail the second call.
     async with connected(endpoint.url, max_attempts=1) as aws:
-        await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
         await asyncio.sleep(5.5)
-        found = await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+        found = await aws.call(
+            DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger()
+        )
         assert found.version == 3
 
 
@@ -223,7 +245,7 @@ async def test_an_answer_that_is_not_whole_http_is_retried_as_boto3_retries_it(
     server = Misbehaving(reply)
     async with server as url, connected(url, retry_mode=mode, max_attempts=3) as aws:
         with pytest.raises(Unavailable):
-            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
     assert server.requests == 3
 
 
@@ -247,9 +269,12 @@ async def test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_thread
     control.set_faults(throttleRate=1)
     async with connected(endpoint.url, retry_mode="adaptive", max_attempts=3) as aws:
         with pytest.raises(Throttled):
-            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
         key = ImageVersionKey("pytorch-training", 3)
-        calls = [asyncio.ensure_future(aws.describe_image_version(key)) for _ in range(20)]
+        calls = [
+            asyncio.ensure_future(aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger()))
+            for _ in range(20)
+        ]
         await asyncio.sleep(0.5)
         waiting = threads_waiting_for_a_token()
         for call in calls:
@@ -270,7 +295,7 @@ async def test_an_answer_botocore_cannot_read_is_judged_by_its_status(
     server = Misbehaving(f"HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\n".encode() + b"\xff\xfe")
     async with server as url, connected(url, max_attempts=3) as aws:
         with pytest.raises(error):
-            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
     assert server.requests == requests
 
 
@@ -282,7 +307,7 @@ async def test_calls_beyond_the_pool_are_served_in_turn(endpoint: BackgroundEndp
 
     async def client(aws: SageMaker, number: int) -> None:
         for _ in range(10):
-            await aws.describe_image_version(ImageVersionKey("pytorch-training", 3))
+            await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
             served.append(number)
 
     async with connected(endpoint.url, pool_size=1) as aws:

@@ -19,6 +19,7 @@ from app.sagemaker import (
     NotFound,
     Page,
 )
+from app.sagemaker.operations import Freshness
 from app.sagemaker.records import AwsRecord
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -79,11 +80,12 @@ def test_the_policy_keeps_each_kind_for_its_own_time() -> None:
     policy = CachePolicy(settled=30, changing=2, lists=10, not_found=5)
     pinned, by_alias = ImageVersionKey("img", 2), ImageVersionKey("img", alias="stable")
     creating = ImageVersionDescription(**{**VERSION.__dict__, "image_version_status": "CREATING"})
-    assert policy.ttl(pinned, VERSION) == 30
-    assert policy.ttl(by_alias, VERSION) == 10
-    assert policy.ttl(pinned, creating) == 2
-    assert policy.ttl(pinned, NotFound("gone")) == 5
-    assert policy.ttl(pinned, ["stable"]) == 10
+    resource, listing = Freshness.RESOURCE, Freshness.LISTING
+    assert policy.ttl(resource, pinned, VERSION) == 30
+    assert policy.ttl(resource, by_alias, VERSION) == 10
+    assert policy.ttl(resource, pinned, creating) == 2
+    assert policy.ttl(resource, pinned, NotFound("gone")) == 5
+    assert policy.ttl(listing, pinned, ["stable"]) == 10
 
 
 async def test_the_memory_store_expires_and_evicts() -> None:
