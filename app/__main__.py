@@ -6,9 +6,12 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from app.logs import configure_logging
-from app.settings import LOG_LEVELS, Settings, SettingsError
+from app.logs import LOG_LEVELS, configure_logging
+
+if TYPE_CHECKING:
+    from app.assembly.settings import Settings
 
 LOCAL_SAGEMAKER_PORT = 8001
 
@@ -58,15 +61,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "local-sagemaker":
         return _local_sagemaker(args)
+    # Imported here: the local endpoint's command loads nothing of the service.
+    from app.assembly.settings import Settings, SettingsError
+
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "export-schema":
-        return _export_schema(args.output)
+        return _export_schema(settings, args.output)
+    # Only what was given: --port 0 (a free port) is given.
     overrides = {
-        k: v for k, v in vars(args).items() if k in ("host", "port", "backend", "workers") and v
+        k: v
+        for k, v in vars(args).items()
+        if k in ("host", "port", "backend", "workers") and v is not None
     }
     return _serve(dataclasses.replace(settings, **overrides))
 
@@ -85,10 +94,10 @@ def _local_sagemaker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_schema(output: str | None) -> int:
-    from app.schema import schema_sdl
+def _export_schema(settings: Settings, output: str | None) -> int:
+    from app.schema import build_schema, schema_sdl
 
-    sdl = schema_sdl()
+    sdl = schema_sdl(build_schema(settings.schema_limits()))
     if output:
         with open(output, "w", encoding="utf-8") as file:
             file.write(sdl)
@@ -98,7 +107,7 @@ def _export_schema(output: str | None) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from app.web.server import serve
+    from app.assembly.serving import serve
 
     configure_logging(settings.log_level)
     serve(settings)

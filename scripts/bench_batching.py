@@ -29,12 +29,12 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.assembly.build import create_app
+from app.assembly.settings import Settings
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
-from app.main import create_app
 from app.sagemaker import build_client
 from app.server_thread import ServerThread
-from app.settings import Settings
 
 QUERY = "query($refs: [ImageVersionRef!]!) { imageVersions(refs: $refs) { version baseImage } }"
 
@@ -75,7 +75,7 @@ def main() -> int:
     calls: dict[str, int] = {}
     with BackgroundEndpoint(EndpointOptions(seed=False)) as endpoint:
         settings = dataclasses.replace(Settings(), endpoint_url=endpoint.url)
-        client = build_client(settings, endpoint.url)
+        client = build_client(settings.aws())
         _prepare(client, args.unique)
         faults = endpoint.endpoint.faults
         faults.configure(FaultPlan(latency=args.latency_ms / 1000))

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,25 @@ import httpx
 import pytest
 from botocore.config import Config
 from mypy_boto3_sagemaker import SageMakerClient
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@asynccontextmanager
+async def started(app: Starlette) -> AsyncIterator[ASGIApp]:
+    """``app`` with its lifespan running, called as a server calls it: each request gets its
+    own copy of the lifespan state (where the app keeps its services)."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        yield with_state
 
 
 def sagemaker_client(url: str, access_key: str = "test", **config: Any) -> SageMakerClient:

@@ -1,23 +1,38 @@
-"""The calls the service makes, with the caches its settings ask for in front of them."""
+"""The calls the service makes, with the caches its options ask for in front of them."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Literal
 
 from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
 from app.cache.responses import ResponseCache
 from app.cache.stores import MemoryStore, Store
-from app.sagemaker import SageMaker, SageMakerCalls
-from app.settings import Settings
+from app.sagemaker import SageMakerCalls
 
 log = logging.getLogger("app.cache")
 
+CacheBackend = Literal["memory", "redis", "off"]
 
 # Persisted queries kept in-process when there is no cache store to keep them in.
 PERSISTED_QUERIES_WITHOUT_CACHE = 1000
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """Where SageMaker's answers are kept across requests, and for how long."""
+
+    backend: CacheBackend
+    # The Redis of the "redis" backend.
+    redis_url: str | None
+    # Most answers the in-process store keeps.
+    max_entries: int
+    policy: CachePolicy
+    # How long a replica waits for another's fetch of the same answer before it asks itself.
+    lock_seconds: float
 
 
 @dataclass(frozen=True)
@@ -31,36 +46,24 @@ class Caches:
 
 
 async def build_caches(
-    settings: Settings, sagemaker: SageMaker, namespace: str, stack: AsyncExitStack
+    options: CacheOptions, sagemaker: SageMakerCalls, namespace: str, stack: AsyncExitStack
 ) -> Caches:
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off."""
-    if settings.cache == "off":
+    if options.backend == "off":
         return Caches(sagemaker, None, MemoryStore(PERSISTED_QUERIES_WITHOUT_CACHE))
     store: Store
-    if settings.cache == "redis":
+    if options.backend == "redis":
+        # Imported here: only a service on Redis loads its client library.
         from app.cache.redis_store import RedisStore
 
-        assert settings.redis_url is not None
-        redis = RedisStore(settings.redis_url)
+        assert options.redis_url is not None
+        redis = RedisStore(options.redis_url)
         stack.push_async_callback(redis.close)
         store = redis
     else:
-        store = MemoryStore(settings.cache_max_entries)
-    policy = CachePolicy(
-        settled=settings.cache_ttl,
-        changing=settings.cache_changing_ttl,
-        lists=settings.cache_list_ttl,
-        not_found=settings.cache_not_found_ttl,
-        stale=settings.cache_stale_seconds,
-    )
-    cached = CachedSageMaker(
-        sagemaker,
-        store,
-        policy,
-        namespace,
-        # A replica waits at most this long for another's fetch before it asks itself.
-        lock_seconds=settings.read_timeout,
-    )
+        store = MemoryStore(options.max_entries)
+    cached = CachedSageMaker(sagemaker, store, options.policy, namespace, options.lock_seconds)
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    return Caches(cached, ResponseCache(store, namespace, max_seconds=settings.cache_ttl), store)
+    responses = ResponseCache(store, namespace, max_seconds=options.policy.settled)
+    return Caches(cached, responses, store)

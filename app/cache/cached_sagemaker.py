@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from app import metrics
 from app.cache.policy import CachePolicy
-from app.cache.stores import Store
+from app.cache.stores import KEY_PREFIX, Store
 from app.ledger import Ledger
 from app.sagemaker import NotFound, SageMakerCalls
 from app.sagemaker.operations import Key, Operation
@@ -33,8 +33,6 @@ V = TypeVar("V")
 
 # How often a replica waiting on another's fetch looks for its answer.
 POLL_SECONDS = 0.02
-# Every key the service writes to a store starts so: a new layout of keys or values changes it.
-KEY_PREFIX = "smgql:v1"
 
 
 class CachedSageMaker:

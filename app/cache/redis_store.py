@@ -5,7 +5,6 @@ Imported only when ``SMGQL_CACHE=redis``: the client library costs about 5 MB a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -86,9 +85,6 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.redis.aclose()
-
-    async def ping(self) -> None:
-        await asyncio.wait_for(self.redis.ping(), 2.0)
 
 
 def _warn(action: str, error: RedisError) -> None:

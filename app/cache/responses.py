@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from app.cache.codec import CachedResponse
-from app.cache.stores import Store
+from app.cache.stores import KEY_PREFIX, Store
 
 
 class ResponseCache:
@@ -28,7 +28,7 @@ class ResponseCache:
     def key(self, query: str, variables: dict[str, Any] | None, operation: str | None) -> str:
         request = json.dumps([query, variables, operation], sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(request.encode()).hexdigest()
-        return f"smgql:v1:{self.namespace}:response:{digest}"
+        return f"{KEY_PREFIX}:{self.namespace}:response:{digest}"
 
     async def get(self, key: str) -> tuple[dict[str, Any], float] | None:
         """The kept response's data and how many seconds it stays fresh; None on a miss."""

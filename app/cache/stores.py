@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+# Every key the service writes to a store starts so: a new layout of keys or values changes it.
+KEY_PREFIX = "smgql:v1"
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -5,7 +5,13 @@ The rest of the service meets AWS only through these names: it builds keys, gets
 domain errors, and never sees botocore or an AWS member name. Nothing here knows GraphQL.
 """
 
-from app.sagemaker.client import SageMaker, SageMakerCalls, build_client, build_transport
+from app.sagemaker.client import (
+    AwsOptions,
+    SageMaker,
+    SageMakerCalls,
+    build_client,
+    build_transport,
+)
 from app.sagemaker.errors import (
     AccessDenied,
     DeadlineExceeded,
@@ -34,6 +40,7 @@ from app.sagemaker.records import (
 
 __all__ = [
     "AccessDenied",
+    "AwsOptions",
     "DeadlineExceeded",
     "ImageDescription",
     "ImageKey",

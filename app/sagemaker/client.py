@@ -1,6 +1,6 @@
 """The SageMaker client: the one place that calls AWS.
 
-A boto3 client, built once with the service's settings, holds what boto3 decides (credentials,
+A boto3 client, built once with the service's AWS options, holds what boto3 decides (credentials,
 endpoint, retry mode); the calls themselves go over :mod:`app.sagemaker.transport`, on the event
 loop, with no thread per call.
 
@@ -15,7 +15,8 @@ import logging
 import secrets
 import time
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import boto3
 import botocore.session
@@ -26,7 +27,6 @@ from app.ledger import Ledger
 from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
 from app.sagemaker.operations import Key, Operation
 from app.sagemaker.transport import Transport
-from app.settings import Settings
 
 if TYPE_CHECKING:
     # A dev-only stubs package: never imported at run time (the shipped install lacks it).
@@ -42,11 +42,40 @@ V = TypeVar("V")
 # The local endpoint checks no signatures; these only have to look like credentials.
 LOCAL_CREDENTIALS = ("local", "local")
 
+RetryMode = Literal["standard", "adaptive", "legacy"]
 
-def _session(settings: Settings, core: botocore.session.Session) -> boto3.session.Session:
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """How the service reaches SageMaker: where, with which credentials, and how patiently."""
+
+    region: str
+    # None: the endpoint botocore resolves for the region.
+    endpoint_url: str | None
+    # The local endpoint's stand-in credentials (and account "local") instead of the default
+    # credential chain.
+    local: bool
+    pool_size: int
+    connect_timeout: float
+    read_timeout: float
+    retry_mode: RetryMode
+    max_attempts: int
+
+    def config(self, **more: Any) -> Config:
+        """botocore's Config of these options."""
+        return Config(
+            region_name=self.region,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+            **more,
+        )
+
+
+def _session(options: AwsOptions, core: botocore.session.Session) -> boto3.session.Session:
     """A boto3 session over ``core``: on the default credential chain, or on the local
     endpoint's stand-ins."""
-    if settings.backend == "local":
+    if options.local:
         access_key, secret_key = LOCAL_CREDENTIALS
         return boto3.session.Session(
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, botocore_session=core
@@ -54,61 +83,50 @@ def _session(settings: Settings, core: botocore.session.Session) -> boto3.sessio
     return boto3.session.Session(botocore_session=core)
 
 
-def _client(
-    session: boto3.session.Session, settings: Settings, endpoint_url: str | None
-) -> SageMakerClient:
-    config = Config(
-        region_name=settings.region,
-        max_pool_connections=settings.pool_size,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+def _client(session: boto3.session.Session, options: AwsOptions) -> SageMakerClient:
+    config = options.config(
+        max_pool_connections=options.pool_size,
         user_agent_extra="sagemaker-images-graphql",
         # Keys are checked against the model where they are made (app.sagemaker.keys), and
         # SageMaker checks again: botocore's own pass is CPU on every call for nothing.
         parameter_validation=False,
     )
-    client: SageMakerClient = session.client("sagemaker", endpoint_url=endpoint_url, config=config)
+    client: SageMakerClient = session.client(
+        "sagemaker", endpoint_url=options.endpoint_url, config=config
+    )
     return client
 
 
-def build_client(settings: Settings, endpoint_url: str | None) -> SageMakerClient:
-    """A plain boto3 SageMaker client with the service's settings (for scripts and tests that
+def build_client(options: AwsOptions) -> SageMakerClient:
+    """A plain boto3 SageMaker client with the service's options (for scripts and tests that
     call SageMaker as any boto3 user would). Slow to build: it loads the service model."""
-    return _client(_session(settings, botocore.session.Session()), settings, endpoint_url)
+    return _client(_session(options, botocore.session.Session()), options)
 
 
-def build_transport(settings: Settings, endpoint_url: str | None) -> Transport:
+def build_transport(options: AwsOptions) -> Transport:
     """The process's one way to SageMaker. Slow to build (it loads the service model and
     resolves the credential chain): do it once, at start, off the event loop."""
     core = botocore.session.Session()
-    session = _session(settings, core)
     return Transport(
-        _client(session, settings, endpoint_url),
+        _client(_session(options, core), options),
         core.get_credentials(),
-        pool_size=settings.pool_size,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retry_mode=settings.retry_mode,
-        max_attempts=settings.max_attempts,
+        pool_size=options.pool_size,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        retry_mode=options.retry_mode,
+        max_attempts=options.max_attempts,
         ca_bundle=core.get_config_variable("ca_bundle"),
     )
 
 
-def account_of(settings: Settings) -> str:
+def account_of(options: AwsOptions) -> str:
     """The AWS account the service's credentials belong to (STS GetCallerIdentity, which needs
     no permission); "local" for the local endpoint. Slow: call it once, off the event loop.
     Raises a domain error when STS cannot say."""
-    if settings.backend == "local":
+    if options.local:
         return "local"
-    config = Config(
-        region_name=settings.region,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
-    )
     try:
-        sts = boto3.session.Session().client("sts", config=config)
+        sts = boto3.session.Session().client("sts", config=options.config())
         account: str = sts.get_caller_identity()["Account"]
     except Exception as error:
         failure = from_botocore(error, None)
@@ -126,7 +144,7 @@ def _retries(response: object) -> int:
     return attempts if isinstance(attempts, int) else 0
 
 
-async def namespace_of(settings: Settings, endpoint_url: str | None, shared: bool) -> str:
+async def namespace_of(options: AwsOptions, shared: bool) -> str:
     """What makes SageMaker's answers (and quotas) differ between services: the backend,
     region, endpoint and account. The account matters only to what other processes share
     (Redis); asking STS is skipped otherwise. Without it (STS did not answer), a name no other
@@ -134,11 +152,12 @@ async def namespace_of(settings: Settings, endpoint_url: str | None, shared: boo
     account = "this-process"
     if shared:
         try:
-            account = await asyncio.to_thread(account_of, settings)
+            account = await asyncio.to_thread(account_of, options)
         except SageMakerError as error:
             log.warning({"event": "account_unknown", "error": type(error).__name__})
             account = f"unknown-{secrets.token_hex(4)}"
-    return f"{settings.backend}:{settings.region}:{endpoint_url or 'default'}:{account}"
+    backend = "local" if options.local else "aws"
+    return f"{backend}:{options.region}:{options.endpoint_url or 'default'}:{account}"
 
 
 class SageMakerCalls(Protocol):

@@ -22,14 +22,14 @@ from app.sagemaker.errors import THROTTLED_MESSAGE, Throttled
 
 
 class RateLimit:
-    def __init__(self, rate: str, redis_url: str | None, namespace: str, max_wait: float) -> None:
+    def __init__(self, rate: str, redis_url: str | None, key_prefix: str, max_wait: float) -> None:
         self.item: RateLimitItem = parse(rate)
         storage: Storage
         if redis_url is not None:
             storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
-                key_prefix=f"smgql:v1:{namespace}:rate",
+                key_prefix=key_prefix,
             )
         else:
             storage = MemoryStorage()

@@ -11,14 +11,18 @@ from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
 from app.schema.context import Info, RequestContext
-from app.schema.documents import DocumentCache, DocumentLimitSettings, PreparedDocuments
+from app.schema.documents import DocumentCache, PreparedDocuments
+from app.schema.limits import SchemaLimits
 from app.schema.presenter import bad_user_input, present
 from app.schema.query import Query, Subscription
 from app.schema.types import ENTITIES, Image, ImageVersion
-from app.settings import Settings
 
 
 class SubgraphSchema(strawberry.federation.Schema):
+    # What operations on this schema may ask (set by build_schema); resolvers read it from
+    # their request's context.
+    limits: SchemaLimits
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -58,31 +62,21 @@ def _entity(info: Info, index: int, representation: object) -> FederationAny:
     return FederationAny(resolve(info, representation))
 
 
-def build_schema(settings: Settings) -> SubgraphSchema:
-    """The schema with the limits and switches of ``settings`` (the SDL is the same for all)."""
-    # Limits that keep one document from costing more than a page of real queries would.
-    # Strawberry builds extensions per request, hence the factories.
+def build_schema(limits: SchemaLimits) -> SubgraphSchema:
+    """The schema, holding operations to ``limits`` (the SDL is the same for all)."""
+    # One cache of prepared documents per schema. Strawberry builds extensions per request,
+    # hence the factories.
     documents = DocumentCache()
-    limits = DocumentLimitSettings(
-        max_tokens=settings.max_tokens,
-        max_selections=settings.max_selections,
-        max_repeated_selections=settings.max_repeated_selections,
-        max_depth=settings.max_depth,
-        max_aliases=settings.max_aliases,
-    )
-    extensions: list[Any] = [
-        lambda: PreparedDocuments(limits, documents, settings.max_objects),
-    ]
-    if not settings.introspection:
+    extensions: list[Any] = [lambda: PreparedDocuments(limits, documents)]
+    if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return SubgraphSchema(
+    schema = SubgraphSchema(
         query=Query, subscription=Subscription, types=[Image, ImageVersion], extensions=extensions
     )
+    schema.limits = limits
+    return schema
 
 
-schema = build_schema(Settings())
-
-
-def schema_sdl() -> str:
+def schema_sdl(schema: SubgraphSchema) -> str:
     """The subgraph SDL, as checked in at ``schema.graphql``."""
     return schema.as_str() + "\n"

@@ -99,7 +99,7 @@ async def paginate(
     to_node: Callable[[ItemT], NodeT],
 ) -> Connection[NodeT]:
     """Up to ``first`` items after the cursor ``after``, as a connection."""
-    max_first = info.context.settings.max_first
+    max_first = info.context.limits.max_first
     if not 1 <= first <= max_first:
         raise bad_user_input(f"first must be from 1 to {max_first}, not {first}.")
     fingerprint = _fingerprint(request)

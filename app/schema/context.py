@@ -1,5 +1,6 @@
-"""What every resolver gets as ``info.context``: this request's loaders, the service's settings
-(its limits), the shared version watch (subscriptions) and the request's log line."""
+"""What every resolver gets as ``info.context``: this request's loaders (and through them its
+ledger), the schema's limits, the shared version watch (subscriptions) and the request's log
+line."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from strawberry.types import Info as StrawberryInfo
 
 from app.ledger import Ledger
 from app.loaders import Loaders
-from app.settings import Settings
+from app.schema.limits import SchemaLimits
 from app.watch import VersionWatch
 
 
 @dataclass
 class RequestContext:
     loaders: Loaders
-    settings: Settings
+    limits: SchemaLimits
     watch: VersionWatch | None = None
     # Facts for the request's log line (operation name, error codes); see app.web.middleware.
     log_fields: dict[str, Any] = field(default_factory=dict)

@@ -54,6 +54,7 @@ from strawberry.extensions import SchemaExtension
 from app.errors import ErrorCode, extension
 from app.schema.context import RequestContext
 from app.schema.cost import estimate_objects, refusal
+from app.schema.limits import SchemaLimits
 
 VALIDATION_FAILED = extension(ErrorCode.GRAPHQL_VALIDATION_FAILED)
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
@@ -61,15 +62,6 @@ MAX_NUMBER_CHARACTERS = 400
 # Documents kept, and the longest text kept: together at most 16 MiB of query text.
 MAX_CACHED_DOCUMENTS = 1024
 MAX_CACHED_TEXT = 16 * 1024
-
-
-@dataclass(frozen=True)
-class DocumentLimitSettings:
-    max_tokens: int
-    max_selections: int
-    max_repeated_selections: int
-    max_depth: int
-    max_aliases: int
 
 
 @dataclass
@@ -114,12 +106,9 @@ class PreparedDocuments(SchemaExtension):
     path of every request.
     """
 
-    def __init__(
-        self, limits: DocumentLimitSettings, cache: DocumentCache, max_objects: int
-    ) -> None:
+    def __init__(self, limits: SchemaLimits, cache: DocumentCache) -> None:
         self.limits = limits
         self.cache = cache
-        self.max_objects = max_objects
         self.entry: _Prepared | None = None
 
     def on_parse(self) -> Iterator[None]:
@@ -178,14 +167,14 @@ class PreparedDocuments(SchemaExtension):
             if estimate is not None:
                 if request is not None:
                     request.ledger.estimated_objects = estimate
-                if estimate > self.max_objects:
+                if estimate > self.limits.max_objects:
                     context.result = ExecutionResult(
-                        data=None, errors=[refusal(estimate, self.max_objects)]
+                        data=None, errors=[refusal(estimate, self.limits.max_objects)]
                     )
         yield
 
 
-def document_problem(document: DocumentNode, limits: DocumentLimitSettings) -> GraphQLError | None:
+def document_problem(document: DocumentNode, limits: SchemaLimits) -> GraphQLError | None:
     """The first limit ``document`` breaks, as the error to answer; None when it keeps them."""
     counts = _Counts()
     visit(document, counts)

@@ -74,7 +74,7 @@ class Query:
             strawberry.argument(description="The versions to load."),
         ],
     ) -> list[ImageVersion | None]:
-        max_refs = info.context.settings.max_refs
+        max_refs = info.context.limits.max_refs
         if len(refs) > max_refs:
             raise bad_user_input(
                 f"Ask for at most {max_refs} refs at once, not {len(refs)}.", maxRefs=max_refs

@@ -25,7 +25,6 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ErrorCode, Refusal
-from app.settings import Settings
 from app.web.middleware import log_fields
 
 log = logging.getLogger("app.web.auth")
@@ -55,20 +54,27 @@ class Credentials:
     issuer: str | None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Credentials:
-        """The credentials the settings' files hold."""
+    def load(
+        cls,
+        api_keys_file: str | None,
+        jwks_file: str | None,
+        audience: str | None,
+        issuer: str | None,
+    ) -> Credentials:
+        """The credentials the files hold: API keys one per line (``#`` comments), a JWKS, and
+        the audience and issuer a JWT must name."""
         keys: tuple[bytes, ...] = ()
-        if settings.api_keys_file is not None:
-            lines = Path(settings.api_keys_file).read_text(encoding="utf-8").splitlines()
+        if api_keys_file is not None:
+            lines = Path(api_keys_file).read_text(encoding="utf-8").splitlines()
             keys = tuple(
                 _digest(line.strip())
                 for line in lines
                 if line.strip() and not line.lstrip().startswith("#")
             )
         jwks = None
-        if settings.jwks_file is not None:
-            jwks = jwt.PyJWKSet.from_json(Path(settings.jwks_file).read_text(encoding="utf-8"))
-        return cls(keys, jwks, settings.jwt_audience, settings.jwt_issuer)
+        if jwks_file is not None:
+            jwks = jwt.PyJWKSet.from_json(Path(jwks_file).read_text(encoding="utf-8"))
+        return cls(keys, jwks, audience, issuer)
 
     def identify(self, headers: Headers) -> str | None:
         """Who presented the request's credential; None when it has no valid one."""

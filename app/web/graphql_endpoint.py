@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +41,9 @@ from app.ledger import Ledger
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.documents import unknown_operation
-from app.settings import Settings
 from app.web import http_caching
-from app.web.persisted_queries import (
-    PersistedQueries,
-    PersistedQueryNotFound,
-    PersistedQueryRefused,
-)
+from app.web.persisted_queries import PersistedQueryNotFound, PersistedQueryRefused
+from app.web.services import RequestContexts, services_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -63,29 +59,27 @@ class GraphQLParams:
 
 
 @dataclass(frozen=True)
-class Stores:
-    """What the endpoint keeps between requests, made by the app's lifespan."""
+class EndpointOptions:
+    """How ``/graphql`` answers."""
 
-    responses: ResponseCache | None
-    persisted: PersistedQueries
+    graphiql: bool
+    # Add extensions.cost (the request's ledger) to each answer.
+    cost_extension: bool
+    # Let browsers keep GET answers to authenticated requests.
+    http_cache_authenticated: bool
+    # Whether requests carry credentials (answers then vary by them).
+    authentication: bool
 
 
 class GraphQLEndpoint:
     """The ASGI app at ``/graphql``."""
 
     def __init__(
-        self,
-        schema: SubgraphSchema,
-        context: Callable[[Request], RequestContext],
-        stores: Callable[[], Stores],
-        settings: Settings,
+        self, schema: SubgraphSchema, contexts: RequestContexts, options: EndpointOptions
     ) -> None:
         self.schema = schema
-        self.context = context
-        # Read per request: the stores exist once the app's lifespan has started.
-        self.stores = stores
-        self.settings = settings
-        self.authentication = settings.api_keys_file is not None or settings.jwks_file is not None
+        self.contexts = contexts
+        self.options = options
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -102,14 +96,14 @@ class GraphQLEndpoint:
                 405, "GraphQL runs over GET, HEAD and POST.", headers={"Allow": ALLOWED_METHODS}
             )
         if request.method != "POST" and not request.query_params and _wants_html(request):
-            if not self.settings.graphiql:
+            if not self.options.graphiql:
                 raise Refusal(404, "GraphiQL is turned off on this service.")
             return graphiql_page()
         media_type = negotiate(request.headers)
         params = await read_params(request)
-        context = self.context(request)
+        context = self.contexts(request)
         context.log_fields["operationName"] = params.operation_name
-        stores = self.stores()
+        stores = services_of(request)
         try:
             query, digest = await stores.persisted.query_for(params.query, params.extensions)
         except PersistedQueryRefused as refusal:
@@ -128,7 +122,7 @@ class GraphQLEndpoint:
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")
         ).inc()
-        if self.settings.cost_extension:
+        if self.options.cost_extension:
             result.extensions = {**(result.extensions or {}), "cost": ledger.as_extension()}
         return self._response(request, result, media_type, ledger)
 
@@ -195,9 +189,9 @@ class GraphQLEndpoint:
             ok=not result.errors and result.data is not None,
             fresh_for=ledger.fresh_for if ledger is not None else 0.0,
             authenticated=authenticated,
-            keep_authenticated=self.settings.http_cache_authenticated,
+            keep_authenticated=self.options.http_cache_authenticated,
         )
-        response.headers["Vary"] = http_caching.vary(self.authentication)
+        response.headers["Vary"] = http_caching.vary(self.options.authentication)
         if request.method in ("GET", "HEAD") and response.status_code == 200:
             tag = http_caching.etag(bytes(response.body))
             response.headers["ETag"] = tag

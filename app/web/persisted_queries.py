@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.cache.codec import PersistedQuery
-from app.cache.stores import Store
+from app.cache.stores import KEY_PREFIX, Store
 
 KEPT_SECONDS = 24 * 3600
 HEX_DIGITS = frozenset(string.hexdigits)
-NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
 class PersistedQueryNotFound(Exception):
@@ -48,7 +47,7 @@ class PersistedQueries:
         if persisted is None:
             return query, None
         digest = _hash_of(persisted)
-        key = f"smgql:v1:apq:{digest}"
+        key = f"{KEY_PREFIX}:apq:{digest}"
         if query is None:
             entry = await self.store.get(key)
             if entry is None or not isinstance(entry.answer, PersistedQuery):

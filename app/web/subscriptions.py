@@ -11,12 +11,11 @@ a browser cannot set headers on a WebSocket).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
-from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -27,7 +26,7 @@ from strawberry.types.unset import UnsetType
 from app.errors import ErrorCode
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
-from app.settings import Settings
+from app.web.services import RequestContexts
 
 if TYPE_CHECKING:
     from app.web.auth import Credentials
@@ -35,29 +34,38 @@ if TYPE_CHECKING:
 NO_PAYLOAD = UnsetType()
 
 
+@dataclass(frozen=True)
+class SubscriptionOptions:
+    # Origins whose browser pages may connect (the CORS allow-list).
+    allowed_origins: tuple[str, ...]
+    max_per_connection: int
+    # Seconds a client has to send connection_init.
+    init_timeout: float
+
+
 class SubscriptionSocket(GraphQL[RequestContext, None]):
     def __init__(
         self,
         schema: SubgraphSchema,
-        context: Callable[[HTTPConnection], RequestContext],
-        settings: Settings,
+        contexts: RequestContexts,
+        options: SubscriptionOptions,
         credentials: Credentials | None,
     ) -> None:
         super().__init__(
             schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            allowed_origins=settings.cors_origins,
-            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-            connection_init_wait_timeout=timedelta(seconds=settings.request_read_timeout),
+            allowed_origins=options.allowed_origins,
+            max_subscriptions_per_connection=options.max_per_connection,
+            connection_init_wait_timeout=timedelta(seconds=options.init_timeout),
         )
-        self._context = context
+        self._contexts = contexts
         self._credentials = credentials
 
     async def get_context(  # type: ignore[override]
         self, request: WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        return self._context(request)
+        return self._contexts(request)
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
         """Accept the connection (an acknowledgement without payload), or, when authentication

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from app import graphiql
+from app.assembly.build import create_app
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
 from app.server_thread import ServerThread
 from tests.conftest import ROOT
 from tests.service.conftest import TEST_SETTINGS

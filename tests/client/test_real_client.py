@@ -29,10 +29,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
+from app.assembly.build import create_app
+from app.assembly.settings import Settings
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
-from app.main import create_app
 from app.server_thread import ServerThread
-from app.settings import Settings
 from app.web.server import ServiceConfig
 from tests.conftest import (
     EndpointControl,
@@ -85,7 +85,9 @@ class Service:
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """The service as ``serve`` runs it (uvicorn with the service's config), on a free port."""
-    server = ServerThread(ServiceConfig(create_app(settings), settings, port=0, lifespan="on"))
+    server = ServerThread(
+        ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
+    )
     url = server.start()
     try:
         yield url

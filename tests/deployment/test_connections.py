@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.assembly.build import create_app
 from app.local_sagemaker import BackgroundEndpoint
-from app.main import create_app
 from app.server_thread import ServerThread
 from app.web.server import ServiceConfig
 from tests.conftest import ROOT, EndpointControl, free_port
@@ -32,7 +32,9 @@ def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
     settings = dataclasses.replace(
         TEST_SETTINGS, endpoint_url=endpoint.url, request_read_timeout=READ_TIMEOUT
     )
-    server = ServerThread(ServiceConfig(create_app(settings), settings, port=0, lifespan="on"))
+    server = ServerThread(
+        ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
+    )
     url = server.start()
     host, port = url.removeprefix("http://").split(":")
     yield host, int(port)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from app.assembly.build import create_app
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
 from app.server_thread import ServerThread
 from tests.conftest import ROOT, free_port
 from tests.federation.deployments_subgraph import build_app, build_schema

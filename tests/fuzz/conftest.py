@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app.assembly.build import create_app
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
+from tests.conftest import started
 from tests.service.conftest import TEST_SETTINGS
 
 # A request that takes longer than this fails its example instead of stalling CI.
@@ -53,13 +54,13 @@ class FuzzService:
         self._stack = AsyncExitStack()
         settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
         app = create_app(settings)
-        # raise_app_exceptions=False: an exception that escapes the app becomes the 500 a real
-        # server would send, so the property sees it as a response rather than a crash here.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self._http = httpx.AsyncClient(transport=transport, base_url="http://service")
 
         async def start() -> None:
-            await self._stack.enter_async_context(app.router.lifespan_context(app))
+            running = await self._stack.enter_async_context(started(app))
+            # raise_app_exceptions=False: an exception that escapes the app becomes the 500 a
+            # real server would send, so the property sees it as a response, not a crash here.
+            transport = httpx.ASGITransport(app=running, raise_app_exceptions=False)
+            self._http = httpx.AsyncClient(transport=transport, base_url="http://service")
             await self._stack.enter_async_context(self._http)
 
         self._loop.run_until_complete(start())

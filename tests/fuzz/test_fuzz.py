@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, nodes
 
-from app.schema import schema_sdl
+from app.assembly.settings import Settings
+from app.schema import build_schema, schema_sdl
 from tests.fuzz.conftest import REQUEST_TIMEOUT_SECONDS, Answer, FuzzService
 
 T = TypeVar("T")
@@ -255,7 +256,7 @@ FEDERATION_DIRECTIVES = """
 directive @link(url: String!, import: [String]) repeatable on SCHEMA
 directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
 """
-SDL = FEDERATION_DIRECTIVES + schema_sdl()
+SDL = FEDERATION_DIRECTIVES + schema_sdl(build_schema(Settings().schema_limits()))
 
 
 def _object_node(fields: dict[str, graphql.ValueNode]) -> graphql.ObjectValueNode:

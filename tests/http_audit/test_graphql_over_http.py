@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from app.assembly.build import create_app
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
 from app.server_thread import ServerThread
 from tests.conftest import assert_node_packages_are_the_locked_ones
 from tests.service.conftest import TEST_SETTINGS

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.assembly.build import create_app
+from app.assembly.settings import Settings
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
-from app.settings import Settings
+from tests.conftest import started
 
 # Two attempts keep the retry tests quick; the retry itself is what matters. No cache across
 # requests: most tests count the calls one request makes (tests/service/test_cache.py turns it on).
@@ -38,8 +39,8 @@ class GraphQLClient:
 async def serving(settings: Settings) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
     """The app with its lifespan running, and a client over the ASGI transport."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+    async with started(app) as running:
+        transport = httpx.ASGITransport(app=running)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
             yield app, GraphQLClient(http)
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from app.__main__ import _parser
+from app.assembly.settings import VARIABLES, Settings, SettingsError, settings_table
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.settings import VARIABLES, Settings, SettingsError, settings_table
 from tests.conftest import ROOT, EndpointControl, free_port, running_command
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
@@ -142,7 +142,7 @@ def test_compose_runs_two_api_replicas_on_redis_behind_one_port() -> None:
     assert api["deploy"]["replicas"] == 2
     assert "ports" not in api
     settings = Settings.from_env(api["environment"])
-    assert set(api["environment"]) <= {variable.name for variable in VARIABLES}
+    assert set(api["environment"]) <= {variable.name for _, variable in VARIABLES}
     endpoint, redis = urlparse(settings.endpoint_url), urlparse(settings.redis_url)
     assert settings.backend == "local"
     assert settings.cache == "redis"

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from app.assembly.settings import Settings
 from app.errors import ErrorCode
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import SageMaker, build_transport
-from app.schema import schema
+from app.schema import build_schema
 from app.schema.context import RequestContext
 from tests.conftest import EndpointControl, insert_version_of_the_future
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
@@ -26,6 +27,8 @@ ONE = """query($name: String!, $version: Int) {
   imageVersion(imageName: $name, version: $version) { version vendorGuidance } }"""
 NESTED = """query($n: Int = 100) { images(first: $n) { edges { node {
   versions(first: $n) { edges { node { baseImage } } } } } } }"""
+
+schema = build_schema(Settings().schema_limits())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _comparable(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 async def aws(endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    client = SageMaker(build_transport(settings, endpoint.url))
+    client = SageMaker(build_transport(settings.aws()))
     yield client
     await client.aclose()
 
@@ -100,7 +103,7 @@ async def test_schema_execute_and_http_give_the_same_errors(
     executed = await schema.execute(
         row.query,
         variable_values=variables,
-        context_value=RequestContext(Loaders(aws, timeout=10), TEST_SETTINGS),
+        context_value=RequestContext(Loaders(aws, timeout=10), TEST_SETTINGS.schema_limits()),
     )
 
     http_errors = _comparable(over_http["errors"])

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from app import graphiql
+from app.assembly.build import create_app
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.main import create_app
 from app.server_thread import ServerThread
 from tests.conftest import EndpointControl, free_port
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving

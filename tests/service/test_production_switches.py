@@ -17,9 +17,9 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.assembly.settings import Settings
 from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
-from app.settings import Settings
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}

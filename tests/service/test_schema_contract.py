@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 
+from app.assembly.settings import Settings
 from app.local_sagemaker.shapes import enum_values, operation_model
-from app.schema import schema, schema_sdl
+from app.schema import build_schema, schema_sdl
 from app.schema.enums import (
     ImageSortBy,
     ImageStatus,
@@ -23,6 +24,8 @@ from app.schema.enums import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+
+schema = build_schema(Settings().schema_limits())
 
 
 @pytest.mark.parametrize(
@@ -84,13 +87,13 @@ def test_everything_a_person_reads_in_graphiql_is_described() -> None:
 
 def test_checked_in_schema_is_what_export_schema_prints() -> None:
     checked_in = (ROOT / "schema.graphql").read_text(encoding="utf-8")
-    assert checked_in == schema_sdl(), (
+    assert checked_in == schema_sdl(schema), (
         "run: .venv/bin/python -m app export-schema --output schema.graphql"
     )
 
 
 def test_schema_is_a_federation_2_subgraph_with_two_entities() -> None:
-    sdl = schema_sdl()
+    sdl = schema_sdl(schema)
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
     assert 'type ImageVersion @key(fields: "imageVersionArn")' in sdl
     assert 'type Image @key(fields: "imageName")' in sdl

@@ -57,7 +57,8 @@ def checking_endpoint(request: pytest.FixtureRequest) -> Iterator[BackgroundEndp
 
 @asynccontextmanager
 async def connected(url: str, **settings: Any) -> AsyncIterator[SageMaker]:
-    aws = SageMaker(build_transport(dataclasses.replace(TEST_SETTINGS, **settings), url))
+    options = dataclasses.replace(TEST_SETTINGS, endpoint_url=url, **settings).aws()
+    aws = SageMaker(build_transport(options))
     try:
         yield aws
     finally:
@@ -106,7 +107,7 @@ async def test_every_call_carries_a_signature_aws_would_accept(aws: SageMaker) -
 def test_the_check_agrees_with_boto3s_own_signer(checking_endpoint: BackgroundEndpoint) -> None:
     # A control: boto3's whole client passes the same check, so the check is AWS's, not ours.
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
-    client = build_client(settings, checking_endpoint.url)
+    client = build_client(settings.aws())
     answer = client.describe_image_version(ImageName="pytorch-training", Version=3)
     assert answer["Version"] == 3
 
@@ -163,7 +164,7 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
     refreshed_on.clear()
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
     transport = Transport(
-        build_client(settings, checking_endpoint.url),
+        build_client(settings.aws()),
         expiring,
         pool_size=2,
         connect_timeout=settings.connect_timeout,

@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from graphql import parse
 
-from app.schema import schema
+from app.assembly.settings import Settings
+from app.schema import build_schema
 from app.schema.cost import estimate_objects
+
+schema = build_schema(Settings().schema_limits())
 
 
 def estimate(query: str, variables: dict[str, Any] | None = None, name: str | None = None) -> Any:

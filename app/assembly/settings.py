@@ -1,22 +1,38 @@
-"""The service's configuration, read from the environment once at start and validated there.
+"""The service's configuration: every setting declared once, read from the environment once at
+start, validated there, and split into the options each room takes.
 
+A setting is one field of :class:`Settings`, declared with :func:`setting`: its variable, its
+default, its parser and the README's words for it. The environment reader
+(:meth:`Settings.from_env`), the README's settings table (:func:`settings_table`) and the
+environment handed to worker processes (:func:`environment_of`) all come from those fields.
 Nothing else in the service reads ``os.environ``: a bad value fails the start with a message that
 names the variable, instead of surfacing later as a confusing error in the middle of a request.
-Every variable is listed in the README's settings table; :data:`VARIABLES` is that table's source.
+
+No room below the assembly sees this class: each takes a small options object of its own,
+made here (:meth:`Settings.aws`, :meth:`Settings.cache_options`, ...).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from app.cache.build import CacheBackend, CacheOptions
+from app.cache.policy import CachePolicy
+from app.logs import LOG_LEVELS
+from app.sagemaker import AwsOptions
+from app.sagemaker.client import RetryMode
+from app.schema.limits import SchemaLimits
+from app.web.app import WebOptions
+from app.web.graphql_endpoint import EndpointOptions
+from app.web.server import ServerOptions
+from app.web.subscriptions import SubscriptionOptions
+
 Backend = Literal["local", "aws"]
-CacheBackend = Literal["memory", "redis", "off"]
-RetryMode = Literal["standard", "adaptive", "legacy"]
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SettingsError(ValueError):
@@ -24,89 +40,10 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    backend: Backend = "local"
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    local_db: str = ":memory:"
-    pool_size: int = 32
-    connect_timeout: float = 2.0
-    read_timeout: float = 10.0
-    retry_mode: RetryMode = "standard"
-    max_attempts: int = 3
-    readiness_cache_seconds: float = 5.0
-    readiness_timeout: float = 2.0
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    log_level: str = "info"
-    cost_extension: bool = False
-    # Limits: what one request may ask of the service (README: "Limits, errors and production
-    # settings"). Each bounds a cost that the others do not.
-    max_body_bytes: int = 256 * 1024
-    max_tokens: int = 10_000
-    max_selections: int = 1_000
-    max_repeated_selections: int = 10
-    max_depth: int = 12
-    max_aliases: int = 100
-    max_refs: int = 100
-    max_first: int = 100
-    max_objects: int = 5_000
-    request_timeout: float = 15.0
-    # Connections: a client that holds a socket without finishing a request.
-    request_read_timeout: float = 10.0
-    keep_alive_timeout: float = 5.0
-    max_connections: int = 2_000
-    shutdown_timeout: float = 20.0
-    # The cache of SageMaker's answers across requests (app.cache).
-    cache: CacheBackend = "memory"
-    redis_url: str | None = None
-    cache_namespace: str | None = None
-    cache_ttl: float = 30.0
-    cache_changing_ttl: float = 2.0
-    cache_list_ttl: float = 10.0
-    cache_not_found_ttl: float = 5.0
-    cache_stale_seconds: float = 0.0
-    cache_max_entries: int = 10_000
-    rate_limit: str | None = None
-    http_cache_authenticated: bool = False
-    max_subscriptions: int = 1_000
-    max_subscriptions_per_connection: int = 20
-    # Production switches.
-    graphiql: bool = True
-    introspection: bool = True
-    cors_origins: tuple[str, ...] = ()
-    api_keys_file: str | None = None
-    jwks_file: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        problems: list[str] = []
-        for variable in VARIABLES:
-            raw = variable.read(env)
-            if raw is None:
-                continue
-            try:
-                values[variable.field] = variable.parse(raw.strip())
-            except ValueError as error:
-                problems.append(f"{variable.name}={raw!r}: {error}")
-        if values.get("cache") == "redis" and not values.get("redis_url"):
-            problems.append("SMGQL_CACHE=redis needs SMGQL_REDIS_URL")
-        if problems:
-            raise SettingsError("invalid settings: " + "; ".join(problems))
-        return cls(**values)
-
-
-@dataclass(frozen=True)
 class Variable:
-    """One environment variable: where it goes, how it is parsed, what the README says of it."""
+    """One environment variable: how it is parsed, and what the README says of it."""
 
     name: str
-    field: str
     parse: Callable[[str], Any]
     doc: str
     fallbacks: tuple[str, ...] = ()
@@ -119,9 +56,18 @@ class Variable:
                 return env[name]
         return None
 
-    @property
-    def default(self) -> Any:
-        return Settings.__dataclass_fields__[self.field].default
+
+def setting(
+    name: str,
+    default: Any,
+    parse: Callable[[str], Any],
+    doc: str,
+    fallbacks: tuple[str, ...] = (),
+    unset: str = "embedded",
+) -> Any:
+    """A field of :class:`Settings`: its default, and the variable it is read from."""
+    variable = Variable(name, parse, doc, fallbacks, unset)
+    return dataclasses.field(default=default, metadata={"variable": variable})
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -211,323 +157,456 @@ def _readable_file(raw: str) -> str:
     return raw
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable(
+@dataclass(frozen=True)
+class Settings:
+    backend: Backend = setting(
         "SMGQL_BACKEND",
-        "backend",
+        "local",
         _choice("local", "aws"),
         "`local`: the SageMaker-compatible local endpoint (embedded unless an endpoint URL is"
         " set); `aws`: real SageMaker through the default AWS credential chain.",
-    ),
-    Variable(
+    )
+    region: str = setting(
         "SMGQL_REGION",
-        "region",
+        "us-east-1",
         _text,
         "AWS region of the SageMaker API.",
-        ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    ),
-    Variable(
+        fallbacks=("AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    endpoint_url: str | None = setting(
         "SMGQL_ENDPOINT_URL",
-        "endpoint_url",
+        None,
         _url,
         "SageMaker endpoint URL. With `local`, a running local endpoint instead of the"
         " embedded one; with `aws`, an override such as a VPC endpoint.",
-        ("AWS_ENDPOINT_URL_SAGEMAKER",),
-    ),
-    Variable(
+        fallbacks=("AWS_ENDPOINT_URL_SAGEMAKER",),
+    )
+    local_db: str = setting(
         "SMGQL_LOCAL_DB",
-        "local_db",
+        ":memory:",
         _text,
         "SQLite file of the embedded local endpoint (`:memory:` keeps nothing).",
-    ),
-    Variable(
+    )
+    pool_size: int = setting(
         "SMGQL_POOL_SIZE",
-        "pool_size",
+        32,
         _number(int, 1, 1000),
         "Concurrent SageMaker calls: the size of the HTTP connection pool to SageMaker.",
-    ),
-    Variable(
+    )
+    connect_timeout: float = setting(
         "SMGQL_CONNECT_TIMEOUT",
-        "connect_timeout",
+        2.0,
         _number(float, 0.1, 120),
         "Seconds to wait for a connection to SageMaker.",
-    ),
-    Variable(
+    )
+    read_timeout: float = setting(
         "SMGQL_READ_TIMEOUT",
-        "read_timeout",
+        10.0,
         _number(float, 0.1, 300),
         "Seconds to wait for SageMaker's answer.",
-    ),
-    Variable(
+    )
+    retry_mode: RetryMode = setting(
         "SMGQL_RETRY_MODE",
-        "retry_mode",
+        "standard",
         _choice("standard", "adaptive", "legacy"),
         "botocore's retry mode.",
-    ),
-    Variable(
+    )
+    max_attempts: int = setting(
         "SMGQL_MAX_ATTEMPTS",
-        "max_attempts",
+        3,
         _number(int, 1, 20),
         "Attempts per SageMaker call, the first included.",
-    ),
-    Variable(
+    )
+    readiness_cache_seconds: float = setting(
         "SMGQL_READINESS_CACHE_SECONDS",
-        "readiness_cache_seconds",
+        5.0,
         _number(float, 0, 3600),
         "How long `/readyz` reuses its last check of SageMaker.",
-    ),
-    Variable(
+    )
+    readiness_timeout: float = setting(
         "SMGQL_READINESS_TIMEOUT",
-        "readiness_timeout",
+        2.0,
         _number(float, 0.1, 60),
         "Seconds `/readyz` waits for SageMaker before it answers 503.",
-    ),
-    Variable("SMGQL_HOST", "host", _text, "Address the HTTP server binds."),
-    Variable("SMGQL_PORT", "port", _number(int, 0, 65535), "Port the HTTP server binds."),
-    Variable(
+    )
+    host: str = setting(
+        "SMGQL_HOST",
+        "127.0.0.1",
+        _text,
+        "Address the HTTP server binds.",
+    )
+    port: int = setting(
+        "SMGQL_PORT",
+        8000,
+        _number(int, 0, 65535),
+        "Port the HTTP server binds.",
+    )
+    workers: int = setting(
         "SMGQL_WORKERS",
-        "workers",
+        1,
         _workers,
         "Worker processes serving requests (`auto`: one per core). The embedded local endpoint"
         " stays one process that all workers share.",
-    ),
-    Variable("SMGQL_LOG_LEVEL", "log_level", _choice(*LOG_LEVELS), "Log level."),
-    Variable(
+    )
+    log_level: str = setting(
+        "SMGQL_LOG_LEVEL",
+        "info",
+        _choice(*LOG_LEVELS),
+        "Log level.",
+    )
+    cost_extension: bool = setting(
         "SMGQL_COST_EXTENSION",
-        "cost_extension",
+        False,
         _switch,
         "Add `extensions.cost` to each response: upstream calls, cache hits, coalesced waits,"
         " retries, the estimated objects.",
-    ),
-    Variable(
+    )
+    max_body_bytes: int = setting(
         "SMGQL_MAX_BODY_BYTES",
-        "max_body_bytes",
+        256 * 1024,
         _number(int, 1024, 64 * 1024 * 1024),
         "Largest request body; a larger one is refused with 413 before it is read.",
-    ),
-    Variable(
+    )
+    max_tokens: int = setting(
         "SMGQL_MAX_TOKENS",
-        "max_tokens",
+        10_000,
         _number(int, 100, 1_000_000),
         "Most tokens in a GraphQL document; parsing stops there.",
-    ),
-    Variable(
+    )
+    max_selections: int = setting(
         "SMGQL_MAX_SELECTIONS",
-        "max_selections",
+        1_000,
         _number(int, 10, 100_000),
         "Most selections (fields, fragment spreads) in a document, checked before validation.",
-    ),
-    Variable(
+    )
+    max_repeated_selections: int = setting(
         "SMGQL_MAX_REPEATED_SELECTIONS",
-        "max_repeated_selections",
+        10,
         _number(int, 2, 1000),
         "Most times one selection set may repeat a field's response name or a fragment spread"
         " (validation compares each such pair), checked before validation.",
-    ),
-    Variable(
+    )
+    max_depth: int = setting(
         "SMGQL_MAX_DEPTH",
-        "max_depth",
+        12,
         _number(int, 1, 100),
         "Deepest field nesting, counted from the root fields (0).",
-    ),
-    Variable("SMGQL_MAX_ALIASES", "max_aliases", _number(int, 0, 10_000), "Most aliases."),
-    Variable(
+    )
+    max_aliases: int = setting(
+        "SMGQL_MAX_ALIASES",
+        100,
+        _number(int, 0, 10_000),
+        "Most aliases.",
+    )
+    max_refs: int = setting(
         "SMGQL_MAX_REFS",
-        "max_refs",
+        100,
         _number(int, 1, 10_000),
         "Most refs in one `imageVersions` call.",
-    ),
-    Variable(
+    )
+    max_first: int = setting(
         "SMGQL_MAX_FIRST",
-        "max_first",
+        100,
         _number(int, 1, 1000),
         "Largest page (`first`) of a connection.",
-    ),
-    Variable(
+    )
+    max_objects: int = setting(
         "SMGQL_MAX_OBJECTS",
-        "max_objects",
+        5_000,
         _number(int, 1, 10_000_000),
         "Most objects an operation may fetch (the object budget), estimated before it runs.",
-    ),
-    Variable(
+    )
+    request_timeout: float = setting(
         "SMGQL_REQUEST_TIMEOUT",
-        "request_timeout",
+        15.0,
         _number(float, 0.1, 600),
         "Seconds a request waits for SageMaker in all; what is still outstanding then is a"
         " `DEADLINE_EXCEEDED` error.",
-    ),
-    Variable(
+    )
+    request_read_timeout: float = setting(
         "SMGQL_REQUEST_READ_TIMEOUT",
-        "request_read_timeout",
+        10.0,
         _number(float, 0.1, 600),
         "Seconds a client has to send a whole request (headers and body) once it connects or"
         " starts one; then the connection is closed.",
-    ),
-    Variable(
+    )
+    keep_alive_timeout: float = setting(
         "SMGQL_KEEP_ALIVE_TIMEOUT",
-        "keep_alive_timeout",
+        5.0,
         _number(float, 0.1, 600),
         "Seconds an idle keep-alive connection stays open.",
-    ),
-    Variable(
+    )
+    max_connections: int = setting(
         "SMGQL_MAX_CONNECTIONS",
-        "max_connections",
+        2_000,
         _number(int, 1, 1_000_000),
         "Most connections and requests at once; beyond it requests get 503.",
-    ),
-    Variable(
+    )
+    shutdown_timeout: float = setting(
         "SMGQL_SHUTDOWN_TIMEOUT",
-        "shutdown_timeout",
+        20.0,
         _number(float, 0, 600),
         "Seconds a stopping server lets requests in flight finish.",
-    ),
-    Variable(
+    )
+    cache: CacheBackend = setting(
         "SMGQL_CACHE",
-        "cache",
+        "memory",
         _choice("memory", "redis", "off"),
         "Where SageMaker's answers are kept across requests: `memory` (this process), `redis`"
         " (shared by replicas), `off`.",
-    ),
-    Variable(
+    )
+    redis_url: str | None = setting(
         "SMGQL_REDIS_URL",
-        "redis_url",
+        None,
         _redis_url,
         "The Redis of `SMGQL_CACHE=redis`, e.g. `redis://127.0.0.1:6379/0`.",
         unset="none",
-    ),
-    Variable(
+    )
+    cache_namespace: str | None = setting(
         "SMGQL_CACHE_NAMESPACE",
-        "cache_namespace",
+        None,
         _text,
         "Prefix of the cache's keys; by default the backend, region, endpoint and AWS account, so"
         " that only replicas that would get the same answers share them.",
         unset="derived",
-    ),
-    Variable(
+    )
+    cache_ttl: float = setting(
         "SMGQL_CACHE_TTL",
-        "cache_ttl",
+        30.0,
         _number(float, 0, 86400),
         "Seconds a settled image or version (not in a transition) stays fresh; `0` keeps none.",
-    ),
-    Variable(
+    )
+    cache_changing_ttl: float = setting(
         "SMGQL_CACHE_CHANGING_TTL",
-        "cache_changing_ttl",
+        2.0,
         _number(float, 0, 86400),
         "Seconds an image or version that is CREATING, UPDATING or DELETING stays fresh.",
-    ),
-    Variable(
+    )
+    cache_list_ttl: float = setting(
         "SMGQL_CACHE_LIST_TTL",
-        "cache_list_ttl",
+        10.0,
         _number(float, 0, 86400),
         'Seconds a list page, an alias list, or the version an alias or "latest" names stays'
         " fresh.",
-    ),
-    Variable(
+    )
+    cache_not_found_ttl: float = setting(
         "SMGQL_CACHE_NOT_FOUND_TTL",
-        "cache_not_found_ttl",
+        5.0,
         _number(float, 0, 86400),
         'Seconds "not found" is remembered.',
-    ),
-    Variable(
+    )
+    cache_stale_seconds: float = setting(
         "SMGQL_CACHE_STALE_SECONDS",
-        "cache_stale_seconds",
+        0.0,
         _number(float, 0, 86400),
         "Seconds past freshness an answer is still served while one refresh runs; `0` never.",
-    ),
-    Variable(
+    )
+    cache_max_entries: int = setting(
         "SMGQL_CACHE_MAX_ENTRIES",
-        "cache_max_entries",
+        10_000,
         _number(int, 1, 10_000_000),
         "Most answers the in-process cache keeps (least recently used go first).",
-    ),
-    Variable(
+    )
+    rate_limit: str | None = setting(
         "SMGQL_RATE_LIMIT",
-        "rate_limit",
+        None,
         _rate,
         "Most SageMaker calls per operation, e.g. `20/second`, shared by replicas on Redis; a"
         " call over it waits (at most the request timeout).",
         unset="none",
-    ),
-    Variable(
+    )
+    http_cache_authenticated: bool = setting(
         "SMGQL_HTTP_CACHE_AUTHENTICATED",
-        "http_cache_authenticated",
+        False,
         _switch,
         "Let browsers keep GET answers to authenticated requests (`Cache-Control: private`);"
         " off: `no-store`.",
-    ),
-    Variable(
+    )
+    max_subscriptions: int = setting(
         "SMGQL_MAX_SUBSCRIPTIONS",
-        "max_subscriptions",
+        1_000,
         _number(int, 1, 1_000_000),
         "Most subscriptions a process serves at once (every connection together).",
-    ),
-    Variable(
+    )
+    max_subscriptions_per_connection: int = setting(
         "SMGQL_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-        "max_subscriptions_per_connection",
+        20,
         _number(int, 1, 10_000),
         "Most subscriptions one WebSocket connection may hold.",
-    ),
-    Variable(
+    )
+    graphiql: bool = setting(
         "SMGQL_GRAPHIQL",
-        "graphiql",
+        True,
         _switch,
         "Serve GraphiQL to browsers at `/graphql`.",
-    ),
-    Variable(
+    )
+    introspection: bool = setting(
         "SMGQL_INTROSPECTION",
-        "introspection",
+        True,
         _switch,
         "Answer introspection queries (`__schema`, `__type`); GraphiQL needs them.",
-    ),
-    Variable(
+    )
+    cors_origins: tuple[str, ...] = setting(
         "SMGQL_CORS_ORIGINS",
-        "cors_origins",
+        (),
         _origins,
         "Comma-separated origins whose browser pages may call the API; none by default.",
         unset="none",
-    ),
-    Variable(
+    )
+    api_keys_file: str | None = setting(
         "SMGQL_API_KEYS_FILE",
-        "api_keys_file",
+        None,
         _readable_file,
         "File of API keys, one per line; with it (or a JWKS file) requests need a key in"
         " `X-API-Key` or `Authorization: Bearer`.",
         unset="none",
-    ),
-    Variable(
+    )
+    jwks_file: str | None = setting(
         "SMGQL_JWKS_FILE",
-        "jwks_file",
+        None,
         _readable_file,
         "JWKS file; with it, `Authorization: Bearer <JWT>` signed by one of its keys is accepted.",
         unset="none",
-    ),
-    Variable(
+    )
+    jwt_audience: str | None = setting(
         "SMGQL_JWT_AUDIENCE",
-        "jwt_audience",
+        None,
         _text,
         "The `aud` a JWT must carry.",
         unset="none",
-    ),
-    Variable(
+    )
+    jwt_issuer: str | None = setting(
         "SMGQL_JWT_ISSUER",
-        "jwt_issuer",
+        None,
         _text,
         "The `iss` a JWT must carry.",
         unset="none",
-    ),
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for field, variable in VARIABLES:
+            raw = variable.read(env)
+            if raw is None:
+                continue
+            try:
+                values[field.name] = variable.parse(raw.strip())
+            except ValueError as error:
+                problems.append(f"{variable.name}={raw!r}: {error}")
+        if values.get("cache") == "redis" and not values.get("redis_url"):
+            problems.append("SMGQL_CACHE=redis needs SMGQL_REDIS_URL")
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+        return cls(**values)
+
+    def aws(self) -> AwsOptions:
+        return AwsOptions(
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            local=self.backend == "local",
+            pool_size=self.pool_size,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retry_mode=self.retry_mode,
+            max_attempts=self.max_attempts,
+        )
+
+    def cache_options(self) -> CacheOptions:
+        policy = CachePolicy(
+            settled=self.cache_ttl,
+            changing=self.cache_changing_ttl,
+            lists=self.cache_list_ttl,
+            not_found=self.cache_not_found_ttl,
+            stale=self.cache_stale_seconds,
+        )
+        # A replica waits for another's fetch at most as long as that fetch may take.
+        return CacheOptions(
+            self.cache, self.redis_url, self.cache_max_entries, policy, self.read_timeout
+        )
+
+    def schema_limits(self) -> SchemaLimits:
+        return SchemaLimits(
+            max_tokens=self.max_tokens,
+            max_selections=self.max_selections,
+            max_repeated_selections=self.max_repeated_selections,
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_objects=self.max_objects,
+            max_refs=self.max_refs,
+            max_first=self.max_first,
+            introspection=self.introspection,
+        )
+
+    @property
+    def authentication(self) -> bool:
+        return self.api_keys_file is not None or self.jwks_file is not None
+
+    def web(self) -> WebOptions:
+        endpoint = EndpointOptions(
+            graphiql=self.graphiql,
+            cost_extension=self.cost_extension,
+            http_cache_authenticated=self.http_cache_authenticated,
+            authentication=self.authentication,
+        )
+        subscriptions = SubscriptionOptions(
+            allowed_origins=self.cors_origins,
+            max_per_connection=self.max_subscriptions_per_connection,
+            init_timeout=self.request_read_timeout,
+        )
+        return WebOptions(
+            endpoint=endpoint,
+            subscriptions=subscriptions,
+            request_timeout=self.request_timeout,
+            max_body_bytes=self.max_body_bytes,
+            cors_origins=self.cors_origins,
+        )
+
+    def server(self) -> ServerOptions:
+        return ServerOptions(
+            host=self.host,
+            port=self.port,
+            workers=self.workers,
+            request_read_timeout=self.request_read_timeout,
+            keep_alive_timeout=self.keep_alive_timeout,
+            max_connections=self.max_connections,
+            shutdown_timeout=self.shutdown_timeout,
+        )
+
+
+# Each field of Settings with the variable it is read from, in the README's order.
+VARIABLES: tuple[tuple[dataclasses.Field[Any], Variable], ...] = tuple(
+    (field, field.metadata["variable"]) for field in dataclasses.fields(Settings)
 )
+
+
+def environment_of(settings: Settings) -> dict[str, str]:
+    """``settings`` as the variables a worker process reads them from (set ones only)."""
+    exported = {}
+    for field, variable in VARIABLES:
+        value = getattr(settings, field.name)
+        if value is None or value == ():
+            continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        exported[variable.name] = str(value)
+    return exported
 
 
 def settings_table() -> str:
     """The README's settings table, generated so that it cannot drift from the code."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for v in VARIABLES:
+    for field, v in VARIABLES:
         also = f" Also read from `{'`, `'.join(v.fallbacks)}`." if v.fallbacks else ""
-        if v.default is None or v.default == ():
+        if field.default is None or field.default == ():
             default = v.unset
-        elif isinstance(v.default, bool):
-            default = f"`{str(v.default).lower()}`"
+        elif isinstance(field.default, bool):
+            default = f"`{str(field.default).lower()}`"
         else:
-            default = f"`{v.default}`"
+            default = f"`{field.default}`"
         rows.append(f"| `{v.name}` | {default} | {v.doc}{also} |")
     return "\n".join(rows)

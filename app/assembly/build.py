@@ -1,0 +1,105 @@
+"""The app, and the services its lifespan starts.
+
+``create_app(settings)`` builds the app and nothing else: no socket, no thread, no AWS call. Its
+lifespan (:func:`running_services`) starts, in order, the embedded local endpoint (when it is the
+backend and no endpoint URL is set), the transport to SageMaker, the rate limit, the caches, the
+version watch and readiness, and stops them in reverse. ``create_app()`` with no argument reads
+the environment: ``uvicorn --factory app.assembly.build:create_app`` serves it, as each worker
+process does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+
+from app.assembly.settings import Settings
+from app.cache.build import build_caches
+from app.cache.stores import KEY_PREFIX
+from app.sagemaker import SageMaker, build_transport
+from app.sagemaker.client import namespace_of
+from app.schema import build_schema
+from app.watch import VersionWatch
+from app.web.app import web_app
+from app.web.health import Readiness
+from app.web.persisted_queries import PersistedQueries
+from app.web.services import Services
+
+log = logging.getLogger("app")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    credentials = None
+    if settings.authentication:
+        # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
+        # service without authentication does not pay.
+        from app.web.auth import Credentials
+
+        credentials = Credentials.load(
+            settings.api_keys_file, settings.jwks_file, settings.jwt_audience, settings.jwt_issuer
+        )
+    schema = build_schema(settings.schema_limits())
+    return web_app(schema, settings.web(), credentials, lambda: running_services(settings))
+
+
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """What requests use, started; stopped on the way out."""
+    async with AsyncExitStack() as stack:
+        endpoints = stack.enter_context(ExitStack())
+        settings = await asyncio.to_thread(with_embedded_endpoint, settings, endpoints)
+        aws = settings.aws()
+        transport = await asyncio.to_thread(build_transport, aws)
+        shared = settings.cache == "redis"
+        namespace = settings.cache_namespace or await namespace_of(aws, shared)
+        rate_limit = None
+        if settings.rate_limit is not None:
+            # Imported here: only a service with a rate limit loads the limits library.
+            from app.sagemaker.rate_limit import RateLimit
+
+            rate_limit = RateLimit(
+                settings.rate_limit,
+                settings.redis_url if shared else None,
+                key_prefix=f"{KEY_PREFIX}:{namespace}:rate",
+                max_wait=settings.request_timeout,
+            )
+        sagemaker = SageMaker(transport, rate_limit)
+        stack.push_async_callback(sagemaker.aclose)
+        caches = await build_caches(settings.cache_options(), sagemaker, namespace, stack)
+        watch = VersionWatch(caches.calls, settings.max_subscriptions)
+        stack.push_async_callback(watch.close)
+        readiness = Readiness(
+            caches.calls, settings.readiness_cache_seconds, settings.readiness_timeout
+        )
+        yield Services(
+            sagemaker=caches.calls,
+            responses=caches.responses,
+            persisted=PersistedQueries(caches.store),
+            watch=watch,
+            readiness=readiness,
+        )
+
+
+def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
+    """``settings`` as they are, or, when the backend is the local endpoint and none is named,
+    with the URL of one started now in this process (stopped with ``stack``)."""
+    if settings.backend != "local" or settings.endpoint_url is not None:
+        where = settings.endpoint_url or f"SageMaker in {settings.region}"
+        log.info(f"Backend: {settings.backend}, {where}")
+        return settings
+    # Imported only here: a service on AWS never loads the local endpoint's code.
+    from app.local_sagemaker import BackgroundEndpoint, EndpointOptions
+
+    options = EndpointOptions(db=settings.local_db, region=settings.region)
+    endpoint = stack.enter_context(BackgroundEndpoint(options))
+    log.info(
+        f"Backend: the embedded local SageMaker endpoint at {endpoint.url} with its demo "
+        f"catalog ({settings.local_db}). Set SMGQL_BACKEND=aws for real SageMaker."
+    )
+    return dataclasses.replace(settings, endpoint_url=endpoint.url)

@@ -1,0 +1,113 @@
+"""The ASGI app: the service's routes and middleware, over the services its lifespan starts.
+
+Routes: ``/graphql`` (POST and GET; GraphiQL for a browser, its bundles under ``/graphiql/``;
+subscriptions over WebSocket), ``/healthz``, ``/readyz``, ``/metrics``.
+
+The app is built with a way to start its services (``start``, the assembly's) and nothing else
+of the world: what ``start`` yields becomes the lifespan state every request reads
+(``app.web.services``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from app import graphiql, metrics
+from app.schema import SubgraphSchema
+from app.web.graphql_endpoint import EndpointOptions, GraphQLEndpoint
+from app.web.health import healthz
+from app.web.middleware import BodyLimit, RequestLog
+from app.web.services import RequestContexts, Services, State, services_of
+from app.web.subscriptions import SubscriptionOptions, SubscriptionSocket
+
+if TYPE_CHECKING:
+    from app.web.auth import Credentials
+
+GRAPHQL_PATH = "/graphql"
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    endpoint: EndpointOptions
+    subscriptions: SubscriptionOptions
+    # Seconds a request waits for SageMaker in all.
+    request_timeout: float
+    max_body_bytes: int
+    # Origins whose browser pages may call the API.
+    cors_origins: tuple[str, ...]
+
+
+def web_app(
+    schema: SubgraphSchema,
+    options: WebOptions,
+    credentials: Credentials | None,
+    start: Callable[[], AbstractAsyncContextManager[Services]],
+) -> Starlette:
+    """The app serving ``schema``, whose lifespan runs ``start()``; requests need a credential
+    when ``credentials`` is given."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        async with start() as services:
+            yield {"services": services}
+
+    contexts = RequestContexts(schema.limits, options.request_timeout)
+    graphql = GraphQLEndpoint(schema, contexts, options.endpoint)
+    subscriptions = SubscriptionSocket(schema, contexts, options.subscriptions, credentials)
+    return Starlette(
+        routes=[
+            Route(GRAPHQL_PATH, graphql),
+            WebSocketRoute(GRAPHQL_PATH, subscriptions),
+            Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", _readyz, methods=["GET"]),
+            Route("/metrics", _metrics, methods=["GET"]),
+        ],
+        middleware=_middleware(options, credentials),
+        lifespan=lifespan,
+    )
+
+
+async def _readyz(request: Request) -> Response:
+    return await services_of(request).readiness.endpoint(request)
+
+
+async def _metrics(request: Request) -> Response:
+    body, media_type = metrics.exposition()
+    return Response(body, media_type=media_type)
+
+
+def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Middleware]:
+    """Outermost first: every request is logged; a browser's preflight is answered before
+    anything asks it for a body or a credential; bodies are capped before they are read."""
+    middleware = [Middleware(RequestLog)]
+    if options.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(options.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(BodyLimit, max_bytes=options.max_body_bytes))
+    if credentials is not None:
+        # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
+        # service without authentication does not pay.
+        from app.web.auth import Authentication
+
+        middleware.append(
+            Middleware(Authentication, credentials=credentials, guarded_path=GRAPHQL_PATH)
+        )
+    return middleware

@@ -1,0 +1,66 @@
+"""What the web room serves requests with: the services the app's lifespan starts, and the
+context each request gets from them.
+
+The app's lifespan yields :class:`Services` as Starlette's lifespan state, so every request and
+WebSocket finds them on ``connection.state`` (:func:`services_of`): no handler holds a reference
+to something that does not exist until the app has started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+from starlette.requests import HTTPConnection
+
+from app.cache.responses import ResponseCache
+from app.loaders import Loaders
+from app.sagemaker import SageMakerCalls
+from app.schema.context import RequestContext
+from app.schema.limits import SchemaLimits
+from app.watch import VersionWatch
+from app.web.health import Readiness
+from app.web.middleware import log_fields
+from app.web.persisted_queries import PersistedQueries
+
+
+@dataclass(frozen=True)
+class Services:
+    """What requests use, from the app's start to its stop."""
+
+    # SageMaker's calls, through the record cache when it is on.
+    sagemaker: SageMakerCalls
+    responses: ResponseCache | None
+    persisted: PersistedQueries
+    watch: VersionWatch
+    readiness: Readiness
+
+
+class State(TypedDict):
+    """The app's lifespan state."""
+
+    services: Services
+
+
+def services_of(connection: HTTPConnection) -> Services:
+    services: Services = connection.state.services
+    return services
+
+
+@dataclass(frozen=True)
+class RequestContexts:
+    """Makes each request's context: fresh loaders (their memo is this request's, never another
+    user's; their deadline ``request_timeout`` seconds from now), the schema's limits, the shared
+    version watch, and the request's log line."""
+
+    limits: SchemaLimits
+    request_timeout: float
+
+    def __call__(self, connection: HTTPConnection) -> RequestContext:
+        services = services_of(connection)
+        return RequestContext(
+            loaders=Loaders(services.sagemaker, self.request_timeout),
+            limits=self.limits,
+            watch=services.watch,
+            log_fields=log_fields(connection.scope),
+        )
