@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.ledger import Ledger
@@ -56,11 +56,14 @@ class VersionWatch:
         max_followers: int,
         first_delay: float = 1.0,
         max_delay: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.sagemaker = sagemaker
         self.max_followers = max_followers
         self.first_delay = first_delay
         self.max_delay = max_delay
+        # How a poller waits between polls; tests pass one that only notes the delay.
+        self.sleep = sleep
         self.pollers: dict[ImageVersionKey, _Poller] = {}
 
     @property
@@ -109,7 +112,7 @@ class VersionWatch:
                     return
                 except SageMakerError:
                     delay = min(delay * 2, self.max_delay)
-                    await asyncio.sleep(delay)
+                    await self.sleep(delay)
                     continue
                 if poller.last is None or _changed(poller.last, state):
                     poller.last = state
@@ -120,7 +123,7 @@ class VersionWatch:
                 if state.image_version_status in SETTLED:
                     self._tell(poller, _End())
                     return
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
         finally:
             if self.pollers.get(poller.key) is poller:
                 del self.pollers[poller.key]

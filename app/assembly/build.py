@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
@@ -33,7 +34,10 @@ from app.web.services import Services
 log = logging.getLogger("app")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """The app of ``settings`` (the environment's when None), judging freshness by ``clock``."""
     settings = settings or Settings.from_env()
     credentials = None
     if settings.authentication:
@@ -45,11 +49,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.api_keys_file, settings.jwks_file, settings.jwt_audience, settings.jwt_issuer
         )
     schema = build_schema(settings.schema_limits())
-    return web_app(schema, settings.web(), credentials, lambda: running_services(settings))
+    return web_app(schema, settings.web(), credentials, lambda: running_services(settings, clock))
 
 
 @asynccontextmanager
-async def running_services(settings: Settings) -> AsyncIterator[Services]:
+async def running_services(
+    settings: Settings, clock: Callable[[], float] = time.time
+) -> AsyncIterator[Services]:
     """What requests use, started; stopped on the way out."""
     async with AsyncExitStack() as stack:
         endpoints = stack.enter_context(ExitStack())
@@ -71,7 +77,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             )
         sagemaker = SageMaker(transport, rate_limit)
         stack.push_async_callback(sagemaker.aclose)
-        caches = await build_caches(settings.cache_options(), sagemaker, namespace, stack)
+        caches = await build_caches(settings.cache_options(), sagemaker, namespace, stack, clock)
         watch = VersionWatch(caches.calls, settings.max_subscriptions)
         stack.push_async_callback(watch.close)
         readiness = Readiness(

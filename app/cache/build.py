@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Literal
@@ -46,10 +48,14 @@ class Caches:
 
 
 async def build_caches(
-    options: CacheOptions, sagemaker: SageMakerCalls, namespace: str, stack: AsyncExitStack
+    options: CacheOptions,
+    sagemaker: SageMakerCalls,
+    namespace: str,
+    stack: AsyncExitStack,
+    clock: Callable[[], float] = time.time,
 ) -> Caches:
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
-    when the cache is off."""
+    when the cache is off. ``clock`` is the wall clock freshness is judged by."""
     if options.backend == "off":
         return Caches(sagemaker, None, MemoryStore(PERSISTED_QUERIES_WITHOUT_CACHE))
     store: Store
@@ -58,12 +64,14 @@ async def build_caches(
         from app.cache.redis_store import RedisStore
 
         assert options.redis_url is not None
-        redis = RedisStore(options.redis_url)
+        redis = RedisStore(options.redis_url, clock)
         stack.push_async_callback(redis.close)
         store = redis
     else:
-        store = MemoryStore(options.max_entries)
-    cached = CachedSageMaker(sagemaker, store, options.policy, namespace, options.lock_seconds)
+        store = MemoryStore(options.max_entries, clock)
+    cached = CachedSageMaker(
+        sagemaker, store, options.policy, namespace, options.lock_seconds, clock
+    )
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    responses = ResponseCache(store, namespace, max_seconds=options.policy.settled)
+    responses = ResponseCache(store, namespace, max_seconds=options.policy.settled, clock=clock)
     return Caches(cached, responses, store)

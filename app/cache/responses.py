@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.cache.codec import CachedResponse
@@ -20,10 +21,17 @@ from app.cache.stores import KEY_PREFIX, Store
 
 
 class ResponseCache:
-    def __init__(self, store: Store, namespace: str, max_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        namespace: str,
+        max_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.namespace = namespace
         self.max_seconds = max_seconds
+        self.clock = clock
 
     def key(self, query: str, variables: dict[str, Any] | None, operation: str | None) -> str:
         request = json.dumps([query, variables, operation], sort_keys=True, separators=(",", ":"))
@@ -33,7 +41,7 @@ class ResponseCache:
     async def get(self, key: str) -> tuple[dict[str, Any], float] | None:
         """The kept response's data and how many seconds it stays fresh; None on a miss."""
         entry = await self.store.get(key)
-        now = time.time()
+        now = self.clock()
         if entry is None or not entry.is_fresh(now) or not isinstance(entry.answer, CachedResponse):
             return None
         return entry.answer.data, entry.fresh_until - now

@@ -8,7 +8,8 @@ runs for every call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -32,6 +33,8 @@ class EndpointOptions:
     faults: FaultPlan = field(default_factory=FaultPlan)
     # Access key -> secret key: when given, every request's SigV4 signature is checked.
     secrets: Mapping[str, str] | None = None
+    # What the store takes for now (timestamps, transitions); tests move their own.
+    clock: Callable[[], float] = time.time
 
 
 class LocalSageMaker:
@@ -39,7 +42,10 @@ class LocalSageMaker:
 
     def __init__(self, options: EndpointOptions) -> None:
         self.store = ImageStore(
-            options.db, region=options.region, transition_delay=options.transition_delay
+            options.db,
+            region=options.region,
+            transition_delay=options.transition_delay,
+            clock=options.clock,
         )
         if options.seed:
             load_demo_catalog(self.store)

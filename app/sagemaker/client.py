@@ -169,10 +169,18 @@ class SageMakerCalls(Protocol):
     async def check_reachable(self) -> None: ...
 
 
+class Wire(Protocol):
+    """What carries a call to SageMaker: the :class:`Transport`, or a test's stand-in."""
+
+    async def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class SageMaker:
     """Async calls to SageMaker over one :class:`Transport`, optionally under a rate limit."""
 
-    def __init__(self, transport: Transport, rate_limit: RateLimit | None = None) -> None:
+    def __init__(self, transport: Wire, rate_limit: RateLimit | None = None) -> None:
         self._transport = transport
         self._rate_limit = rate_limit
 

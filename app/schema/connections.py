@@ -24,7 +24,6 @@ import strawberry
 
 from app.sagemaker import Page
 from app.sagemaker.keys import PageRequest
-from app.schema.context import Info
 from app.schema.presenter import bad_user_input
 
 DEFAULT_FIRST = 10
@@ -91,15 +90,15 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
 
 
 async def paginate(
-    info: Info,
     fetch: Callable[[RequestT], Awaitable[Page[ItemT]]],
     request: RequestT,
     first: int,
     after: str | None,
     to_node: Callable[[ItemT], NodeT],
+    max_first: int,
 ) -> Connection[NodeT]:
-    """Up to ``first`` items after the cursor ``after``, as a connection."""
-    max_first = info.context.limits.max_first
+    """Up to ``first`` (at most ``max_first``) items after the cursor ``after``, as a
+    connection."""
     if not 1 <= first <= max_first:
         raise bad_user_input(f"first must be from 1 to {max_first}, not {first}.")
     fingerprint = _fingerprint(request)

@@ -12,9 +12,9 @@ from graphql import GraphQLError
 from app.errors import ErrorCode, extension
 from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
 from app.sagemaker.operations import LIST_IMAGES
-from app.schema.connections import DEFAULT_FIRST, Connection, paginate
+from app.schema.connections import DEFAULT_FIRST, Connection
 from app.schema.context import Info
-from app.schema.enums import ImageSortBy, SortOrder, model_value
+from app.schema.enums import ImageSortBy, SortOrder
 from app.schema.presenter import bad_user_input
 from app.schema.types import (
     After,
@@ -24,10 +24,11 @@ from app.schema.types import (
     Image,
     ImageVersion,
     Order,
-    TimeFilter,
     Version,
+    listed,
     load_image,
     load_image_version,
+    ordering,
 )
 from app.watch import TooManyFollowers
 
@@ -109,15 +110,8 @@ class Query:
         sort_order: Order = SortOrder.DESCENDING,
         filter: Filter = None,
     ) -> Connection[Image]:
-        page = ImagesPage(
-            name_contains=name_contains,
-            sort_by=model_value(sort_by),
-            sort_order=model_value(sort_order),
-            times=TimeFilter.bounds(filter),
-        )
-        return await paginate(
-            info, info.context.loaders.of(LIST_IMAGES).load, page, first, after, Image.from_record
-        )
+        page = ImagesPage(name_contains=name_contains, **ordering(sort_by, sort_order, filter))
+        return await listed(info, LIST_IMAGES, page, first, after, Image.from_record)
 
 
 @strawberry.type(description="Follow SageMaker image versions as they change.")

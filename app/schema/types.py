@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 
 import strawberry
 
@@ -26,15 +26,18 @@ from app.sagemaker import (
     ImageVersionSummary,
     InvalidInput,
     NotFound,
+    Page,
     TimeBounds,
     UnexpectedAnswer,
     same_resource,
 )
+from app.sagemaker.keys import PageRequest
 from app.sagemaker.operations import (
     DESCRIBE_IMAGE,
     DESCRIBE_IMAGE_VERSION,
     LIST_ALIASES,
     LIST_IMAGE_VERSIONS,
+    Operation,
 )
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
@@ -51,6 +54,9 @@ from app.schema.enums import (
 from app.schema.presenter import bad_user_input
 
 EnumT = TypeVar("EnumT", bound=Enum)
+PageT = TypeVar("PageT", bound=PageRequest)
+ItemT = TypeVar("ItemT")
+NodeT = TypeVar("NodeT")
 
 
 def enum_value(enum: type[EnumT], value: str, key: Hashable) -> EnumT:
@@ -151,6 +157,34 @@ class TimeFilter:
 Filter = Annotated[
     TimeFilter | None, strawberry.argument(description="Only items within these times.")
 ]
+
+
+def ordering(sort_by: Enum, sort_order: SortOrder, time_filter: TimeFilter | None) -> Ordering:
+    """The arguments every list takes, as the AWS package's page requests take them."""
+    return {
+        "sort_by": model_value(sort_by),
+        "sort_order": model_value(sort_order),
+        "times": TimeFilter.bounds(time_filter),
+    }
+
+
+class Ordering(TypedDict):
+    sort_by: str
+    sort_order: str
+    times: TimeBounds
+
+
+async def listed(
+    info: Info,
+    operation: Operation[PageT, Page[ItemT]],
+    page: PageT,
+    first: int,
+    after: str | None,
+    to_node: Callable[[ItemT], NodeT],
+) -> Connection[NodeT]:
+    """A connection over ``operation``'s pages, loaded through the request's loaders."""
+    load = info.context.loaders.of(operation).load
+    return await paginate(load, page, first, after, to_node, info.context.limits.max_first)
 
 
 @strawberry.federation.type(
@@ -332,19 +366,9 @@ class Image:
         filter: Filter = None,
     ) -> Connection[ImageVersion]:
         page = ImageVersionsPage(
-            image_name=self.image_name,
-            sort_by=model_value(sort_by),
-            sort_order=model_value(sort_order),
-            times=TimeFilter.bounds(filter),
+            image_name=self.image_name, **ordering(sort_by, sort_order, filter)
         )
-        return await paginate(
-            info,
-            info.context.loaders.of(LIST_IMAGE_VERSIONS).load,
-            page,
-            first,
-            after,
-            ImageVersion.from_record,
-        )
+        return await listed(info, LIST_IMAGE_VERSIONS, page, first, after, ImageVersion.from_record)
 
     @strawberry.field(
         description="One version of this image, by number or alias; the latest when neither is "

@@ -12,14 +12,18 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
 from tests.conftest import create_image, sagemaker_client
+from tests.fakes import FakeClock
 
 DELAY = 0.3
+# The slow endpoint's time: a transition ends when a test moves it on, not when a test sleeps.
+CLOCK = FakeClock(time.time())
 
 
 @pytest.fixture(scope="module")
 def slow_sagemaker() -> Iterator[SageMakerClient]:
-    """An empty endpoint whose transitions take DELAY seconds."""
-    with BackgroundEndpoint(EndpointOptions(seed=False, transition_delay=DELAY)) as endpoint:
+    """An empty endpoint whose transitions take DELAY seconds of :data:`CLOCK`."""
+    options = EndpointOptions(seed=False, transition_delay=DELAY, clock=CLOCK)
+    with BackgroundEndpoint(options) as endpoint:
         yield sagemaker_client(endpoint.url)
 
 
@@ -27,7 +31,7 @@ def _created_image(client: SageMakerClient) -> str:
     """A new image on the slow endpoint, once it has passed through CREATING."""
     name = create_image(client, prefix="life")
     assert client.describe_image(ImageName=name)["ImageStatus"] == "CREATING"
-    time.sleep(DELAY + 0.1)
+    CLOCK.advance(DELAY + 0.1)
     assert client.describe_image(ImageName=name)["ImageStatus"] == "CREATED"
     return name
 
@@ -36,7 +40,7 @@ def test_versions_are_creating_then_created(slow_sagemaker: SageMakerClient) -> 
     name = _created_image(slow_sagemaker)
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATING"
-    time.sleep(DELAY + 0.1)
+    CLOCK.advance(DELAY + 0.1)
     assert slow_sagemaker.describe_image_version(ImageName=name)["ImageVersionStatus"] == "CREATED"
 
 
@@ -50,7 +54,7 @@ def test_deleted_versions_pass_through_deleting(slow_sagemaker: SageMakerClient)
     )
     with pytest.raises(slow_sagemaker.exceptions.ResourceInUse):
         slow_sagemaker.delete_image_version(ImageName=name, Version=1)
-    time.sleep(DELAY + 0.1)
+    CLOCK.advance(DELAY + 0.1)
     with pytest.raises(slow_sagemaker.exceptions.ResourceNotFound):
         slow_sagemaker.describe_image_version(ImageName=name, Version=1)
 
@@ -66,11 +70,11 @@ def _assert_invalid_state(client: SageMakerClient, name: str, token: str) -> Non
 def test_only_a_created_image_takes_new_versions(slow_sagemaker: SageMakerClient) -> None:
     name = create_image(slow_sagemaker, prefix="life")
     _assert_invalid_state(slow_sagemaker, name, "while-creating")
-    time.sleep(DELAY + 0.1)
+    CLOCK.advance(DELAY + 0.1)
     slow_sagemaker.create_image_version(ImageName=name, BaseImage="repo/a:1", ClientToken="c1")
     slow_sagemaker.delete_image(ImageName=name)
     _assert_invalid_state(slow_sagemaker, name, "while-deleting")
-    time.sleep(DELAY + 0.1)
+    CLOCK.advance(DELAY + 0.1)
     assert slow_sagemaker.list_images(NameContains=name)["Images"] == []
 
 

@@ -4,7 +4,8 @@ to the shared local SageMaker endpoint."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,9 +37,12 @@ class GraphQLClient:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
-    """The app with its lifespan running, and a client over the ASGI transport."""
-    app = create_app(settings)
+async def serving(
+    settings: Settings, clock: Callable[[], float] = time.time
+) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+    """The app (judging freshness by ``clock``) with its lifespan running, and a client over the
+    ASGI transport."""
+    app = create_app(settings, clock)
     async with started(app) as running:
         transport = httpx.ASGITransport(app=running)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
