@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.ledger import Ledger
@@ -70,7 +70,7 @@ class VersionWatch:
     def followers(self) -> int:
         return sum(len(poller.followers) for poller in self.pollers.values())
 
-    async def follow(self, key: ImageVersionKey) -> AsyncIterator[ImageVersionDescription]:
+    async def follow(self, key: ImageVersionKey) -> AsyncGenerator[ImageVersionDescription, None]:
         """Each state of the version ``key`` names, from its current one until it settles."""
         if self.followers >= self.max_followers:
             raise TooManyFollowers(f"This service follows {self.max_followers} at most.")
