@@ -4,7 +4,7 @@ A GraphQL query can ask for the same thing many times (``imageVersions`` with re
 page of versions each asking for its ``image``, a gateway's entity representations). Resolvers
 therefore never call SageMaker themselves: they ``load`` a key, and the loader collects every
 key asked for in the same tick of the event loop into one batch, drops duplicates, and issues the
-calls for the batch at once. The client's thread pool bounds how many run in parallel.
+calls for the batch at once. The transport's connection pool bounds how many run in parallel.
 
 SageMaker has no batch describe, so "batching" here means deduplicated concurrent single calls:
 N fields over M unique keys cost M calls in about the time of one.

@@ -8,13 +8,11 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+from tests.processes import REDIS_READY, SERVICE_READY, UVICORN_READY, Running, started
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @asynccontextmanager
-async def started(app: Starlette) -> AsyncIterator[ASGIApp]:
+async def with_lifespan(app: Starlette) -> AsyncIterator[ASGIApp]:
     """``app`` with its lifespan running, called as a server calls it: each request gets its
     own copy of the lifespan state (where the app keeps its services)."""
     async with app.router.lifespan_context(app) as state:
@@ -130,48 +129,15 @@ def free_port() -> int:
         return port
 
 
-@dataclass
-class Finished:
-    returncode: int
-    stderr: str
-
-
 @contextmanager
 def running_command(
-    args: list[str],
-    ready_url: str,
-    env: dict[str, str] | None = None,
-    python: str = sys.executable,
-) -> Iterator[Finished]:
-    """Run ``python -m app ARGS`` until ``ready_url`` answers; on exit, stop it with Ctrl-C and
-    fill in the yielded :class:`Finished` with its exit code and log."""
-    process = subprocess.Popen(
-        [python, "-m", "app", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
-    finished = Finished(returncode=-1, stderr="")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(ready_url).raise_for_status()
-                break
-            except (httpx.TransportError, httpx.HTTPStatusError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    raise AssertionError(
-                        f"{args} did not start: {process.communicate()[1].decode()}"
-                    ) from None
-                time.sleep(0.1)
-        yield finished
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=20)
-        finished.returncode, finished.stderr = process.returncode, stderr.decode()
+    args: list[str], env: dict[str, str] | None = None, python: str = sys.executable
+) -> Iterator[Running]:
+    """Run ``python -m app ARGS`` until it says it accepts connections; on exit, stop it with
+    Ctrl-C (its exit code and whole log are then on the yielded :class:`Running`)."""
+    ready = UVICORN_READY if args[0] == "local-sagemaker" else SERVICE_READY
+    with started([python, "-m", "app", *args], ready, env) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -185,27 +151,9 @@ def redis_url() -> Iterator[str]:
             pytest.fail("redis-server is missing: scripts/bootstrap --test installs it")
         pytest.skip("redis-server is not installed (scripts/bootstrap --test installs it)")
     port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                    probe.sendall(b"PING\r\n")
-                    if probe.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                assert process.poll() is None, "redis-server stopped at start"
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
+    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with started(args, REDIS_READY, stop=signal.SIGTERM, timeout=10):
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def assert_node_packages_are_the_locked_ones(folder: Path) -> None:

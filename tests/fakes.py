@@ -8,6 +8,7 @@ tests of one room's logic, where the clock and the answers must be the test's to
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
@@ -32,6 +33,20 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SkippingClock:
+    """Real time, plus what a test skips: a transition the test does not watch ends at once,
+    one it watches takes its real time."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
 
 
 Answer = Callable[[Hashable], object]

@@ -43,6 +43,9 @@ def serve(settings: Settings) -> None:
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
                 config = ServiceConfig(FACTORY, settings.server(), factory=True)
             sock = config.bind_socket()
+            # Listening from now on: a client that connects while the service starts waits in
+            # the backlog, where it would otherwise be refused.
+            sock.listen(config.backlog)
             host, port = sock.getsockname()[:2]
             log.info(f"GraphQL (and GraphiQL in a browser) at http://{host}:{port}{GRAPHQL_PATH}")
             if settings.workers == 1:

@@ -102,6 +102,8 @@ class Faults:
         self._calls: Counter[str] = Counter()
         self._in_flight = 0
         self._peak_in_flight = 0
+        # Notified as each call arrives, for whoever waits for one to be in flight.
+        self._arrivals = threading.Condition(self._lock)
 
     def configure(self, plan: FaultPlan) -> None:
         with self._lock:
@@ -116,6 +118,11 @@ class Faults:
                 "inFlight": self._in_flight,
                 "peakInFlight": self._peak_in_flight,
             }
+
+    def wait_in_flight(self, timeout: float) -> bool:
+        """Block until a call is in flight; False if none came within ``timeout`` seconds."""
+        with self._arrivals:
+            return self._arrivals.wait_for(lambda: self._in_flight > 0, timeout)
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -134,6 +141,7 @@ class Faults:
             self._calls[operation] += 1
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            self._arrivals.notify_all()
             plan = self.plan
         try:
             if plan.latency:

@@ -2,8 +2,8 @@
 
 In-process, the endpoint gets its own thread and event loop. The GraphQL service's loop then never
 waits on the endpoint's SQLite work, and the two talk over real HTTP exactly as the service talks
-to AWS, which is the point: boto3's whole stack (serialization, signing, retries, error parsing)
-runs for every call.
+to AWS, which is the point: botocore's whole stack (serialization, signing, retries, error
+parsing) runs for every call, over the service's own transport.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ log = logging.getLogger("app.sagemaker")
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
 
-# The local endpoint checks no signatures; these only have to look like credentials.
+# The local endpoint (unless it is given secrets to check signatures with, as tests do) takes any
+# well-formed credentials; these only have to look like them.
 LOCAL_CREDENTIALS = ("local", "local")
 
 RetryMode = Literal["standard", "adaptive", "legacy"]

@@ -3,10 +3,10 @@ parser, over an asyncio connection pool (aiohttp).
 
 boto3 sends on blocking sockets, so every call would hold a worker thread; measured on this
 service, the hop to the thread, the GIL hand-overs and urllib3's pure-Python HTTP cost about
-2.4 ms of CPU per call, against about 0.8 ms here (figures in the README's performance section).
+2.4 ms of CPU per call, against about 0.8 ms here (the README's "What a query costs").
 
 Everything that decides *what* goes on the wire and what an answer means stays botocore's, taken
-from a boto3 client built with the service's settings, so the service behaves as boto3 does:
+from a boto3 client built with the service's AWS options, so the service behaves as boto3 does:
 
 * the request bytes (the service model's serializer) and the answer's parse, error codes included;
 * the SigV4 signature, over credentials from boto3's default chain; refreshing credentials

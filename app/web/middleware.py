@@ -84,15 +84,15 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.too_large = Refusal(413, f"Request body exceeds {max_bytes} bytes.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = Refusal(413, f"Request body exceeds {self.max_bytes} bytes.")
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+            await self.too_large(scope, receive, send)
             return
         received = 0
 
@@ -108,7 +108,7 @@ class BodyLimit:
         try:
             await self.app(scope, counted_receive, send)
         except _BodyTooLarge:
-            await too_large(scope, receive, send)
+            await self.too_large(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

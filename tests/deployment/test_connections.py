@@ -1,14 +1,16 @@
 """The service as uvicorn serves it, over real sockets: clients that hold a connection without
 finishing a request are cut off, a refused body keeps the connection, and a stopping server
-lets the requests in flight finish."""
+lets the requests in flight finish.
+
+The one sleep here is real time on a real socket: a request sent in two parts, half the read
+timeout apart, must still be cut off at the timeout (test_a_request_sent_too_slowly_is_closed).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,7 +23,8 @@ from app.assembly.build import create_app
 from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
 from app.web.server import ServiceConfig
-from tests.conftest import ROOT, EndpointControl, free_port
+from tests.conftest import EndpointControl, free_port
+from tests.processes import SERVICE_READY, started
 from tests.service.conftest import TEST_SETTINGS
 
 READ_TIMEOUT = 0.5
@@ -105,38 +108,20 @@ def test_a_stopping_server_finishes_the_requests_in_flight(
 ) -> None:
     port = free_port()
     control.set_faults(latencyMs=1_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        env={**os.environ, "SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url},
-        cwd=ROOT,
-    )
-    try:
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port)]
+    env = {"SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url}
+    with started(args, SERVICE_READY, env) as running:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/healthz").raise_for_status()
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the service did not start"
-                assert time.monotonic() < deadline, "the service did not start in time"
-                time.sleep(0.1)
         answers: list[httpx.Response] = []
         query = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
         in_flight = threading.Thread(
             target=lambda: answers.append(httpx.post(f"{url}/graphql", json=query, timeout=30))
         )
         in_flight.start()
-        while control.stats()["inFlight"] == 0:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
+        assert endpoint.endpoint.faults.wait_in_flight(30), "the request never reached SageMaker"
+        running.process.send_signal(signal.SIGTERM)
         in_flight.join(30)
         # uvicorn drains, then ends by the signal it caught, as the default handler would.
-        assert process.wait(30) in (0, -signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+        assert running.process.wait(30) in (0, -signal.SIGTERM)
     [answer] = answers
     assert answer.json() == {"data": {"imageVersion": {"version": 2}}}

@@ -24,13 +24,12 @@ def replicas(endpoint: BackgroundEndpoint, redis_url: str) -> Iterator[list[str]
         "SMGQL_ENDPOINT_URL": endpoint.url,
         "SMGQL_CACHE": "redis",
         "SMGQL_REDIS_URL": redis_url,
-        "SMGQL_LOG_LEVEL": "warning",
     }
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
     first, second = (url.rsplit(":", 1)[1] for url in urls)
     with (
-        running_command(["serve", "--port", first], f"{urls[0]}/readyz", env=env),
-        running_command(["serve", "--port", second], f"{urls[1]}/readyz", env=env),
+        running_command(["serve", "--port", first], env=env),
+        running_command(["serve", "--port", second], env=env),
     ):
         yield urls
 

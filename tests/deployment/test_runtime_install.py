@@ -54,7 +54,6 @@ def test_serve_from_the_runtime_install_answers_and_is_ready(runtime_python: str
     query = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version jobType } }'}
     with running_command(
         ["serve", "--port", str(port)],
-        f"{url}/healthz",
         env={"SMGQL_BACKEND": "", "SMGQL_ENDPOINT_URL": ""},
         python=runtime_python,
     ) as finished:

@@ -4,14 +4,14 @@ both use, and metrics summed over both."""
 from __future__ import annotations
 
 import re
-import subprocess
+import signal
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port
+from tests.processes import SERVICE_READY, started
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
 
@@ -31,28 +31,14 @@ def _children(pid: int) -> list[int]:
 def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "SMGQL_LOG_LEVEL": "warning"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the service stopped at start"
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        assert len(_children(process.pid)) >= 2
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
+    env = {"PATH": "/usr/bin:/bin"}
+    with started(args, SERVICE_READY, env, stop=signal.SIGTERM, inherit_env=False) as running:
         with httpx.Client(base_url=url) as http:
             answers = [http.post("/graphql", json=QUERY).json() for _ in range(20)]
             metrics = http.get("/metrics").text
+        # Once one worker answers, the supervisor has started them all.
+        assert len(_children(running.process.pid)) >= 2
         assert answers == [{"data": {"imageVersion": {"version": 2}}}] * 20
         served = sum(
             float(value)
@@ -61,6 +47,3 @@ def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
             )
         )
         assert served == 20
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)

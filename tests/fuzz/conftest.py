@@ -21,7 +21,7 @@ import pytest
 from app.assembly.build import create_app
 from app.local_sagemaker.faults import FaultPlan
 from app.local_sagemaker.server import BackgroundEndpoint
-from tests.conftest import started
+from tests.conftest import with_lifespan
 from tests.service.conftest import TEST_SETTINGS
 
 # A request that takes longer than this fails its example instead of stalling CI.
@@ -56,7 +56,7 @@ class FuzzService:
         app = create_app(settings)
 
         async def start() -> None:
-            running = await self._stack.enter_async_context(started(app))
+            running = await self._stack.enter_async_context(with_lifespan(app))
             # raise_app_exceptions=False: an exception that escapes the app becomes the 500 a
             # real server would send, so the property sees it as a response, not a crash here.
             transport = httpx.ASGITransport(app=running, raise_app_exceptions=False)

@@ -32,9 +32,8 @@ T = TypeVar("T")
 # The big inputs are the point; hypothesis need not warn that their reprs are big.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
-# The codes a client may see for anything it sends (README, Errors), and a few that may come
-# (TIMEOUT, PERSISTED_QUERY_NOT_FOUND). INTERNAL_SERVER_ERROR is deliberately absent: no client
-# input is the server's fault.
+# The codes a client may see for anything it sends (README, Errors), PERSISTED_QUERY_NOT_FOUND
+# included. INTERNAL_SERVER_ERROR is deliberately absent: no client input is the server's fault.
 ALLOWED_CODES = frozenset(
     {
         "BAD_REQUEST",
@@ -48,7 +47,6 @@ ALLOWED_CODES = frozenset(
         "GRAPHQL_VALIDATION_FAILED",
         "UNAUTHENTICATED",
         "PERSISTED_QUERY_NOT_FOUND",
-        "TIMEOUT",
     }
 )
 

@@ -64,7 +64,9 @@ def test_standalone_command_serves_boto3(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = ["local-sagemaker", "--port", str(port), "--db", str(tmp_path / "cli.db")]
-    with running_command(command, f"{url}/_local/health") as finished:
+    with running_command(
+        command,
+    ) as finished:
         described = sagemaker_client(url).describe_image_version(ImageName="sklearn-kernel")
         assert described["Version"] == 2
     assert finished.returncode == 0, finished.stderr

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from app.assembly.build import create_app
 from app.assembly.settings import Settings
 from app.local_sagemaker.server import BackgroundEndpoint
-from tests.conftest import started
+from tests.conftest import with_lifespan
 
 # Two attempts keep the retry tests quick; the retry itself is what matters. No cache across
 # requests: most tests count the calls one request makes (tests/service/test_cache.py turns it on).
@@ -43,7 +43,7 @@ async def serving(
     """The app (judging freshness by ``clock``) with its lifespan running, and a client over the
     ASGI transport."""
     app = create_app(settings, clock)
-    async with started(app) as running:
+    async with with_lifespan(app) as running:
         transport = httpx.ASGITransport(app=running)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
             yield app, GraphQLClient(http)

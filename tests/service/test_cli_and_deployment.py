@@ -25,7 +25,6 @@ def test_serve_defaults_to_the_embedded_endpoint_and_says_so() -> None:
     url = f"http://127.0.0.1:{port}"
     with running_command(
         ["serve", "--port", str(port)],
-        f"{url}/readyz",
         env={"SMGQL_BACKEND": "", "SMGQL_ENDPOINT_URL": ""},
     ) as finished:
         answer = httpx.post(f"{url}/graphql", json=QUERY).json()
@@ -47,9 +46,7 @@ def test_serve_backend_aws_honours_boto3s_endpoint_variable(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     control.reset()
-    with running_command(
-        ["serve", "--port", str(port), "--backend", "aws"], f"{url}/healthz", env=env
-    ):
+    with running_command(["serve", "--port", str(port), "--backend", "aws"], env=env):
         answer = httpx.post(f"{url}/graphql", json=QUERY).json()
     assert answer == {"data": {"imageVersion": {"version": 2}}}
     assert control.calls("DescribeImageVersion") == 1

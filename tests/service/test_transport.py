@@ -1,5 +1,13 @@
 """The asyncio transport to SageMaker, over real HTTP: its requests carry signatures AWS would
-accept, and each of botocore's retry modes still decides when to retry."""
+accept, and each of botocore's retry modes still decides when to retry.
+
+Two tests here wait for real time to pass, because what they test is a real timer:
+* test_a_connection_the_endpoint_closed_while_idle_is_not_reused: uvicorn's 5 s keep-alive
+  timeout closing a pooled connection on a real socket;
+* test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_threads: botocore's adaptive
+  token bucket, which blocks a thread in real time (the sends are given half a second to reach
+  it).
+"""
 
 from __future__ import annotations
 
