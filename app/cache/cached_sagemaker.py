@@ -1,4 +1,4 @@
-"""SageMaker's calls through the cache: the same methods as :class:`app.sagemaker.SageMaker`.
+"""SageMaker's calls through the cache: the same ``call`` as :class:`app.sagemaker.SageMaker`.
 
 A call looks its key up in the store. A fresh answer is returned as is. A stale one (past
 freshness, within the policy's ``stale`` seconds) is returned too, while one background refresh

@@ -103,9 +103,9 @@ class GraphQLEndpoint:
         params = await read_params(request)
         context = self.contexts(request)
         context.log_fields["operationName"] = params.operation_name
-        stores = services_of(request)
+        services = services_of(request)
         try:
-            query, digest = await stores.persisted.query_for(params.query, params.extensions)
+            query, digest = await services.persisted.query_for(params.query, params.extensions)
         except PersistedQueryRefused as refusal:
             raise Refusal(400, str(refusal)) from None
         except PersistedQueryNotFound as missing:
@@ -117,7 +117,7 @@ class GraphQLEndpoint:
             raise Refusal(400, "The request needs a `query`: a GraphQL document as a string.")
         params = dataclasses.replace(params, query=query)
         ledger = context.ledger
-        result = await self._result(request.method, params, context, stores.responses)
+        result = await self._result(request.method, params, context, services.responses)
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")
