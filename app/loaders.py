@@ -25,7 +25,7 @@ instead of waiting on a slow SageMaker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -77,14 +77,16 @@ class OperationLoader(DataLoader[K, V]):
 
 
 class Deadline:
-    """When a request stops waiting for SageMaker: ``seconds`` from now on the running loop."""
+    """When a request stops waiting for SageMaker: ``seconds`` from now by ``clock`` (the
+    running loop's, unless a test gives its own)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] | None = None) -> None:
         self.seconds = seconds
-        self.at = asyncio.get_running_loop().time() + seconds
+        self.clock = clock or asyncio.get_running_loop().time
+        self.at = self.clock() + seconds
 
     def remaining(self) -> float:
-        return max(0.0, self.at - asyncio.get_running_loop().time())
+        return max(0.0, self.at - self.clock())
 
 
 async def gather_per_key(

@@ -10,7 +10,7 @@ from app.ledger import Ledger
 from app.loaders import Deadline, Loaders, gather_per_key
 from app.sagemaker import DeadlineExceeded, ImageVersionKey, NotFound
 from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
-from tests.fakes import FakeSageMaker, version
+from tests.fakes import FakeClock, FakeSageMaker, version
 
 
 def describing(*missing: str) -> FakeSageMaker:
@@ -68,7 +68,10 @@ async def test_a_call_still_running_at_the_deadline_fails_with_deadline_exceeded
         await stuck.wait()
         return 0
 
-    [result] = await gather_per_key({slow: never()}, Deadline(0))
+    clock = FakeClock()
+    deadline = Deadline(15, clock)
+    clock.advance(15)
+    [result] = await gather_per_key({slow: never()}, deadline)
     assert isinstance(result, DeadlineExceeded)
     assert result.key == slow
     assert result.retryable
@@ -82,7 +85,7 @@ async def test_calls_that_finish_in_time_give_their_own_value_or_error() -> None
         raise NotFound("gone")
 
     one, two = ImageVersionKey("one", 1), ImageVersionKey("two", 1)
-    results = await gather_per_key({one: found(), two: failed()}, Deadline(10))
+    results = await gather_per_key({one: found(), two: failed()}, Deadline(10, FakeClock()))
     assert results[0] == 7
     assert isinstance(results[1], NotFound)
 
