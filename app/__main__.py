@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from app.assembly.settings import Settings
 
 LOCAL_SAGEMAKER_PORT = 8001
+# serve's options, and the variables they stand for.
+SERVE_OPTIONS = {
+    "host": "SMGQL_HOST",
+    "port": "SMGQL_PORT",
+    "backend": "SMGQL_BACKEND",
+    "workers": "SMGQL_WORKERS",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,20 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: the local endpoint's command loads nothing of the service.
     from app.assembly.settings import Settings, SettingsError
 
+    # An option given on the command line stands for its variable, and is checked as it is.
+    given = {
+        variable: str(value)
+        for option, variable in SERVE_OPTIONS.items()
+        if (value := getattr(args, option, None)) is not None
+    }
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env({**os.environ, **given})
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "export-schema":
         return _export_schema(settings, args.output)
-    # Only what was given: --port 0 (a free port) is given.
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k in ("host", "port", "backend", "workers") and v is not None
-    }
-    return _serve(dataclasses.replace(settings, **overrides))
+    return _serve(settings)
 
 
 def _local_sagemaker(args: argparse.Namespace) -> int:

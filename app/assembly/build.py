@@ -4,8 +4,8 @@
 lifespan (:func:`running_services`) starts, in order, the embedded local endpoint (when it is the
 backend and no endpoint URL is set), the transport to SageMaker, the rate limit, the caches, the
 version watch and readiness, and stops them in reverse. ``create_app()`` with no argument reads
-the environment: ``uvicorn --factory app.assembly.build:create_app`` serves it, as each worker
-process does.
+the environment: ``uvicorn --factory app.assembly.build:create_app`` serves it; each worker
+process of ``serve`` builds its app with :func:`worker_app`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from starlette.applications import Starlette
 from app.assembly.settings import Settings
 from app.cache.build import build_caches
 from app.cache.stores import KEY_PREFIX
+from app.logs import configure_logging
 from app.sagemaker import SageMaker, build_transport
 from app.sagemaker.client import namespace_of
 from app.schema import build_schema
 from app.watch import VersionWatch
-from app.web.app import web_app
+from app.web.app import GRAPHQL_PATH, web_app
 from app.web.health import Readiness
 from app.web.persisted_queries import PersistedQueries
 from app.web.services import Services
@@ -50,6 +51,14 @@ def create_app(
         )
     schema = build_schema(settings.schema_limits())
     return web_app(schema, settings.web(), credentials, lambda: running_services(settings, clock))
+
+
+def worker_app() -> Starlette:
+    """A worker process's app (uvicorn's factory with ``SMGQL_WORKERS`` above 1): the
+    settings ``serve`` exported, and logging as ``serve`` has it, one JSON line per record."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 @asynccontextmanager
@@ -82,6 +91,10 @@ async def running_services(
         stack.push_async_callback(watch.close)
         readiness = Readiness(
             caches.calls, settings.readiness_cache_seconds, settings.readiness_timeout
+        )
+        log.info(
+            f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}"
+            f"{GRAPHQL_PATH}"
         )
         yield Services(
             sagemaker=caches.calls,

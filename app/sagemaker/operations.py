@@ -56,17 +56,24 @@ class Operation(Generic[K, V]):
 
     name: str
     read: Callable[[Mapping[str, Any]], V]
-    # What a kept answer must be an instance of (a store shared with other processes may hold
-    # anything under a key; what is not this is a miss).
+    # What a kept answer must be (a store shared with other processes may hold anything under
+    # a key; what is not this is a miss): an instance of answer_type, and for a page or a list,
+    # holding only item_type.
     answer_type: type
     freshness: Freshness
+    item_type: type | None = None
     # The list member gathered over every page, for an operation whose answer is all of them.
     gathers: str | None = None
     # The other key an answer also answers (an alias's answer is its version's too), if any.
     also_answers: Callable[[K, V], K | None] = _nothing
 
     def is_answer(self, value: object) -> TypeGuard[V]:
-        return isinstance(value, self.answer_type)
+        if not isinstance(value, self.answer_type):
+            return False
+        if self.item_type is None:
+            return True
+        items = value.items if isinstance(value, Page) else value
+        return isinstance(items, list) and all(isinstance(item, self.item_type) for item in items)
 
     def __repr__(self) -> str:
         return f"Operation({self.name})"
@@ -104,19 +111,25 @@ DESCRIBE_IMAGE = Operation[ImageKey, ImageDescription](
     "DescribeImage", ImageDescription.from_aws, ImageDescription, Freshness.RESOURCE
 )
 LIST_IMAGES = Operation[ImagesPage, Page[ImageSummary]](
-    "ListImages", _page_of("Images", ImageSummary), Page, Freshness.LISTING
+    "ListImages",
+    _page_of("Images", ImageSummary),
+    Page,
+    Freshness.LISTING,
+    item_type=ImageSummary,
 )
 LIST_IMAGE_VERSIONS = Operation[ImageVersionsPage, Page[ImageVersionSummary]](
     "ListImageVersions",
     _page_of("ImageVersions", ImageVersionSummary),
     Page,
     Freshness.LISTING,
+    item_type=ImageVersionSummary,
 )
 LIST_ALIASES = Operation[ImageVersionKey, list[str]](
     "ListAliases",
     _strings("SageMakerImageVersionAliases"),
     list,
     Freshness.LISTING,
+    item_type=str,
     gathers="SageMakerImageVersionAliases",
 )
 

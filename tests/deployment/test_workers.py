@@ -16,16 +16,19 @@ from tests.processes import SERVICE_READY, started
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
 
 
-def _children(pid: int) -> list[int]:
-    children = []
+def _workers(pid: int) -> list[int]:
+    """The worker processes of the supervisor ``pid``: its children that multiprocessing
+    spawned to run a worker (not its resource tracker)."""
+    workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            workers.append(int(stat.parent.name))
+    return workers
 
 
 def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
@@ -38,7 +41,7 @@ def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
             answers = [http.post("/graphql", json=QUERY).json() for _ in range(20)]
             metrics = http.get("/metrics").text
         # Once one worker answers, the supervisor has started them all.
-        assert len(_children(running.process.pid)) >= 2
+        assert len(_workers(running.process.pid)) == 2
         assert answers == [{"data": {"imageVersion": {"version": 2}}}] * 20
         served = sum(
             float(value)
