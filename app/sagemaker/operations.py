@@ -79,13 +79,14 @@ class Operation(Generic[K, V]):
         return f"Operation({self.name})"
 
 
-def _page_of(member: str, record: type[R]) -> Callable[[Mapping[str, Any]], Page[R]]:
-    def read(answer: Mapping[str, Any]) -> Page[R]:
-        return Page(
-            [record.from_aws(item) for item in answer.get(member, [])], answer.get("NextToken")
-        )
+def _listing(name: str, member: str, record: type[R]) -> Operation[Any, Page[R]]:
+    """A list operation: a page of ``record``s from the answer's ``member``."""
 
-    return read
+    def read(answer: Mapping[str, Any]) -> Page[R]:
+        items = [record.from_aws(item) for item in answer.get(member, [])]
+        return Page(items, answer.get("NextToken"))
+
+    return Operation(name, read, Page, Freshness.LISTING, item_type=record)
 
 
 def _strings(member: str) -> Callable[[Mapping[str, Any]], list[str]]:
@@ -110,19 +111,11 @@ DESCRIBE_IMAGE_VERSION = Operation[ImageVersionKey, ImageVersionDescription](
 DESCRIBE_IMAGE = Operation[ImageKey, ImageDescription](
     "DescribeImage", ImageDescription.from_aws, ImageDescription, Freshness.RESOURCE
 )
-LIST_IMAGES = Operation[ImagesPage, Page[ImageSummary]](
-    "ListImages",
-    _page_of("Images", ImageSummary),
-    Page,
-    Freshness.LISTING,
-    item_type=ImageSummary,
+LIST_IMAGES: Operation[ImagesPage, Page[ImageSummary]] = _listing(
+    "ListImages", "Images", ImageSummary
 )
-LIST_IMAGE_VERSIONS = Operation[ImageVersionsPage, Page[ImageVersionSummary]](
-    "ListImageVersions",
-    _page_of("ImageVersions", ImageVersionSummary),
-    Page,
-    Freshness.LISTING,
-    item_type=ImageVersionSummary,
+LIST_IMAGE_VERSIONS: Operation[ImageVersionsPage, Page[ImageVersionSummary]] = _listing(
+    "ListImageVersions", "ImageVersions", ImageVersionSummary
 )
 LIST_ALIASES = Operation[ImageVersionKey, list[str]](
     "ListAliases",
