@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from app import metrics
 from app.cache.policy import CachePolicy
@@ -57,20 +57,23 @@ class CachedSageMaker:
         cache_key = self._cache_key(operation, key)
         entry = await self.store.get(cache_key)
         now = self.clock()
-        if entry is not None and _usable(operation, entry.answer):
+        kept = entry.answer if entry is not None else None
+        if entry is not None and _usable(kept, operation):
             result = "hit" if entry.is_fresh(now) else "stale"
             metrics.CACHE_LOOKUPS.labels(self.store.name, result).inc()
             ledger.cache_hit()
             ledger.used_answer(entry.fresh_until - now)
             if result == "stale":
                 self._fetch(operation, cache_key, key, ledger)
-            return _answer(operation, entry.answer, key)
+            return _answer(kept, key)
         metrics.CACHE_LOOKUPS.labels(self.store.name, "miss").inc()
         if cache_key in self._fetching:
             self._coalesced(ledger)
-        answer = await asyncio.shield(self._fetch(operation, cache_key, key, ledger))
-        ledger.used_answer(self.policy.ttl(operation.freshness, key, answer))
-        return _answer(operation, answer, key)
+        fetched = await asyncio.shield(self._fetch(operation, cache_key, key, ledger))
+        if not _usable(fetched, operation):
+            raise TypeError(f"{operation.name} answered a {type(fetched).__name__}")
+        ledger.used_answer(self.policy.ttl(operation.freshness, key, fetched))
+        return _answer(fetched, key)
 
     async def check_reachable(self) -> None:
         await self.sagemaker.check_reachable()
@@ -129,7 +132,7 @@ class CachedSageMaker:
             if (
                 entry is not None
                 and entry.is_fresh(self.clock())
-                and _usable(operation, entry.answer)
+                and _usable(entry.answer, operation)
             ):
                 if token is not None:
                     await self.store.unlock(cache_key, token)
@@ -150,17 +153,15 @@ class _Answered:
     answer: object
 
 
-def _usable(operation: Operation[Any, Any], answer: object) -> bool:
+def _usable(answer: object, operation: Operation[Any, V]) -> TypeGuard[V | NotFound]:
     """Whether a kept ``answer`` is one ``operation`` gives: its record, or "not found"."""
     return isinstance(answer, NotFound) or operation.is_answer(answer)
 
 
-def _answer(operation: Operation[K, V], answer: object, key: K) -> V:
+def _answer(answer: V | NotFound, key: K) -> V:
     """A cached answer as the caller gets it: "not found" raised again, for this key."""
     if isinstance(answer, NotFound):
         raise NotFound(
             answer.message, key=key, aws_code=answer.aws_code, request_id=answer.request_id
         )
-    if operation.is_answer(answer):
-        return answer
-    raise TypeError(f"{operation.name} answered a {type(answer).__name__}")
+    return answer
