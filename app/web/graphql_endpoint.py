@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -277,12 +278,41 @@ async def read_params(request: Request) -> GraphQLParams:
 
 def decode_json(data: bytes | str, what: str) -> Any:
     """JSON as the spec has it: UTF-8, no NaN or Infinity, numbers Python can hold, nesting
-    Python can walk. Anything else is the client's error, not ours."""
+    Python can walk, text that UTF-8 can carry. Anything else is the client's error, not ours."""
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         # ValueError covers bad UTF-8, bad JSON and integers of thousands of digits.
         raise Refusal(400, f"{what} is not valid JSON.") from None
+    if _may_hold_a_surrogate(data) and not _utf8(value):
+        raise Refusal(
+            400,
+            f"{what} holds a lone surrogate (an escape from \\uD800 to \\uDFFF without its "
+            "pair): no Unicode text can, so nothing could answer it.",
+            ErrorCode.BAD_USER_INPUT,
+        )
+    return value
+
+
+# The only way a lone surrogate gets into a request: as a JSON escape (UTF-8 cannot carry one).
+# Paired escapes are ordinary text; the search only decides whether the answer needs a check.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_a_surrogate(data: bytes | str) -> bool:
+    if isinstance(data, bytes):
+        return _SURROGATE_ESCAPE.search(data) is not None
+    return _SURROGATE_ESCAPE_TEXT.search(data) is not None
+
+
+def _utf8(value: Any) -> bool:
+    """Whether every string in ``value`` is text UTF-8 can carry."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_constant(name: str) -> Any:

@@ -269,3 +269,52 @@ async def test_a_json_post_needs_a_json_content_type(service: GraphQLClient) -> 
     )
     assert response.status_code == 415
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+LONE_SURROGATE = "\\ud800"
+BY_VARIABLE = "query($n: String!) { image(imageName: $n) { imageName } }"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'{{"query": "{{ __typename }}", "operationName": "{LONE_SURROGATE}"}}',
+        f'{{"query": "{BY_VARIABLE}", "variables": {{"n": "{LONE_SURROGATE}x"}}}}',
+        f'{{"query": "{{ __typename }}", "extensions": {{"note": "{LONE_SURROGATE}"}}}}',
+    ],
+    ids=["operation-name", "variable", "extensions"],
+)
+async def test_a_lone_surrogate_is_bad_user_input_never_a_500(
+    service: GraphQLClient, body: str
+) -> None:
+    # Valid JSON (an escape), but no UTF-8 text can hold it: echoing it back would fail.
+    response = await service.http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "surrogate" in error["message"]
+
+
+async def test_a_lone_surrogate_in_get_parameters_is_bad_user_input(
+    service: GraphQLClient,
+) -> None:
+    variables = f'{{"n": "{LONE_SURROGATE}"}}'
+    response = await service.http.get(
+        "/graphql", params={"query": BY_VARIABLE, "variables": variables}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_paired_surrogates_written_as_escapes_are_ordinary_text(
+    service: GraphQLClient,
+) -> None:
+    body = (
+        '{"query": "{ __typename }", "operationName": null, "extensions": {"e": "\\ud83d\\ude00"}}'
+    )
+    response = await service.http.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
