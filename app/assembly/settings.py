@@ -265,7 +265,8 @@ class Settings:
         "SMGQL_MAX_BODY_BYTES",
         256 * 1024,
         _number(int, 1024, 64 * 1024 * 1024),
-        "Largest request body; a larger one is refused with 413 before it is read.",
+        "Largest request body or WebSocket message: a larger body is refused with 413 before it"
+        " is read, a larger message closes its socket (1009).",
     )
     max_tokens: int = setting(
         "SMGQL_MAX_TOKENS",
@@ -573,6 +574,7 @@ class Settings:
             keep_alive_timeout=self.keep_alive_timeout,
             max_connections=self.max_connections,
             shutdown_timeout=self.shutdown_timeout,
+            max_message_bytes=self.max_body_bytes,
         )
 
 

@@ -35,6 +35,9 @@ class ServerOptions:
     max_connections: int
     # Seconds a stopping server lets requests in flight finish.
     shutdown_timeout: float
+    # Largest WebSocket message: a larger one closes the socket (1009), as a larger request body
+    # is refused (413).
+    max_message_bytes: int
 
 
 class ServiceConfig(uvicorn.Config):
@@ -51,6 +54,7 @@ class ServiceConfig(uvicorn.Config):
             "timeout_keep_alive": options.keep_alive_timeout,
             "limit_concurrency": options.max_connections,
             "timeout_graceful_shutdown": options.shutdown_timeout,
+            "ws_max_size": options.max_message_bytes,
             "log_config": None,
             # The service logs one structured line per request itself.
             "access_log": False,

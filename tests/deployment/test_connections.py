@@ -9,6 +9,7 @@ timeout apart, must still be cut off at the timeout (test_a_request_sent_too_slo
 from __future__ import annotations
 
 import dataclasses
+import json
 import signal
 import socket
 import sys
@@ -18,6 +19,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from app.assembly.build import create_app
 from app.local_sagemaker import BackgroundEndpoint
@@ -28,6 +32,7 @@ from tests.processes import SERVICE_READY, started
 from tests.service.conftest import TEST_SETTINGS
 
 READ_TIMEOUT = 0.5
+GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 
 
 @pytest.fixture
@@ -125,3 +130,26 @@ def test_a_stopping_server_finishes_the_requests_in_flight(
         assert running.process.wait(30) in (0, -signal.SIGTERM)
     [answer] = answers
     assert answer.json() == {"data": {"imageVersion": {"version": 2}}}
+
+
+def test_a_websocket_message_over_the_body_limit_closes_the_socket(
+    live: tuple[str, int],
+) -> None:
+    # The body limit (SMGQL_MAX_BODY_BYTES, 256 KiB by default) holds for WebSocket messages
+    # too: a larger connection_init is refused as too big (1009), not parsed and acknowledged.
+    host, port = live
+    init = {"type": "connection_init", "payload": {"padding": "x" * (300 * 1024)}}
+    with connect(f"ws://{host}:{port}/graphql", subprotocols=[GRAPHQL_WS]) as socket_:
+        socket_.send(json.dumps(init))
+        with pytest.raises(ConnectionClosed) as closed:
+            socket_.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+
+
+def test_a_websocket_message_within_the_limit_is_served(live: tuple[str, int]) -> None:
+    host, port = live
+    init = {"type": "connection_init", "payload": {"padding": "x" * (200 * 1024)}}
+    with connect(f"ws://{host}:{port}/graphql", subprotocols=[GRAPHQL_WS]) as socket_:
+        socket_.send(json.dumps(init))
+        assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
