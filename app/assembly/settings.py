@@ -349,6 +349,13 @@ class Settings:
         _number(float, 0, 600),
         "Seconds a stopping server lets requests in flight finish.",
     )
+    max_head_bytes: int = setting(
+        "SMGQL_MAX_HEAD_BYTES",
+        64 * 1024,
+        _number(int, 1024, 16 * 1024 * 1024),
+        "Largest request head (request line and headers): a larger one is answered 414 while"
+        " the URL is still arriving, 431 after, and the connection closed.",
+    )
     cache: CacheBackend = setting(
         "SMGQL_CACHE",
         "memory",
@@ -575,6 +582,7 @@ class Settings:
             max_connections=self.max_connections,
             shutdown_timeout=self.shutdown_timeout,
             max_message_bytes=self.max_body_bytes,
+            max_head_bytes=self.max_head_bytes,
         )
 
 

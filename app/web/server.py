@@ -21,6 +21,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.errors import Refusal
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -38,6 +40,9 @@ class ServerOptions:
     # Largest WebSocket message: a larger one closes the socket (1009), as a larger request body
     # is refused (413).
     max_message_bytes: int
+    # Largest request head (request line and headers): beyond it 414 or 431, and the connection
+    # is closed before the parser sees more.
+    max_head_bytes: int
 
 
 class ServiceConfig(uvicorn.Config):
@@ -61,29 +66,65 @@ class ServiceConfig(uvicorn.Config):
         }
         super().__init__(app, **{**config, **overrides})
         self.request_read_timeout = options.request_read_timeout
+        self.max_head_bytes = options.max_head_bytes
 
 
 class RequestReadGuard(HttpToolsProtocol):
     """uvicorn's httptools protocol, closing connections that take longer than the config's
-    ``request_read_timeout`` to deliver a request."""
+    ``request_read_timeout`` to deliver a request, and refusing a request head (request line
+    and headers) larger than ``max_head_bytes``.
+
+    The head is counted as its bytes arrive, before the parser sees them: httptools gathers a
+    URL or a header value by appending each piece it is given, which costs the square of its
+    size, so a limit checked once the parser is done would come after the cost.
+    """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         assert isinstance(config, ServiceConfig)
         self.request_read_timeout = config.request_read_timeout
+        self.max_head_bytes = config.max_head_bytes
         self._read_timer: asyncio.TimerHandle | None = None
+        # Bytes of the head being read (None once its headers are complete), and whether the
+        # request line has ended within them.
+        self._head_bytes: int | None = 0
+        self._request_line_ended = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._start_read_clock()
 
+    def data_received(self, data: bytes) -> None:
+        if self._head_bytes is None:
+            super().data_received(data)
+            return
+        # The parser gets no more of a head than the limit allows; what follows the head (a
+        # body, the next request) goes on as usual.
+        room = self.max_head_bytes - self._head_bytes
+        head, rest = data[:room], data[room:]
+        self._head_bytes += len(head)
+        self._request_line_ended = self._request_line_ended or b"\n" in head
+        super().data_received(head)
+        if not rest or self.transport.is_closing():
+            return
+        if self._head_bytes is None or self._head_bytes == 0:
+            self.data_received(rest)
+        else:
+            self._refuse_head()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._start_read_clock()
 
+    def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        super().on_headers_complete()
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._stop_read_clock()
+        # What arrives next on this connection is the next request's head.
+        self._head_bytes, self._request_line_ended = 0, False
 
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over from here.
@@ -102,6 +143,23 @@ class RequestReadGuard(HttpToolsProtocol):
         if self._read_timer is not None:
             self._read_timer.cancel()
             self._read_timer = None
+
+    def _refuse_head(self) -> None:
+        """Answer 414 (the URL is still arriving) or 431, and close the connection."""
+        self._head_bytes = None
+        if self._request_line_ended:
+            status, reason = 431, "Request Header Fields Too Large"
+            message = f"The request's headers exceed {self.max_head_bytes} bytes."
+        else:
+            status, reason = 414, "URI Too Long"
+            message = f"The request's URL exceeds {self.max_head_bytes} bytes."
+        refusal = Refusal(status, message, headers={"Connection": "close"})
+        body = refusal.body()
+        head = [f"HTTP/1.1 {status} {reason}".encode()]
+        head += [name + b": " + value for name, value in refusal.raw_headers(body)]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self._stop_read_clock()
+        self.transport.close()
 
     def _too_slow(self) -> None:
         self._read_timer = None

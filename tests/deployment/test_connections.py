@@ -32,13 +32,17 @@ from tests.processes import SERVICE_READY, started
 from tests.service.conftest import TEST_SETTINGS
 
 READ_TIMEOUT = 0.5
+HEAD_LIMIT = 8 * 1024
 GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 
 
 @pytest.fixture
 def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
     settings = dataclasses.replace(
-        TEST_SETTINGS, endpoint_url=endpoint.url, request_read_timeout=READ_TIMEOUT
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        request_read_timeout=READ_TIMEOUT,
+        max_head_bytes=HEAD_LIMIT,
     )
     server = ServerThread(
         ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
@@ -153,3 +157,49 @@ def test_a_websocket_message_within_the_limit_is_served(live: tuple[str, int]) -
     with connect(f"ws://{host}:{port}/graphql", subprotocols=[GRAPHQL_WS]) as socket_:
         socket_.send(json.dumps(init))
         assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
+
+
+def _answer_to(live: tuple[str, int], head: bytes) -> bytes:
+    """What the server sends back for ``head`` (all it sends, until it closes)."""
+    with socket.create_connection(live, timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_url_longer_than_the_head_limit_is_414_at_once(live: tuple[str, int]) -> None:
+    # Still in the request line when the limit is passed: the URL is what is too long.
+    answer = _answer_to(live, b"GET /graphql?query=" + b"x" * (HEAD_LIMIT + 1))
+    assert answer.startswith(b"HTTP/1.1 414 "), answer[:100]
+    assert b'"code":"BAD_REQUEST"' in answer
+
+
+def test_headers_larger_than_the_head_limit_are_431_at_once(live: tuple[str, int]) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"x" * (HEAD_LIMIT + 1)
+    answer = _answer_to(live, head)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
+def test_a_head_within_the_limit_is_served_on_a_kept_alive_connection(
+    live: tuple[str, int],
+) -> None:
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"x" * (HEAD_LIMIT // 2)
+    with socket.create_connection(live, timeout=10) as sock:
+        for _ in range(3):
+            sock.sendall(request + b"\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_body_larger_than_the_head_limit_sent_with_its_head_is_served(
+    live: tuple[str, int],
+) -> None:
+    query = json.dumps({"query": "{ __typename }", "padding": "x" * (HEAD_LIMIT * 3)})
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(query)}\r\nConnection: close\r\n\r\n"
+    )
+    answer = _answer_to(live, head.encode() + query.encode())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+    assert answer.endswith(b'{"data":{"__typename":"Query"}}')
