@@ -65,6 +65,8 @@ class VersionWatch:
         # How a poller waits between polls; tests pass one that only notes the delay.
         self.sleep = sleep
         self.pollers: dict[ImageVersionKey, _Poller] = {}
+        # Followers past the limit's check that are not yet any poller's.
+        self.joining = 0
 
     @property
     def followers(self) -> int:
@@ -72,11 +74,16 @@ class VersionWatch:
 
     async def follow(self, key: ImageVersionKey) -> AsyncGenerator[ImageVersionDescription, None]:
         """Each state of the version ``key`` names, from its current one until it settles."""
-        if self.followers >= self.max_followers:
+        if self.followers + self.joining >= self.max_followers:
             raise TooManyFollowers(f"This service follows {self.max_followers} at most.")
         if key.version is None:
-            # An alias or "latest" may move: follow the version it names now.
-            key = key.pinned((await self._describe(key)).version)
+            # An alias or "latest" may move: follow the version it names now. The follower
+            # holds its place in the limit while it waits for SageMaker to say which.
+            self.joining += 1
+            try:
+                key = key.pinned((await self._describe(key)).version)
+            finally:
+                self.joining -= 1
         poller = self.pollers.get(key)
         if poller is None:
             poller = self.pollers[key] = _Poller(key)

@@ -128,3 +128,20 @@ async def test_a_process_follows_at_most_its_limit() -> None:
         await anext(watch.follow(KEY))
     await first.aclose()
     await watch.close()
+
+
+async def test_the_limit_counts_followers_still_resolving_their_alias() -> None:
+    # Two followers of aliases arrive together while SageMaker is slow to say which version
+    # each names: the second must not slip past the limit during the first one's wait.
+    fake = polling(version(status="CREATING"))
+    fake.gate.clear()
+    watch = VersionWatch(fake, max_followers=1, sleep=forever)
+    first = watch.follow(ImageVersionKey("img", alias="a"))
+    waiting = asyncio.ensure_future(anext(first))
+    await fake.arrived.wait()
+    with pytest.raises(TooManyFollowers):
+        await asyncio.wait_for(anext(watch.follow(ImageVersionKey("img", alias="b"))), 10)
+    fake.gate.set()
+    assert (await waiting).version == 1
+    await first.aclose()
+    await watch.close()
