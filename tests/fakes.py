@@ -103,6 +103,16 @@ class MockTransport:
         self.closed = True
 
 
+def in_turn(*answers: object) -> FakeSageMaker:
+    """A fake whose DescribeImageVersion gives ``answers`` in turn (the last one for ever)."""
+    queue = list(answers)
+
+    def describe(key: Hashable) -> object:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return FakeSageMaker({"DescribeImageVersion": describe})
+
+
 def version(
     image: str = "img", number: int = 1, status: str = "CREATED", base: str | None = None
 ) -> ImageVersionDescription:

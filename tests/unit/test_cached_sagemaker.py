@@ -4,7 +4,6 @@ stale-while-revalidate, freshness by status, negative caching, and what is never
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
 
 import pytest
 
@@ -14,7 +13,7 @@ from app.cache.stores import MemoryStore
 from app.ledger import Ledger
 from app.sagemaker import ImageVersionKey, NotFound, Throttled
 from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
-from tests.fakes import FakeClock, FakeSageMaker, version
+from tests.fakes import FakeClock, FakeSageMaker, in_turn, version
 
 KEY = ImageVersionKey("img", 1)
 POLICY = CachePolicy(settled=30, changing=2, lists=10, not_found=5, stale=0)
@@ -24,18 +23,8 @@ def cached(fake: FakeSageMaker, clock: FakeClock, policy: CachePolicy = POLICY) 
     return CachedSageMaker(fake, MemoryStore(100, clock), policy, "test", 1.0, clock)
 
 
-def answering(*answers: object) -> FakeSageMaker:
-    """A fake whose DescribeImageVersion gives ``answers`` in turn (the last one for ever)."""
-    queue = list(answers)
-
-    def describe(key: Hashable) -> object:
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    return FakeSageMaker({"DescribeImageVersion": describe})
-
-
 async def test_concurrent_misses_for_one_key_make_one_call() -> None:
-    fake, clock = answering(version()), FakeClock()
+    fake, clock = in_turn(version()), FakeClock()
     cache = cached(fake, clock)
     fake.gate.clear()
     ledgers = [Ledger() for _ in range(10)]
@@ -52,7 +41,7 @@ async def test_concurrent_misses_for_one_key_make_one_call() -> None:
 
 
 async def test_a_fresh_answer_costs_no_call_and_says_how_long_it_stays_fresh() -> None:
-    fake, clock = answering(version()), FakeClock()
+    fake, clock = in_turn(version()), FakeClock()
     cache = cached(fake, clock)
     await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
     clock.advance(10)
@@ -64,7 +53,7 @@ async def test_a_fresh_answer_costs_no_call_and_says_how_long_it_stays_fresh() -
 
 
 async def test_a_stale_answer_is_served_while_one_refresh_runs() -> None:
-    fake, clock = answering(version(base="old"), version(base="new")), FakeClock()
+    fake, clock = in_turn(version(base="old"), version(base="new")), FakeClock()
     cache = cached(fake, clock, CachePolicy(settled=0.2, stale=30))
     await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
     clock.advance(0.3)
@@ -86,7 +75,7 @@ async def test_a_stale_answer_is_served_while_one_refresh_runs() -> None:
 
 
 async def test_a_version_in_a_transition_is_fresh_only_briefly() -> None:
-    fake, clock = answering(version(status="CREATING")), FakeClock()
+    fake, clock = in_turn(version(status="CREATING")), FakeClock()
     cache = cached(fake, clock)
     await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
     clock.advance(1.9)
@@ -98,7 +87,7 @@ async def test_a_version_in_a_transition_is_fresh_only_briefly() -> None:
 
 
 async def test_the_version_an_alias_names_is_fresh_for_the_list_time() -> None:
-    fake, clock = answering(version()), FakeClock()
+    fake, clock = in_turn(version()), FakeClock()
     cache = cached(fake, clock)
     by_alias = ImageVersionKey("img", alias="stable")
     await cache.call(DESCRIBE_IMAGE_VERSION, by_alias, Ledger())
@@ -108,7 +97,10 @@ async def test_the_version_an_alias_names_is_fresh_for_the_list_time() -> None:
 
 
 async def test_not_found_is_kept_briefly_and_raised_for_each_callers_key() -> None:
-    fake, clock = answering(NotFound("no such image", aws_code="ResourceNotFound")), FakeClock()
+    fake, clock = (
+        in_turn(NotFound("no such image", aws_code="ResourceNotFound")),
+        FakeClock(),
+    )
     cache = cached(fake, clock)
     for _ in range(3):
         with pytest.raises(NotFound) as raised:
@@ -123,7 +115,7 @@ async def test_not_found_is_kept_briefly_and_raised_for_each_callers_key() -> No
 
 
 async def test_errors_that_say_nothing_of_the_resource_are_not_kept() -> None:
-    fake, clock = answering(Throttled("slow down"), version()), FakeClock()
+    fake, clock = in_turn(Throttled("slow down"), version()), FakeClock()
     cache = cached(fake, clock)
     with pytest.raises(Throttled):
         await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
@@ -133,7 +125,7 @@ async def test_errors_that_say_nothing_of_the_resource_are_not_kept() -> None:
 
 
 async def test_what_the_store_holds_under_a_key_is_used_only_if_the_operation_gives_it() -> None:
-    fake, clock = answering(version()), FakeClock()
+    fake, clock = in_turn(version()), FakeClock()
     cache = cached(fake, clock)
     await cache.store.put(
         cache._cache_key(DESCRIBE_IMAGE_VERSION, KEY), ["not", "a", "version"], 30, 0

@@ -4,13 +4,12 @@ and when it stops. Its sleep only notes the delay, so no test waits for time to 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
 
 import pytest
 
 from app.sagemaker import ImageVersionDescription, ImageVersionKey, NotFound, Unavailable
 from app.watch import TooManyFollowers, VersionWatch
-from tests.fakes import FakeSageMaker, version
+from tests.fakes import in_turn, version
 
 KEY = ImageVersionKey("img", 1)
 
@@ -30,23 +29,13 @@ async def forever(seconds: float) -> None:
     await asyncio.Event().wait()
 
 
-def polling(*answers: object) -> FakeSageMaker:
-    """A fake whose DescribeImageVersion gives ``answers`` in turn (the last one for ever)."""
-    queue = list(answers)
-
-    def describe(key: Hashable) -> object:
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    return FakeSageMaker({"DescribeImageVersion": describe})
-
-
 async def states(watch: VersionWatch, key: ImageVersionKey = KEY) -> list[str]:
     return [state.image_version_status async for state in watch.follow(key)]
 
 
 async def test_a_poller_backs_off_while_nothing_changes_and_stops_once_settled() -> None:
     creating = version(status="CREATING")
-    fake = polling(creating, creating, creating, version(status="CREATED"))
+    fake = in_turn(creating, creating, creating, version(status="CREATED"))
     sleeps = Sleeps()
     watch = VersionWatch(fake, max_followers=10, first_delay=1.0, max_delay=2.0, sleep=sleeps)
     assert await states(watch) == ["CREATING", "CREATED"]
@@ -59,7 +48,7 @@ async def test_a_change_starts_the_backoff_again() -> None:
     changed = ImageVersionDescription(
         **{**version(status="CREATING").__dict__, "failure_reason": "x"}
     )
-    fake = polling(version(status="CREATING"), version(status="CREATING"), changed, version())
+    fake = in_turn(version(status="CREATING"), version(status="CREATING"), changed, version())
     sleeps = Sleeps()
     watch = VersionWatch(fake, max_followers=10, sleep=sleeps)
     assert await states(watch) == ["CREATING", "CREATING", "CREATED"]
@@ -68,7 +57,7 @@ async def test_a_change_starts_the_backoff_again() -> None:
 
 async def test_failed_polls_back_off_twice_as_fast_and_tell_nobody() -> None:
     outage = Unavailable("down")
-    fake = polling(version(status="CREATING"), outage, outage, version())
+    fake = in_turn(version(status="CREATING"), outage, outage, version())
     sleeps = Sleeps()
     watch = VersionWatch(fake, max_followers=10, max_delay=3.0, sleep=sleeps)
     assert await states(watch) == ["CREATING", "CREATED"]
@@ -76,19 +65,19 @@ async def test_failed_polls_back_off_twice_as_fast_and_tell_nobody() -> None:
 
 
 async def test_a_version_deleted_while_followed_ends_the_follow() -> None:
-    fake = polling(version(status="CREATING"), NotFound("gone"))
+    fake = in_turn(version(status="CREATING"), NotFound("gone"))
     watch = VersionWatch(fake, max_followers=10, sleep=Sleeps())
     assert await states(watch) == ["CREATING"]
 
 
 async def test_a_version_that_never_existed_is_the_followers_error() -> None:
-    watch = VersionWatch(polling(NotFound("no such version")), max_followers=10, sleep=Sleeps())
+    watch = VersionWatch(in_turn(NotFound("no such version")), max_followers=10, sleep=Sleeps())
     with pytest.raises(NotFound):
         await states(watch)
 
 
 async def test_the_last_follower_leaving_stops_the_poller() -> None:
-    fake = polling(version(status="CREATING"))
+    fake = in_turn(version(status="CREATING"))
     watch = VersionWatch(fake, max_followers=10, sleep=forever)
     follow = watch.follow(KEY)
     first = await anext(follow)
@@ -102,7 +91,7 @@ async def test_the_last_follower_leaving_stops_the_poller() -> None:
 
 
 async def test_followers_of_one_version_share_one_poller() -> None:
-    fake = polling(version(status="CREATING"))
+    fake = in_turn(version(status="CREATING"))
     watch = VersionWatch(fake, max_followers=10, sleep=forever)
     one, two = watch.follow(KEY), watch.follow(KEY)
     assert (await anext(one)).version == (await anext(two)).version == 1
@@ -114,14 +103,14 @@ async def test_followers_of_one_version_share_one_poller() -> None:
 
 
 async def test_an_alias_is_followed_as_the_version_it_names_now() -> None:
-    fake = polling(version(number=3))
+    fake = in_turn(version(number=3))
     watch = VersionWatch(fake, max_followers=10, sleep=Sleeps())
     assert await states(watch, ImageVersionKey("img", alias="stable")) == ["CREATED"]
     assert fake.calls["DescribeImageVersion"] == 2
 
 
 async def test_a_process_follows_at_most_its_limit() -> None:
-    watch = VersionWatch(polling(version(status="CREATING")), max_followers=1, sleep=forever)
+    watch = VersionWatch(in_turn(version(status="CREATING")), max_followers=1, sleep=forever)
     first = watch.follow(KEY)
     await anext(first)
     with pytest.raises(TooManyFollowers):
@@ -133,7 +122,7 @@ async def test_a_process_follows_at_most_its_limit() -> None:
 async def test_the_limit_counts_followers_still_resolving_their_alias() -> None:
     # Two followers of aliases arrive together while SageMaker is slow to say which version
     # each names: the second must not slip past the limit during the first one's wait.
-    fake = polling(version(status="CREATING"))
+    fake = in_turn(version(status="CREATING"))
     fake.gate.clear()
     watch = VersionWatch(fake, max_followers=1, sleep=forever)
     first = watch.follow(ImageVersionKey("img", alias="a"))
