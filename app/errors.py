@@ -108,7 +108,10 @@ class Refusal(Exception):
         return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
 
     async def __call__(self, scope: Any, receive: Any, send: Send) -> None:
+        # A WebSocket handshake is refused with the same response, through ASGI's denial
+        # response extension.
+        prefix = "websocket." if scope["type"] == "websocket" else ""
         body = self.body()
-        start = {"type": "http.response.start", "status": self.status}
+        start = {"type": f"{prefix}http.response.start", "status": self.status}
         await send({**start, "headers": self.raw_headers(body)})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}http.response.body", "body": body})

@@ -442,6 +442,20 @@ class Settings:
         _number(int, 1, 10_000),
         "Most subscriptions one WebSocket connection may hold.",
     )
+    max_websockets: int = setting(
+        "SMGQL_MAX_WEBSOCKETS",
+        1_000,
+        _number(int, 1, 1_000_000),
+        "Most WebSocket connections a process holds at once; beyond it the handshake gets 503."
+        " Keep it below `SMGQL_MAX_CONNECTIONS`, so sockets never take every slot.",
+    )
+    websocket_idle_timeout: float = setting(
+        "SMGQL_WEBSOCKET_IDLE_TIMEOUT",
+        60.0,
+        _number(float, 0.1, 86_400),
+        "Seconds a WebSocket may run no operation before it is closed (1000); a client opens"
+        " it again when it subscribes (graphql-ws does).",
+    )
     graphiql: bool = setting(
         "SMGQL_GRAPHIQL",
         True,
@@ -563,6 +577,8 @@ class Settings:
             allowed_origins=self.cors_origins,
             max_per_connection=self.max_subscriptions_per_connection,
             init_timeout=self.request_read_timeout,
+            idle_timeout=self.websocket_idle_timeout,
+            max_connections=self.max_websockets,
         )
         return WebOptions(
             endpoint=endpoint,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.federation.schema import FederationAny
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from app.schema.context import Info, RequestContext
 from app.schema.documents import DocumentCache, PreparedDocuments
@@ -40,6 +43,30 @@ class SubgraphSchema(strawberry.federation.Schema):
         if isinstance(context, RequestContext) and errors:
             codes = {str((error.extensions or {}).get("code")) for error in errors}
             context.log_fields["errorCodes"] = sorted(codes)
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Run one operation of a streaming transport (the WebSocket) in a context of its own:
+        the transport hands every operation its connection's context."""
+        if isinstance(context_value, RequestContext):
+            context_value = context_value.for_operation()
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]

@@ -4,7 +4,7 @@ line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
@@ -29,6 +29,13 @@ class RequestContext:
     def ledger(self) -> Ledger:
         """What the request cost, noted by everything its loaders called."""
         return self.loaders.ledger
+
+    def for_operation(self) -> RequestContext:
+        """This context for one more operation on the same connection: fresh loaders (their own
+        memo, deadline and ledger) and a log line of its own. A WebSocket runs many operations
+        over one connection; sharing its loaders would serve old answers and, once the first
+        deadline passed, fail every new lookup."""
+        return replace(self, loaders=self.loaders.renewed(), log_fields=dict(self.log_fields))
 
 
 Info = StrawberryInfo[RequestContext, None]

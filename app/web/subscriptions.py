@@ -7,25 +7,46 @@ the handshake; clients that send no Origin, which are not browsers, are let in),
 subscriptions per connection, and, when authentication is on, the credential a client sends in
 its ``connection_init`` payload (``{"X-API-Key": ...}`` or ``{"Authorization": "Bearer ..."}``;
 a browser cannot set headers on a WebSocket).
+
+A WebSocket is held to what an HTTP request is held to, and more, since it lives longer:
+
+* each operation gets a context of its own (``SubgraphSchema.stream``): its own loaders and
+  deadline, never the connection's;
+* a message that is not the protocol's (not an object, a ``subscribe`` without a string query,
+  variables that are not an object) closes the socket with 4400, as the protocol says, and its
+  JSON is read as strictly as a request body;
+* a connection that runs no operation for ``idle_timeout`` seconds is closed (1000): a socket
+  that only waits holds a connection slot, and a thousand of them would take every slot;
+* a process holds at most ``max_connections`` WebSockets: beyond, the handshake is answered 503,
+  so that sockets can never take the slots HTTP requests and the health probes need.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types.unset import UnsetType
 
-from app.errors import ErrorCode
+from app.errors import ErrorCode, Refusal
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
+from app.web.graphql_endpoint import decode_json
 from app.web.services import RequestContexts
 
 if TYPE_CHECKING:
@@ -41,9 +62,90 @@ class SubscriptionOptions:
     max_per_connection: int
     # Seconds a client has to send connection_init.
     init_timeout: float
+    # Seconds a connection may run no operation before it is closed.
+    idle_timeout: float
+    # Most WebSockets a process holds at once.
+    max_connections: int
+
+
+# What each message type of graphql-transport-ws may carry beside "type": its members, and
+# the JSON types each may have (None: the member may be absent or null).
+_OBJECT_OR_NULL = (dict, type(None))
+_STRING_OR_NULL = (str, type(None))
+_MESSAGE_MEMBERS: dict[str, dict[str, tuple[type, ...]]] = {
+    "connection_init": {"payload": _OBJECT_OR_NULL},
+    "ping": {"payload": _OBJECT_OR_NULL},
+    "pong": {"payload": _OBJECT_OR_NULL},
+    "subscribe": {"id": (str,), "payload": (dict,)},
+    "complete": {"id": (str,)},
+}
+_SUBSCRIBE_PAYLOAD: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "variables": _OBJECT_OR_NULL,
+    "operationName": _STRING_OR_NULL,
+    "extensions": _OBJECT_OR_NULL,
+}
+
+
+def protocol_problem(message: object) -> str | None:
+    """Why ``message`` is not a graphql-transport-ws message a client may send; None if it is."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "A message must be a JSON object with a string `type`."
+    members = _MESSAGE_MEMBERS.get(message["type"])
+    if members is None:
+        return f"Unknown message type: {message['type'][:64]}"
+    problem = _members_problem(message, members, message["type"])
+    if problem is None and message["type"] == "subscribe":
+        problem = _members_problem(message["payload"], _SUBSCRIBE_PAYLOAD, "subscribe payload")
+    return problem
+
+
+def _members_problem(
+    value: Mapping[str, object], members: Mapping[str, tuple[type, ...]], what: str
+) -> str | None:
+    for name, types in members.items():
+        if not isinstance(value.get(name), types):
+            return f"The {what}'s `{name}` has the wrong type."
+    return None
+
+
+class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
+    """Strawberry's protocol handler, with malformed messages refused and idle sockets closed
+    (see the module's docstring)."""
+
+    view: SubscriptionSocket
+
+    async def handle(self) -> None:
+        idle_watch = asyncio.create_task(self._close_when_idle())
+        try:
+            await super().handle()
+        finally:
+            idle_watch.cancel()
+
+    async def handle_message(self, message: Message) -> None:
+        problem = protocol_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def _close_when_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        idle_timeout = self.view.options.idle_timeout
+        busy_at = loop.time()
+        while True:
+            if self.operations:
+                busy_at = loop.time()
+            idle_for = loop.time() - busy_at
+            if idle_for >= idle_timeout:
+                await self.websocket.close(code=1000, reason="Idle")
+                return
+            await asyncio.sleep(idle_timeout - idle_for)
 
 
 class SubscriptionSocket(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = GuardedTransportWS
+
     def __init__(
         self,
         schema: SubgraphSchema,
@@ -59,8 +161,38 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             max_subscriptions_per_connection=options.max_per_connection,
             connection_init_wait_timeout=timedelta(seconds=options.init_timeout),
         )
+        self.options = options
         self._contexts = contexts
         self._credentials = credentials
+        self._open = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        if self._open >= self.options.max_connections:
+            busy = Refusal(
+                503,
+                f"This server holds its most WebSocket connections "
+                f"({self.options.max_connections}); try again later.",
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                headers={"Retry-After": "5"},
+            )
+            await busy(scope, receive, send)
+            return
+        self._open += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._open -= 1
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A message's JSON, read as strictly as a request body's; what a request body would be
+        refused for closes the socket (4400) as JSON that is not valid."""
+        try:
+            return decode_json(data, "The message")
+        except Refusal as refusal:
+            raise json.JSONDecodeError(refusal.message, "", 0) from None
 
     async def get_context(  # type: ignore[override]
         self, request: WebSocket, response: Response | WebSocket

@@ -107,7 +107,7 @@ async def test_a_refusal_is_sent_as_graphql_json_that_no_cache_keeps() -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await Refusal(413, "Too big.", headers={"Retry-After": "1"})({}, None, send)
+    await Refusal(413, "Too big.", headers={"Retry-After": "1"})({"type": "http"}, None, send)
     start, body = sent
     headers = dict(start["headers"])
     assert start["status"] == 413

@@ -1,0 +1,150 @@
+"""WebSockets as uvicorn serves them, over real sockets: each operation is a request of its own,
+a message outside the protocol closes the socket with 4400, an idle socket is closed, and a
+process holds a bounded number of sockets.
+
+The one wait on a real timer is the idle timeout (IDLE_TIMEOUT, a fraction of a second): the
+test waits for the server to close the socket, and checks it did not close it much earlier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from app.assembly.build import create_app
+from app.local_sagemaker import BackgroundEndpoint
+from app.server_thread import ServerThread
+from app.web.server import ServiceConfig
+from tests.conftest import EndpointControl
+from tests.service.conftest import TEST_SETTINGS
+
+GRAPHQL_WS = Subprotocol("graphql-transport-ws")
+IDLE_TIMEOUT = 0.5
+MAX_WEBSOCKETS = 3
+QUERY = '{ imageVersion(imageName: "sklearn-kernel", version: 1) { version } }'
+
+
+@pytest.fixture
+def live_url(endpoint: BackgroundEndpoint) -> Iterator[str]:
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        websocket_idle_timeout=IDLE_TIMEOUT,
+        max_websockets=MAX_WEBSOCKETS,
+    )
+    server = ServerThread(
+        ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
+    )
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@contextmanager
+def _open(url: str) -> Iterator[ClientConnection]:
+    """A socket past connection_init, acknowledged."""
+    with connect(_ws(url), subprotocols=[GRAPHQL_WS]) as socket_:
+        socket_.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
+        yield socket_
+
+
+def _ws(url: str) -> str:
+    return url.replace("http://", "ws://") + "/graphql"
+
+
+def _run(socket_: ClientConnection, id_: str, query: str) -> dict[str, Any]:
+    """The one result of a query sent over ``socket_`` (then its complete)."""
+    socket_.send(json.dumps({"id": id_, "type": "subscribe", "payload": {"query": query}}))
+    result = json.loads(socket_.recv(timeout=10))
+    assert result["type"] == "next", result
+    assert json.loads(socket_.recv(timeout=10)) == {"id": id_, "type": "complete"}
+    payload: dict[str, Any] = result["payload"]
+    return payload
+
+
+def _close_code(socket_: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
+        socket_.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def test_each_operation_over_one_socket_asks_afresh(
+    live_url: str, control: EndpointControl
+) -> None:
+    # One socket's operations are requests of their own: the second is not answered from the
+    # first one's loaders (which would also hold the first one's deadline).
+    with _open(live_url) as socket_:
+        first = _run(socket_, "1", QUERY)
+        second = _run(socket_, "2", QUERY)
+    assert first == second == {"data": {"imageVersion": {"version": 1}}}
+    assert control.calls("DescribeImageVersion") == 2
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ["subscribe"],
+        "subscribe",
+        {"type": 7},
+        {"type": "subscribe", "id": "1", "payload": "{ __typename }"},
+        {"type": "subscribe", "id": "1", "payload": {"query": 7}},
+        {"type": "subscribe", "id": "1", "payload": {"query": "{ a }", "variables": []}},
+        {"type": "subscribe", "id": 1, "payload": {"query": "{ __typename }"}},
+        {"type": "complete", "id": ["1"]},
+        {"type": "ping", "payload": "hello"},
+        {"type": "hello"},
+    ],
+    ids=repr,
+)
+def test_a_message_outside_the_protocol_closes_with_4400(live_url: str, message: object) -> None:
+    with _open(live_url) as socket_:
+        socket_.send(json.dumps(message))
+        code, _ = _close_code(socket_)
+    assert code == 4400
+    # And the server goes on serving.
+    assert httpx.get(f"{live_url}/healthz").status_code == 200
+
+
+def test_a_lone_surrogate_in_a_message_closes_with_4400(live_url: str) -> None:
+    with _open(live_url) as socket_:
+        socket_.send('{"type": "subscribe", "id": "\\ud800", "payload": {"query": "{ a }"}}')
+        code, reason = _close_code(socket_)
+    assert (code, reason) == (4400, "WebSocket message must be valid JSON")
+
+
+def test_a_socket_running_no_operation_is_closed_when_idle(live_url: str) -> None:
+    with _open(live_url) as socket_:
+        # Busy (an operation ran) then idle: the clock starts again when the operation ends.
+        _run(socket_, "1", QUERY)
+        ended = time.monotonic()
+        code, reason = _close_code(socket_)
+        idle_for = time.monotonic() - ended
+    assert (code, reason) == (1000, "Idle")
+    assert idle_for >= IDLE_TIMEOUT * 0.9
+
+
+def test_sockets_beyond_the_limit_are_refused_and_http_still_served(live_url: str) -> None:
+    with ExitStack() as held:
+        for _ in range(MAX_WEBSOCKETS):
+            held.enter_context(_open(live_url))
+        with pytest.raises(InvalidStatus) as refused:
+            held.enter_context(connect(_ws(live_url), subprotocols=[GRAPHQL_WS]))
+        response = refused.value.response
+        assert response.status_code == 503
+        assert json.loads(response.body or b"")["errors"][0]["extensions"]["retryable"] is True
+        assert httpx.get(f"{live_url}/healthz").status_code == 200
+    # A slot freed is a slot taken again.
+    with _open(live_url):
+        pass
