@@ -38,7 +38,8 @@ log = logging.getLogger("app")
 def create_app(
     settings: Settings | None = None, clock: Callable[[], float] = time.time
 ) -> Starlette:
-    """The app of ``settings`` (the environment's when None), judging freshness by ``clock``."""
+    """The app of ``settings`` (the environment's when None), judging freshness and JWTs' times
+    by ``clock``."""
     settings = settings or Settings.from_env()
     credentials = None
     if settings.authentication:
@@ -47,7 +48,12 @@ def create_app(
         from app.web.auth import Credentials
 
         credentials = Credentials.load(
-            settings.api_keys_file, settings.jwks_file, settings.jwt_audience, settings.jwt_issuer
+            settings.api_keys_file,
+            settings.jwks_file,
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            settings.jwt_max_lifetime,
+            clock,
         )
     schema = build_schema(settings.schema_limits())
     return web_app(schema, settings.web(), credentials, lambda: running_services(settings, clock))

@@ -504,6 +504,13 @@ class Settings:
         "The `iss` a JWT must carry.",
         unset="none",
     )
+    jwt_max_lifetime: float = setting(
+        "SMGQL_JWT_MAX_LIFETIME",
+        86400.0,
+        _number(float, 1, 366 * 86400),
+        "Seconds a JWT may be valid for in all (`exp - iat`, or `exp` - now without `iat`);"
+        " a token that lives longer is refused.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

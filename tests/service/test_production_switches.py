@@ -14,12 +14,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.routing import Route
 
 from app.assembly.settings import Settings
 from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
+from app.web.auth import Credentials, Identity
+from tests.fakes import FakeClock
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
@@ -128,7 +131,7 @@ async def guarded(
     settings: Settings, issuer: Issuer, tmp_path: Path
 ) -> AsyncIterator[GraphQLClient]:
     keys = tmp_path / "keys"
-    keys.write_text("# one key a line\nkey-one\n\nkey-two\n")
+    keys.write_text("# one key a line\nkey-one\n\nkey-two\nops.team.key\n")
     secured = dataclasses.replace(
         settings,
         api_keys_file=str(keys),
@@ -172,6 +175,79 @@ async def test_with_keys_configured_a_request_needs_a_valid_credential(
         status, body = await _status(guarded, headers)
         assert status == 401, headers
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_jwt_whose_times_are_not_numbers_is_refused(
+    guarded: GraphQLClient, issuer: Issuer
+) -> None:
+    """PyJWT reads a time claim with ``int()``, so ``"exp": "9999999999"`` would pass it."""
+    now = int(time.time())
+    fractional = {"authorization": f"Bearer {issuer.token(iat=now - 0.5, exp=now + 60.5)}"}
+    assert (await _status(guarded, fractional))[0] == 200
+    refused = [
+        issuer.token(exp=str(now + 60)),
+        issuer.token(exp="9999999999"),
+        issuer.token(exp=True),
+        issuer.token(iat=str(now)),
+        issuer.token(iat=None),
+        issuer.token(nbf=str(now)),
+    ]
+    for token in refused:
+        status, body = await _status(guarded, {"authorization": f"Bearer {token}"})
+        assert status == 401, jwt.decode(token, options={"verify_signature": False})
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "JWT" in body["errors"][0]["message"]
+
+
+async def test_a_jwt_valid_for_longer_than_the_max_lifetime_is_refused(
+    guarded: GraphQLClient, issuer: Issuer
+) -> None:
+    """The default limit, a day: exp - iat, or exp - now for a token without iat."""
+    now = int(time.time())
+    day = 24 * 3600
+    accepted = [issuer.token(iat=now, exp=now + day), issuer.token(exp=now + day)]
+    for token in accepted:
+        assert (await _status(guarded, {"authorization": f"Bearer {token}"}))[0] == 200
+    refused = [
+        issuer.token(iat=now, exp=now + day + 60),
+        issuer.token(iat=now - day, exp=now + 60),
+        issuer.token(exp=now + day + 60),
+        issuer.token(exp=2**40),
+    ]
+    for token in refused:
+        status, body = await _status(guarded, {"authorization": f"Bearer {token}"})
+        assert status == 401, jwt.decode(token, options={"verify_signature": False})
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_api_key_shaped_like_a_jwt_still_works_with_a_jwks(
+    guarded: GraphQLClient,
+) -> None:
+    for headers in ({"x-api-key": "ops.team.key"}, {"authorization": "Bearer ops.team.key"}):
+        status, body = await _status(guarded, headers)
+        assert status == 200, body
+    status, body = await _status(guarded, {"x-api-key": "ops.team.kez"})
+    assert status == 401
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_credential_says_who_presented_it_and_until_when(issuer: Issuer, tmp_path: Path) -> None:
+    """What a WebSocket session needs to end when its JWT expires, judged by the given clock."""
+    keys = tmp_path / "keys"
+    keys.write_text("key-one\n")
+    clock = FakeClock()
+    credentials = Credentials.load(
+        str(keys), str(issuer.jwks_file), "images", "https://issuer", 3600, clock
+    )
+    expires_at = clock.now + 60
+    bearer = Headers({"authorization": f"Bearer {issuer.token(iat=clock.now, exp=expires_at)}"})
+    assert credentials.identify(bearer) == Identity("jwt:alice", expires_at)
+    assert credentials.identify(Headers({"x-api-key": "key-one"})) == Identity("api-key:1", None)
+    clock.advance(59)
+    assert credentials.identify(bearer) == Identity("jwt:alice", expires_at)
+    clock.advance(1)
+    assert credentials.identify(bearer) is None
+    assert credentials.identify(Headers({"x-api-key": "key-one"})) == Identity("api-key:1", None)
 
 
 async def test_health_and_graphiql_stay_open_with_keys_configured(guarded: GraphQLClient) -> None:
