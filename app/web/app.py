@@ -1,7 +1,8 @@
 """The ASGI app: the service's routes and middleware, over the services its lifespan starts.
 
 Routes: ``/graphql`` (POST and GET; GraphiQL for a browser, its bundles under ``/graphiql/``;
-subscriptions over WebSocket), ``/healthz``, ``/readyz``, ``/metrics``.
+subscriptions over WebSocket), ``/healthz``, ``/readyz``, ``/metrics`` (behind authentication
+when it is on, as ``/graphql`` is; the probes stay open).
 
 The app is built with a way to start its services (``start``, the assembly's) and nothing else
 of the world: what ``start`` yields becomes the lifespan state every request reads
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from app.web.auth import Credentials
 
 GRAPHQL_PATH = "/graphql"
+HEALTHZ_PATH = "/healthz"
+READYZ_PATH = "/readyz"
+# Open with authentication on: an orchestrator probes without credentials.
+PROBE_PATHS = frozenset({HEALTHZ_PATH, READYZ_PATH})
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,8 @@ def web_app(
             Route(GRAPHQL_PATH, graphql),
             WebSocketRoute(GRAPHQL_PATH, subscriptions),
             Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", _readyz, methods=["GET"]),
+            Route(HEALTHZ_PATH, healthz, methods=["GET"]),
+            Route(READYZ_PATH, _readyz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),
         ],
         middleware=_middleware(options, credentials),
@@ -108,6 +113,12 @@ def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Mi
         from app.web.auth import Authentication
 
         middleware.append(
-            Middleware(Authentication, credentials=credentials, guarded_path=GRAPHQL_PATH)
+            Middleware(
+                Authentication,
+                credentials=credentials,
+                page_path=GRAPHQL_PATH,
+                open_paths=PROBE_PATHS,
+                open_prefix=f"{graphiql.ASSETS_PATH}/",
+            )
         )
     return middleware

@@ -1,11 +1,13 @@
 """Optional authentication: API keys from a file, and bearer JWTs checked against a JWKS file.
 
-Off unless ``SMGQL_API_KEYS_FILE`` or ``SMGQL_JWKS_FILE`` is set. When on, every GraphQL request
-needs a credential: an API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, or a JWT in
+Off unless ``SMGQL_API_KEYS_FILE`` or ``SMGQL_JWKS_FILE`` is set. When on, every request needs a
+credential: an API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, or a JWT in
 ``Authorization: Bearer <jwt>`` signed by a key of the JWKS (with the audience and issuer the
-settings name). A request without one gets 401 ``UNAUTHENTICATED``. The health probes,
-GraphiQL's page and its bundles stay open: a browser cannot send headers for a page load, and
-GraphiQL's headers editor carries the credential for its queries.
+settings name). A request without one gets 401 ``UNAUTHENTICATED``. Only the health probes,
+GraphiQL's page and its bundles, and CORS preflights stay open: an orchestrator probes without
+credentials, a browser cannot send headers for a page load, and GraphiQL's headers editor carries
+the credential for its queries. Everything else, ``/metrics`` included, is guarded, so a route
+added later is not left open by mistake.
 
 A JWT's ``exp`` is required, and its ``exp``, ``iat`` and ``nbf`` must be numbers (PyJWT reads
 them with ``int()``, which takes ``"9999999999"``); they are judged by the injected clock, and a
@@ -196,12 +198,25 @@ def _digest(key: str) -> bytes:
 
 
 class Authentication:
-    """Refuse GraphQL requests without a valid credential (see the module's docstring)."""
+    """Refuse HTTP requests without a valid credential but those that stay open (see the
+    module's docstring); WebSocket connections identify themselves in ``connection_init``."""
 
-    def __init__(self, app: ASGIApp, credentials: Credentials, guarded_path: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        credentials: Credentials,
+        page_path: str,
+        open_paths: frozenset[str],
+        open_prefix: str,
+    ) -> None:
         self.app = app
         self.credentials = credentials
-        self.guarded_path = guarded_path
+        # Where GraphiQL's page loads (GraphQL's own path).
+        self.page_path = page_path
+        # The health probes.
+        self.open_paths = open_paths
+        # GraphiQL's bundles.
+        self.open_prefix = open_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._guarded(scope):
@@ -216,11 +231,17 @@ class Authentication:
         await self.app(scope, receive, send)
 
     def _guarded(self, scope: Scope) -> bool:
-        if scope["path"] != self.guarded_path or scope["method"] == "OPTIONS":
+        path = scope["path"]
+        if (
+            scope["method"] == "OPTIONS"
+            or path in self.open_paths
+            or path.startswith(self.open_prefix)
+        ):
             return False
         # GraphiQL's page: a browser's GET for HTML with no query.
         page_load = (
-            scope["method"] in ("GET", "HEAD")
+            path == self.page_path
+            and scope["method"] in ("GET", "HEAD")
             and not scope.get("query_string")
             and "text/html" in Headers(scope=scope).get("accept", "")
         )

@@ -1,5 +1,6 @@
 """The switches an operator turns for production: GraphiQL and introspection off, a CORS
-allow-list, API keys and JWTs, and the headers of the GraphiQL page."""
+allow-list, API keys and JWTs (and ``/metrics`` behind them), and the headers of the GraphiQL
+page."""
 
 from __future__ import annotations
 
@@ -248,6 +249,23 @@ def test_a_credential_says_who_presented_it_and_until_when(issuer: Issuer, tmp_p
     clock.advance(1)
     assert credentials.identify(bearer) is None
     assert credentials.identify(Headers({"x-api-key": "key-one"})) == Identity("api-key:1", None)
+
+
+async def test_with_keys_configured_metrics_need_a_credential(
+    guarded: GraphQLClient, issuer: Issuer
+) -> None:
+    for headers in ({}, HTML, {"x-api-key": "key-three"}):
+        refused = await guarded.http.get("/metrics", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    for headers in (
+        {"x-api-key": "key-one"},
+        {"authorization": "Bearer key-two"},
+        {"authorization": f"Bearer {issuer.token()}"},
+    ):
+        scraped = await guarded.http.get("/metrics", headers=headers)
+        assert scraped.status_code == 200, headers
+        assert "smgql_" in scraped.text
 
 
 async def test_health_and_graphiql_stay_open_with_keys_configured(guarded: GraphQLClient) -> None:
