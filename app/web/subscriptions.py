@@ -35,13 +35,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
-from strawberry.types.unset import UnsetType
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 
 from app.errors import ErrorCode, Refusal
 from app.schema import SubgraphSchema
@@ -51,8 +52,6 @@ from app.web.services import RequestContexts
 
 if TYPE_CHECKING:
     from app.web.auth import Credentials
-
-NO_PAYLOAD = UnsetType()
 
 
 @dataclass(frozen=True)
@@ -110,17 +109,39 @@ def _members_problem(
 
 
 class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    """Strawberry's protocol handler, with malformed messages refused and idle sockets closed
-    (see the module's docstring)."""
+    """Strawberry's protocol handler, with malformed messages refused, idle sockets closed and,
+    when authentication is on, sessions held to their credential (see the module's docstring)."""
 
     view: SubscriptionSocket
 
     async def handle(self) -> None:
-        idle_watch = asyncio.create_task(self._close_when_idle())
+        self._watches = [asyncio.create_task(self._close_when_idle())]
         try:
             await super().handle()
         finally:
-            idle_watch.cancel()
+            for watch in self._watches:
+                watch.cancel()
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """Let the session in only with a valid credential in its payload (else close it with
+        4403), and close it (4403 again) when the credential expires: graphql-ws then opens a
+        new one, with the fresh credential its ``connectionParams`` gives."""
+        credentials = self.view.credentials
+        if credentials is not None and not self.connection_init_received:
+            params = message.get("payload") or {}
+            sent = Headers({name.lower(): str(value) for name, value in params.items()})
+            identity = credentials.identify(sent)
+            if identity is None:
+                await self.websocket.close(code=4403, reason="Forbidden")
+                return
+            if identity.expires_at is not None:
+                left = identity.expires_at - credentials.clock()
+                self._watches.append(asyncio.create_task(self._close_after(left)))
+        await super().handle_connection_init(message)
+
+    async def _close_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.websocket.close(code=4403, reason="Session expired")
 
     async def handle_message(self, message: Message) -> None:
         problem = protocol_problem(message)
@@ -162,8 +183,8 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             connection_init_wait_timeout=timedelta(seconds=options.init_timeout),
         )
         self.options = options
+        self.credentials = credentials
         self._contexts = contexts
-        self._credentials = credentials
         self._open = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -198,13 +219,3 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
         self, request: WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         return self._contexts(request)
-
-    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
-        """Accept the connection (an acknowledgement without payload), or, when authentication
-        is on and ``connection_init`` carries no valid credential, close it (4403)."""
-        if self._credentials is not None:
-            params = context.connection_params or {}
-            sent = {name.lower(): str(value) for name, value in params.items()}
-            if self._credentials.identify(Headers(sent)) is None:
-                raise ConnectionRejectionError({"code": ErrorCode.UNAUTHENTICATED.value})
-        return NO_PAYLOAD

@@ -2,8 +2,8 @@
 a message outside the protocol closes the socket with 4400, an idle socket is closed, and a
 process holds a bounded number of sockets.
 
-The one wait on a real timer is the idle timeout (IDLE_TIMEOUT, a fraction of a second): the
-test waits for the server to close the socket, and checks it did not close it much earlier.
+Two tests wait on a real timer, each for the server to close a socket: the idle timeout
+(IDLE_TIMEOUT, a fraction of a second) and a JWT session's end (SESSION_LEFT, two seconds).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,39 +23,54 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from app.assembly.build import create_app
+from app.assembly.settings import Settings
 from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
 from app.web.server import ServiceConfig
 from tests.conftest import EndpointControl
+from tests.issuer import AUDIENCE, ISSUER, Issuer
 from tests.service.conftest import TEST_SETTINGS
 
 GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 IDLE_TIMEOUT = 0.5
 MAX_WEBSOCKETS = 3
+SESSION_LEFT = 2.0
 QUERY = '{ imageVersion(imageName: "sklearn-kernel", version: 1) { version } }'
 
 
+@contextmanager
+def _serving(settings: Settings, clock: Callable[[], float] = time.time) -> Iterator[str]:
+    server = ServerThread(
+        ServiceConfig(create_app(settings, clock), settings.server(), port=0, lifespan="on")
+    )
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def live_url(endpoint: BackgroundEndpoint) -> Iterator[str]:
-    settings = dataclasses.replace(
+def settings(endpoint: BackgroundEndpoint) -> Settings:
+    return dataclasses.replace(
         TEST_SETTINGS,
         endpoint_url=endpoint.url,
         websocket_idle_timeout=IDLE_TIMEOUT,
         max_websockets=MAX_WEBSOCKETS,
     )
-    server = ServerThread(
-        ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
-    )
-    url = server.start()
-    yield url
-    server.stop()
+
+
+@pytest.fixture
+def live_url(settings: Settings) -> Iterator[str]:
+    with _serving(settings) as url:
+        yield url
 
 
 @contextmanager
-def _open(url: str) -> Iterator[ClientConnection]:
-    """A socket past connection_init, acknowledged."""
+def _open(url: str, **payload: str) -> Iterator[ClientConnection]:
+    """A socket past connection_init (with ``payload``), acknowledged."""
     with connect(_ws(url), subprotocols=[GRAPHQL_WS]) as socket_:
-        socket_.send(json.dumps({"type": "connection_init"}))
+        socket_.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
         yield socket_
 
@@ -148,3 +164,38 @@ def test_sockets_beyond_the_limit_are_refused_and_http_still_served(live_url: st
     # A slot freed is a slot taken again.
     with _open(live_url):
         pass
+
+
+def test_a_session_without_a_valid_credential_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    issuer = Issuer.in_folder(tmp_path)
+    secured = dataclasses.replace(
+        settings, jwks_file=str(issuer.jwks_file), jwt_audience=AUDIENCE, jwt_issuer=ISSUER
+    )
+    with _serving(secured) as url, connect(_ws(url), subprotocols=[GRAPHQL_WS]) as socket_:
+        socket_.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "x"}}))
+        assert _close_code(socket_) == (4403, "Forbidden")
+
+
+def test_a_session_ends_when_its_jwt_expires(settings: Settings, tmp_path: Path) -> None:
+    # The service's clock runs SESSION_LEFT seconds short of the token's expiry: the socket is
+    # let in, then closed (4403, which graphql-ws answers by opening a new session with a
+    # fresh token) when the expiry comes, in real time.
+    issuer = Issuer.in_folder(tmp_path)
+    secured = dataclasses.replace(
+        settings,
+        jwks_file=str(issuer.jwks_file),
+        jwt_audience=AUDIENCE,
+        jwt_issuer=ISSUER,
+        websocket_idle_timeout=60,
+    )
+    clock_offset = 600.0 - SESSION_LEFT
+    with _serving(secured, lambda: time.time() + clock_offset) as url:
+        bearer = f"Bearer {issuer.token(exp=time.time() + 600.0)}"
+        with _open(url, Authorization=bearer) as socket_:
+            opened = time.monotonic()
+            assert _run(socket_, "1", QUERY)["data"] == {"imageVersion": {"version": 1}}
+            assert _close_code(socket_) == (4403, "Session expired")
+            lasted = time.monotonic() - opened
+    assert SESSION_LEFT * 0.5 <= lasted <= SESSION_LEFT + 5

@@ -5,7 +5,6 @@ page."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -24,6 +22,7 @@ from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
 from app.web.auth import Credentials, Identity
 from tests.fakes import FakeClock
+from tests.issuer import Issuer
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
@@ -105,26 +104,9 @@ async def test_cors_allows_the_listed_origins_only(settings: Settings) -> None:
         assert answer.headers["access-control-allow-origin"] == "https://app.example"
 
 
-@dataclasses.dataclass
-class Issuer:
-    """A JWKS file and a way to sign tokens with its key."""
-
-    jwks_file: Path
-    private_key: rsa.RSAPrivateKey
-
-    def token(self, **claims: Any) -> str:
-        body = {"sub": "alice", "aud": "images", "iss": "https://issuer", **claims}
-        body.setdefault("exp", int(time.time()) + 60)
-        return jwt.encode(body, self.private_key, algorithm="RS256", headers={"kid": "k1"})
-
-
 @pytest.fixture
 def issuer(tmp_path: Path) -> Issuer:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps({"keys": [{**public, "kid": "k1", "alg": "RS256", "use": "sig"}]}))
-    return Issuer(jwks, key)
+    return Issuer.in_folder(tmp_path)
 
 
 @pytest.fixture
