@@ -5,7 +5,8 @@ A server writes a line when it accepts connections (the service: "GraphQL ... at
 it has bound and started listening on its socket; uvicorn: "Uvicorn running on"; Redis: "Ready to
 accept connections"). :func:`started` reads the process's output on a thread of its own (so a
 chatty process never blocks on a full pipe), and returns as soon as that line appears, or fails
-with the log when the process exits first or the line does not come within ``timeout``.
+with the log when the process exits first or the line does not come within ``timeout``. A test
+waits for a later state of a running process the same way: :meth:`Running.wait_for` a line.
 """
 
 from __future__ import annotations
@@ -34,10 +35,26 @@ class Running:
 
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    # Whether the output has ended (the process is gone), and what its reader notifies as each
+    # line arrives and when the output ends.
+    ended: bool = False
+    arrivals: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def log(self) -> str:
         return "".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> bool:
+        """Block until a line of the output matches ``pattern``; False when the output ends
+        without one or none comes within ``timeout``."""
+        matching = re.compile(pattern)
+
+        def found() -> bool:
+            return any(matching.search(line) for line in self.lines)
+
+        with self.arrivals:
+            self.arrivals.wait_for(lambda: self.ended or found(), timeout)
+            return found()
 
     # As a finished command is read: its exit code (None while it runs) and what it wrote.
     @property
@@ -70,21 +87,21 @@ def started(
         cwd=ROOT,
     )
     running = Running(process)
-    seen = threading.Event()
-    pattern = re.compile(ready)
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            running.lines.append(line)
-            if pattern.search(line):
-                seen.set()
-        seen.set()  # the output ended: the process is gone
+            with running.arrivals:
+                running.lines.append(line)
+                running.arrivals.notify_all()
+        with running.arrivals:
+            running.ended = True
+            running.arrivals.notify_all()
 
     reader = threading.Thread(target=read, name=f"log of {args[0]}", daemon=True)
     reader.start()
     try:
-        if not seen.wait(timeout) or process.poll() is not None:
+        if not running.wait_for(ready, timeout) or process.poll() is not None:
             raise AssertionError(f"{' '.join(args)} did not start:\n{running.log}")
         yield running
     finally:

@@ -6,6 +6,11 @@ above 1, uvicorn's supervisor runs that many processes on the socket, each build
 the environment (uvicorn's factory mode): so the embedded local endpoint, when it is the backend,
 starts here, once for all of them, and the settings the command line changed and the endpoint's
 URL are exported for them; prometheus-client is given a folder where their metrics meet.
+
+Every worker holds the listening socket, and so does the supervisor that handed it to them. A
+worker told to stop closes its copy at once and finishes its requests; the supervisor closes its
+own as soon as it is told to stop (:class:`Supervisor`), so that from then on a new connection is
+refused, instead of waiting in a backlog that no process accepts from until it is reset.
 """
 
 from __future__ import annotations
@@ -46,10 +51,28 @@ def serve(settings: Settings) -> None:
             os.environ.update(environment_of(settings))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
             config = ServiceConfig(FACTORY, settings.server(), factory=True)
-            Multiprocess(config, sockets=[sock]).run()
+            Supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it handled once it has shut down: a clean stop.
         pass
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of the worker processes, which stops listening before it tells them
+    to stop (SIGTERM, or Ctrl-C)."""
+
+    def handle_term(self) -> None:
+        self._stop_listening()
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self._stop_listening()
+        super().handle_int()
+
+    def _stop_listening(self) -> None:
+        # No worker is started after this: the supervisor is exiting.
+        for sock in self.sockets:
+            sock.close()
 
 
 def _listening_socket(settings: Settings) -> socket.socket:

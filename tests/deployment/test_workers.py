@@ -1,16 +1,21 @@
 """``serve --workers 2``: two worker processes on one port, one embedded local endpoint that
-both use, and metrics summed over both."""
+both use, and metrics summed over both; a supervisor told to stop refuses new connections while
+its workers finish the requests in flight."""
 
 from __future__ import annotations
 
 import re
 import signal
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import free_port
+from app.local_sagemaker import BackgroundEndpoint
+from tests.conftest import EndpointControl, free_port
 from tests.processes import SERVICE_READY, started
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
@@ -50,3 +55,34 @@ def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
             )
         )
         assert served == 20
+
+
+def test_a_stopping_supervisor_refuses_new_connections_while_workers_drain(
+    endpoint: BackgroundEndpoint, control: EndpointControl
+) -> None:
+    port = free_port()
+    control.set_faults(latencyMs=5_000)
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
+    env = {"SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url}
+    with started(args, SERVICE_READY, env, stop=signal.SIGTERM) as running:
+        answers: list[httpx.Response] = []
+        in_flight = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"http://127.0.0.1:{port}/graphql", json=QUERY, timeout=30)
+            )
+        )
+        in_flight.start()
+        assert endpoint.endpoint.faults.wait_in_flight(30), "the request never reached SageMaker"
+        running.process.send_signal(signal.SIGTERM)
+        # Each worker has closed its listening socket once it says so: the one serving the
+        # request waits for its connection, the other goes on to stop its app.
+        assert running.wait_for("Waiting for connections to close"), running.log
+        assert running.wait_for("Waiting for application shutdown"), running.log
+        # Nothing listens any more: a new connection is refused at once, not left in a backlog
+        # that no process accepts from, to be reset when the supervisor exits.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        in_flight.join(30)
+        assert running.process.wait(30) == 0
+    [answer] = answers
+    assert answer.json() == {"data": {"imageVersion": {"version": 2}}}
