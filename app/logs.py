@@ -1,7 +1,9 @@
 """One JSON object per log line, so a log shipper (or ``jq``) can read every line the same way.
 
 Code logs a dict for a structured event (``log.info({"event": "http_request", ...})``) and a
-plain string otherwise; both come out as a single JSON line with time, level and logger.
+plain string otherwise; both come out as a single JSON line with time, level and logger. What
+Python would otherwise print as raw text, a traceback nothing caught (in any thread) and a
+warning, comes out as a record too.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -32,7 +36,8 @@ class JsonLineFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """Send every logger's records to stderr as JSON lines, uvicorn's included."""
+    """Send every logger's records to stderr as JSON lines, uvicorn's included, and uncaught
+    exceptions and warnings with them."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
@@ -41,3 +46,21 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.captureWarnings(True)
+    sys.excepthook = log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    """Log an exception nothing caught, which ends the process or thread it was raised in."""
+    logging.getLogger("app").critical(
+        {"event": "uncaught_exception", "error": kind.__name__}, exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(uncaught: threading.ExceptHookArgs) -> None:
+    # A thread ended by SystemExit ends quietly, as Python's own hook has it.
+    if uncaught.exc_value is not None and not issubclass(uncaught.exc_type, SystemExit):
+        log_uncaught(uncaught.exc_type, uncaught.exc_value, uncaught.exc_traceback)

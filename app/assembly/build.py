@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 
 from app.assembly.settings import Settings
 from app.cache.build import build_caches
 from app.cache.stores import KEY_PREFIX
-from app.logs import configure_logging
+from app.logs import configure_logging, log_uncaught
 from app.sagemaker import SageMaker, build_transport
 from app.sagemaker.client import namespace_of
 from app.schema import build_schema
@@ -61,10 +63,19 @@ def create_app(
 
 def worker_app() -> Starlette:
     """A worker process's app (uvicorn's factory with ``SMGQL_WORKERS`` above 1): the
-    settings ``serve`` exported, and logging as ``serve`` has it, one JSON line per record."""
+    settings ``serve`` exported, and logging as ``serve`` has it, one JSON line per record.
+
+    An app that cannot be built is logged as ``serve`` logs it (multiprocessing would print the
+    traceback as raw text), and the worker ends as one whose startup failed, so that the
+    supervisor stops instead of starting it again and again.
+    """
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    try:
+        return create_app(settings)
+    except Exception as error:
+        log_uncaught(type(error), error, error.__traceback__)
+        sys.exit(STARTUP_FAILURE)
 
 
 @asynccontextmanager

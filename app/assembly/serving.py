@@ -20,9 +20,11 @@ import dataclasses
 import os
 import resource
 import socket
+import sys
 import tempfile
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from app.assembly.build import create_app, with_embedded_endpoint
@@ -51,7 +53,11 @@ def serve(settings: Settings) -> None:
             os.environ.update(environment_of(settings))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
             config = ServiceConfig(FACTORY, settings.server(), factory=True)
-            Supervisor(config, sockets=[sock]).run()
+            supervisor = Supervisor(config, sockets=[sock])
+            supervisor.run()
+            if supervisor.failed_to_start:
+                # As one process whose app cannot start ends.
+                sys.exit(STARTUP_FAILURE)
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it handled once it has shut down: a clean stop.
         pass
@@ -68,6 +74,11 @@ class Supervisor(Multiprocess):
     def handle_int(self) -> None:
         self._stop_listening()
         super().handle_int()
+
+    @property
+    def failed_to_start(self) -> bool:
+        """Whether the supervisor stopped because a worker could not start its app."""
+        return any(process.exitcode == STARTUP_FAILURE for process in self.processes)
 
     def _stop_listening(self) -> None:
         # No worker is started after this: the supervisor is exiting.

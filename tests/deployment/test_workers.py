@@ -4,19 +4,23 @@ its workers finish the requests in flight."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from app.local_sagemaker import BackgroundEndpoint
-from tests.conftest import EndpointControl, free_port
-from tests.processes import SERVICE_READY, started
+from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
+from tests.processes import ROOT, SERVICE_READY, started
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
 
@@ -86,3 +90,63 @@ def test_a_stopping_supervisor_refuses_new_connections_while_workers_drain(
         assert running.process.wait(30) == 0
     [answer] = answers
     assert answer.json() == {"data": {"imageVersion": {"version": 2}}}
+
+
+def _records(log: str) -> list[dict[str, Any]]:
+    """Every line of ``log`` as the JSON object it must be."""
+    records = []
+    for line in log.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not a JSON line: {line!r}\n{log}") from None
+    return records
+
+
+def test_workers_log_requests_and_unexpected_errors_as_json_lines(
+    endpoint: BackgroundEndpoint,
+) -> None:
+    port = free_port()
+    name = insert_version_of_the_future(endpoint)
+    query = {
+        "query": "query($name: String!) { imageVersion(imageName: $name) { vendorGuidance } }",
+        "variables": {"name": name},
+    }
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
+    env = {"SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url}
+    with started(args, SERVICE_READY, env, stop=signal.SIGTERM) as running:
+        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=30).json()
+        assert running.wait_for('"event": "http_request"'), running.log
+    assert answer["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    records = _records(running.log)
+    [error] = [record for record in records if record.get("event") == "unexpected_error"]
+    assert error["errorId"] == answer["errors"][0]["extensions"]["errorId"]
+    assert "UnexpectedAnswer" in error["exception"]
+    [request] = [record for record in records if record.get("event") == "http_request"]
+    assert request["errorCodes"] == ["INTERNAL_SERVER_ERROR"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_app_that_cannot_be_built_logs_its_traceback_as_json_and_stops(
+    workers: int, tmp_path: Path
+) -> None:
+    # A JWKS file that exists (the settings check that) but holds no JSON: the app's build
+    # fails, in this process or in each worker.
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text("not JSON")
+    args = [sys.executable, "-m", "app", "serve", "--port", "0", "--workers", str(workers)]
+    env = {**os.environ, "SMGQL_JWKS_FILE": str(jwks)}
+    # A supervisor whose workers cannot start stops, rather than starting them again forever.
+    stopped = subprocess.run(
+        args,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
+    assert stopped.returncode != 0, stopped.stdout
+    failures = [record for record in _records(stopped.stdout) if "exception" in record]
+    assert failures, stopped.stdout
+    assert all("JSONDecodeError" in failure["exception"] for failure in failures)
