@@ -27,7 +27,7 @@ from app.cache.stores import KEY_PREFIX
 from app.logs import configure_logging, log_uncaught
 from app.sagemaker import SageMaker, build_transport
 from app.sagemaker.client import namespace_of
-from app.schema import build_schema
+from app.schema import build_schema, schema_version
 from app.watch import VersionWatch
 from app.web.app import GRAPHQL_PATH, web_app
 from app.web.health import Readiness
@@ -58,7 +58,10 @@ def create_app(
             clock,
         )
     schema = build_schema(settings.schema_limits())
-    return web_app(schema, settings.web(), credentials, lambda: running_services(settings, clock))
+    version = schema_version(schema)
+    return web_app(
+        schema, settings.web(), credentials, lambda: running_services(settings, version, clock)
+    )
 
 
 def worker_app() -> Starlette:
@@ -80,9 +83,10 @@ def worker_app() -> Starlette:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, clock: Callable[[], float] = time.time
+    settings: Settings, schema_version: str, clock: Callable[[], float] = time.time
 ) -> AsyncIterator[Services]:
-    """What requests use, started; stopped on the way out."""
+    """What requests use, started; stopped on the way out. Whole responses are kept per
+    ``schema_version`` (``app.schema.schema_version``)."""
     async with AsyncExitStack() as stack:
         endpoints = stack.enter_context(ExitStack())
         settings = await asyncio.to_thread(with_embedded_endpoint, settings, endpoints)
@@ -103,7 +107,9 @@ async def running_services(
             )
         sagemaker = SageMaker(transport, rate_limit)
         stack.push_async_callback(sagemaker.aclose)
-        caches = await build_caches(settings.cache_options(), sagemaker, namespace, stack, clock)
+        caches = await build_caches(
+            settings.cache_options(), sagemaker, namespace, schema_version, stack, clock
+        )
         watch = VersionWatch(caches.calls, settings.max_subscriptions)
         stack.push_async_callback(watch.close)
         readiness = Readiness(

@@ -51,11 +51,13 @@ async def build_caches(
     options: CacheOptions,
     sagemaker: SageMakerCalls,
     namespace: str,
+    schema_version: str,
     stack: AsyncExitStack,
     clock: Callable[[], float] = time.time,
 ) -> Caches:
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
-    when the cache is off. ``clock`` is the wall clock freshness is judged by."""
+    when the cache is off. Whole responses are kept per ``schema_version``; ``clock`` is the
+    wall clock freshness is judged by."""
     if options.backend == "off":
         return Caches(sagemaker, None, MemoryStore(PERSISTED_QUERIES_WITHOUT_CACHE))
     store: Store
@@ -73,5 +75,7 @@ async def build_caches(
         sagemaker, store, options.policy, namespace, options.lock_seconds, clock
     )
     log.info(f"Cache: {store.name}, namespace {namespace}")
-    responses = ResponseCache(store, namespace, max_seconds=options.policy.settled, clock=clock)
+    responses = ResponseCache(
+        store, namespace, schema_version, max_seconds=options.policy.settled, clock=clock
+    )
     return Caches(cached, responses, store)

@@ -2,7 +2,8 @@
 
 A frontend asks the same query with the same variables again and again; when nothing in the
 answer can have gone stale, there is no reason to even walk the schema. A response is kept
-under the query text, its variables and its operation name, for as long as the shortest-lived
+under the schema's version (its SDL and limits: ``app.schema.schema_version``), the query text,
+its variables and its operation name, for as long as the shortest-lived
 SageMaker answer it holds stays fresh (noted in the request's ledger, ``app.ledger``), at
 most the settled TTL. A response with any error is never kept: errors are per request (a
 deadline, a throttle) or cheap to find again.
@@ -25,18 +26,19 @@ class ResponseCache:
         self,
         store: Store,
         namespace: str,
+        schema_version: str,
         max_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.namespace = namespace
+        self.prefix = f"{KEY_PREFIX}:{namespace}:response:{schema_version}"
         self.max_seconds = max_seconds
         self.clock = clock
 
     def key(self, query: str, variables: dict[str, Any] | None, operation: str | None) -> str:
         request = json.dumps([query, variables, operation], sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(request.encode()).hexdigest()
-        return f"{KEY_PREFIX}:{self.namespace}:response:{digest}"
+        return f"{self.prefix}:{digest}"
 
     async def get(self, key: str) -> tuple[dict[str, Any], float] | None:
         """The kept response's data and how many seconds it stays fresh; None on a miss."""

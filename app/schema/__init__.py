@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -107,3 +108,11 @@ def build_schema(limits: SchemaLimits) -> SubgraphSchema:
 def schema_sdl(schema: SubgraphSchema) -> str:
     """The subgraph SDL, as checked in at ``schema.graphql``."""
     return schema.as_str() + "\n"
+
+
+def schema_version(schema: SubgraphSchema) -> str:
+    """A short digest of what decides the answer to a request besides the request itself: the
+    SDL and the limits operations are held to. Replicas share whole responses only when it is
+    the same: one whose limits refuse a query must never serve another's answer to it."""
+    described = f"{schema_sdl(schema)}\n{schema.limits!r}"
+    return hashlib.sha256(described.encode()).hexdigest()[:16]

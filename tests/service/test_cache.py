@@ -162,3 +162,26 @@ async def test_a_response_with_errors_is_never_reused(costed: GraphQLClient) -> 
     again = await costed.query(VERSION, name="no-such-image")
     assert again["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert again["extensions"]["cost"]["responseCacheHit"] is False
+
+
+async def test_a_replica_with_other_limits_never_serves_anothers_responses(
+    endpoint: BackgroundEndpoint, redis_url: str
+) -> None:
+    # Two replicas on one Redis and namespace; the second holds documents to a lower depth.
+    # What the first answered and kept must not reach the second's clients.
+    shared = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        cache="redis",
+        redis_url=redis_url,
+        cache_namespace=f"limits-{time.time_ns()}",
+    )
+    deep = """{ imageVersion(imageName: "sklearn-kernel", version: 1) {
+      image { versions(first: 1) { edges { node { version } } } } } }"""
+    async with serving(shared) as (_, lenient):
+        kept = await lenient.query(deep)
+    assert kept["data"]["imageVersion"]["image"]["versions"]["edges"][0]["node"]["version"]
+    async with serving(dataclasses.replace(shared, max_depth=3)) as (_, strict):
+        refused = await strict.query(deep)
+    assert "data" not in refused
+    assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
