@@ -122,7 +122,7 @@ async def running_services(
         yield Services(
             sagemaker=caches.calls,
             responses=caches.responses,
-            persisted=PersistedQueries(caches.store),
+            persisted=PersistedQueries(caches.persisted, settings.persisted_queries_ttl),
             watch=watch,
             readiness=readiness,
         )

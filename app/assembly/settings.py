@@ -34,6 +34,8 @@ from app.web.subscriptions import SubscriptionOptions
 
 Backend = Literal["local", "aws"]
 
+MIB = 1024 * 1024
+
 
 class SettingsError(ValueError):
     """One or more settings are invalid; the message lists each with its variable."""
@@ -409,11 +411,31 @@ class Settings:
         _number(float, 0, 86400),
         "Seconds past freshness an answer is still served while one refresh runs; `0` never.",
     )
-    cache_max_entries: int = setting(
-        "SMGQL_CACHE_MAX_ENTRIES",
-        10_000,
-        _number(int, 1, 10_000_000),
-        "Most answers the in-process cache keeps (least recently used go first).",
+    cache_max_bytes: int = setting(
+        "SMGQL_CACHE_MAX_BYTES",
+        64 * MIB,
+        _number(int, MIB, 1 << 40),
+        "Most bytes the in-process cache holds, answers and responses as they sit in memory"
+        " (least recently used go first). Redis is bounded by its own `maxmemory`.",
+    )
+    cache_max_entry_bytes: int = setting(
+        "SMGQL_CACHE_MAX_ENTRY_BYTES",
+        2 * MIB,
+        _number(int, 1024, 1 << 40),
+        "Largest answer, response or persisted query kept, as kept (in memory, or encoded in"
+        " Redis); a larger one is served, not kept.",
+    )
+    persisted_queries_max_bytes: int = setting(
+        "SMGQL_PERSISTED_QUERIES_MAX_BYTES",
+        16 * MIB,
+        _number(int, MIB, 1 << 40),
+        "Most bytes of persisted query texts a process holds when they are not kept in Redis.",
+    )
+    persisted_queries_ttl: float = setting(
+        "SMGQL_PERSISTED_QUERIES_TTL",
+        86_400.0,
+        _number(float, 1, 365 * 86_400),
+        "Seconds a persisted query's text is kept after it was last registered.",
     )
     rate_limit: str | None = setting(
         "SMGQL_RATE_LIMIT",
@@ -553,7 +575,13 @@ class Settings:
         )
         # A replica waits for another's fetch at most as long as that fetch may take.
         return CacheOptions(
-            self.cache, self.redis_url, self.cache_max_entries, policy, self.read_timeout
+            backend=self.cache,
+            redis_url=self.redis_url,
+            max_bytes=self.cache_max_bytes,
+            persisted_max_bytes=self.persisted_queries_max_bytes,
+            max_entry_bytes=self.cache_max_entry_bytes,
+            policy=policy,
+            lock_seconds=self.read_timeout,
         )
 
     def schema_limits(self) -> SchemaLimits:

@@ -19,9 +19,6 @@ log = logging.getLogger("app.cache")
 
 CacheBackend = Literal["memory", "redis", "off"]
 
-# Persisted queries kept in-process when there is no cache store to keep them in.
-PERSISTED_QUERIES_WITHOUT_CACHE = 1000
-
 
 @dataclass(frozen=True)
 class CacheOptions:
@@ -30,8 +27,11 @@ class CacheOptions:
     backend: CacheBackend
     # The Redis of the "redis" backend.
     redis_url: str | None
-    # Most answers the in-process store keeps.
-    max_entries: int
+    # Most bytes the in-process stores hold: answers and responses, and persisted queries.
+    max_bytes: int
+    persisted_max_bytes: int
+    # Largest answer or response kept, as kept (in memory, or encoded in Redis).
+    max_entry_bytes: int
     policy: CachePolicy
     # How long a replica waits for another's fetch of the same answer before it asks itself.
     lock_seconds: float
@@ -40,11 +40,13 @@ class CacheOptions:
 @dataclass(frozen=True)
 class Caches:
     """SageMaker's calls (through the record cache, if on), the response cache (if on), and
-    the store the cache uses, where other things may be kept too."""
+    the store persisted queries are kept in (Redis, shared by replicas, when the cache is
+    there; a store of their own in this process otherwise, so that they never push answers
+    out, nor answers them)."""
 
     calls: SageMakerCalls
     responses: ResponseCache | None
-    store: Store
+    persisted: Store
 
 
 async def build_caches(
@@ -58,19 +60,20 @@ async def build_caches(
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off. Whole responses are kept per ``schema_version``; ``clock`` is the
     wall clock freshness is judged by."""
+    persisted: Store = MemoryStore(options.persisted_max_bytes, options.max_entry_bytes, clock)
     if options.backend == "off":
-        return Caches(sagemaker, None, MemoryStore(PERSISTED_QUERIES_WITHOUT_CACHE))
+        return Caches(sagemaker, None, persisted)
     store: Store
     if options.backend == "redis":
         # Imported here: only a service on Redis loads its client library.
         from app.cache.redis_store import RedisStore
 
         assert options.redis_url is not None
-        redis = RedisStore(options.redis_url, clock)
+        redis = RedisStore(options.redis_url, options.max_entry_bytes, clock)
         stack.push_async_callback(redis.close)
-        store = redis
+        store = persisted = redis
     else:
-        store = MemoryStore(options.max_entries, clock)
+        store = MemoryStore(options.max_bytes, options.max_entry_bytes, clock)
     cached = CachedSageMaker(
         sagemaker, store, options.policy, namespace, options.lock_seconds, clock
     )
@@ -78,4 +81,4 @@ async def build_caches(
     responses = ResponseCache(
         store, namespace, schema_version, max_seconds=options.policy.settled, clock=clock
     )
-    return Caches(cached, responses, store)
+    return Caches(cached, responses, persisted)

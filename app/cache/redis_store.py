@@ -29,14 +29,20 @@ return 0
 class RedisStore:
     """Answers as JSON in Redis, shared by every replica that uses the same URL and namespace.
 
+    An answer larger than ``max_entry_bytes`` encoded is not kept; the whole is bounded by
+    Redis's own ``maxmemory`` (an LRU policy lets it evict), and every entry expires.
+
     Redis trouble never fails a request: a read that fails is a miss, a write that fails is
     skipped, a lock that cannot be taken is taken (each replica then asks SageMaker itself).
     """
 
     name = "redis"
 
-    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, url: str, max_entry_bytes: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.max_entry_bytes = max_entry_bytes
         self.clock = clock
         self.unlock_script = self.redis.register_script(_UNLOCK)
 
@@ -56,11 +62,12 @@ class RedisStore:
 
     async def put(self, key: str, answer: object, fresh_for: float, stale_for: float) -> None:
         lifetime = max(1, round((fresh_for + stale_for) * 1000))
+        encoded = encode(answer)
+        if len(encoded) > self.max_entry_bytes:
+            return
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    key, mapping={"answer": encode(answer), "fresh": self.clock() + fresh_for}
-                )
+                pipe.hset(key, mapping={"answer": encoded, "fresh": self.clock() + fresh_for})
                 pipe.pexpire(key, lifetime)
                 await pipe.execute()
         except RedisError as error:

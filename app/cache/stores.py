@@ -1,4 +1,4 @@
-"""Where cached answers live: a bounded in-process LRU here, or Redis shared by replicas
+"""Where cached answers live: an in-process LRU bounded in bytes here, or Redis shared by replicas
 (:mod:`app.cache.redis_store`, loaded only when configured).
 
 Both keep, per key, the answer and the wall-clock time until which it is fresh; an entry lives
@@ -10,6 +10,8 @@ that dies holding it delays the others by at most its TTL, never for ever).
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +20,9 @@ from typing import Protocol
 
 # Every key the service writes to a store starts so: a new layout of keys or values changes it.
 KEY_PREFIX = "smgql:v1"
+
+# Seconds between two sweeps of a memory store for expired entries.
+PURGE_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,32 +52,56 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """A bounded LRU of answers as Python objects, for one process."""
+    """A least-recently-used store of answers as Python objects, for one process, bounded in
+    bytes: each entry counts what it holds in memory (:func:`footprint`), an entry larger than
+    ``max_entry_bytes`` is not kept, and the least recently used go first when the whole passes
+    ``max_bytes``. Expired entries are dropped when met, and all of them once a minute, so
+    that what nobody asks for again does not hold the budget until it is pushed out."""
 
     name = "memory"
 
-    def __init__(self, max_entries: int, clock: Callable[[], float] = time.time) -> None:
-        self.max_entries = max_entries
+    def __init__(
+        self, max_bytes: int, max_entry_bytes: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
         self.clock = clock
-        self.entries: OrderedDict[str, tuple[Entry, float]] = OrderedDict()
+        self.bytes = 0
+        self.entries: OrderedDict[str, _Kept] = OrderedDict()
+        self.next_purge = clock() + PURGE_EVERY
 
     async def get(self, key: str) -> Entry | None:
-        found = self.entries.get(key)
-        if found is None:
+        kept = self.entries.get(key)
+        if kept is None:
             return None
-        entry, expires = found
-        if self.clock() >= expires:
-            del self.entries[key]
+        if self.clock() >= kept.expires:
+            self._drop(key)
             return None
         self.entries.move_to_end(key)
-        return entry
+        return kept.entry
 
     async def put(self, key: str, answer: object, fresh_for: float, stale_for: float) -> None:
         now = self.clock()
-        self.entries[key] = (Entry(answer, now + fresh_for), now + fresh_for + stale_for)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
+        if now >= self.next_purge:
+            self._purge(now)
+        size = footprint(answer, limit=self.max_entry_bytes) + len(key)
+        if key in self.entries:
+            self._drop(key)
+        if size > self.max_entry_bytes:
+            return
+        expires = now + fresh_for + stale_for
+        self.entries[key] = _Kept(Entry(answer, now + fresh_for), expires, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: str) -> None:
+        self.bytes -= self.entries.pop(key).size
+
+    def _purge(self, now: float) -> None:
+        for key in [key for key, kept in self.entries.items() if now >= kept.expires]:
+            self._drop(key)
+        self.next_purge = now + PURGE_EVERY
 
     async def lock(self, key: str, seconds: float) -> str | None:
         return "local"
@@ -82,3 +111,35 @@ class MemoryStore:
 
     async def close(self) -> None:
         self.entries.clear()
+        self.bytes = 0
+
+
+@dataclass(frozen=True)
+class _Kept:
+    entry: Entry
+    # Wall-clock time after which the entry is gone, stale or not.
+    expires: float
+    size: int
+
+
+def footprint(value: object, limit: int) -> int:
+    """The bytes ``value`` holds in memory with all it refers to (each object counted once),
+    or a number above ``limit`` as soon as the count passes it: an answer too large to keep
+    is not walked to its end."""
+    seen: set[int] = set()
+    pending = [value]
+    total = 0
+    while pending and total <= limit:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+        elif dataclasses.is_dataclass(item):
+            pending.extend(getattr(item, field.name) for field in dataclasses.fields(item))
+    return total

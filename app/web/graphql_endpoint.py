@@ -116,9 +116,14 @@ class GraphQLEndpoint:
             context.log_fields["persistedQuery"] = digest
         if query is None:
             raise Refusal(400, "The request needs a `query`: a GraphQL document as a string.")
+        registering = digest is not None and params.query is not None
         params = dataclasses.replace(params, query=query)
         ledger = context.ledger
         result = await self._result(request.method, params, context, services.responses)
+        if registering and result.data is not None:
+            # It ran, so it parsed, kept to the limits and passed validation: worth keeping.
+            assert digest is not None
+            await services.persisted.register(digest, query)
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")

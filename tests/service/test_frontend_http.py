@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app.cache.codec import PersistedQuery
+from app.cache.redis_store import RedisStore
+from app.cache.stores import KEY_PREFIX
 from app.local_sagemaker import BackgroundEndpoint
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
@@ -56,6 +59,47 @@ async def test_a_query_is_never_registered_under_another_hash(service: GraphQLCl
             "/graphql", json={"extensions": {"persistedQuery": malformed}}
         )
         assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        "{ imageVersion(imageName:",
+        "{ noSuchField }",
+        "{ a: __typename " + "b: __typename " * 200 + "}",
+    ],
+    ids=["unparsable", "invalid", "over a limit"],
+)
+async def test_a_query_the_service_refuses_is_never_kept(
+    service: GraphQLClient, refused: str
+) -> None:
+    # Kept only once it ran: what fails to parse, to validate or to keep to the limits costs
+    # no memory, however often it is registered.
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": _sha256(refused)}}
+    first = await service.http.post("/graphql", json={"query": refused, "extensions": persisted})
+    assert first.json()["errors"]
+    again = await service.http.post("/graphql", json={"extensions": persisted})
+    assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_text_kept_under_another_hash_is_never_run(
+    endpoint: BackgroundEndpoint, redis_url: str
+) -> None:
+    # The store is shared, and what it holds is checked: a text that another writer left
+    # under this query's hash is not the query.
+    settings = dataclasses.replace(
+        TEST_SETTINGS, endpoint_url=endpoint.url, cache="redis", redis_url=redis_url
+    )
+    store = RedisStore(redis_url, max_entry_bytes=1 << 20)
+    await store.put(f"{KEY_PREFIX}:apq:{HASH}", PersistedQuery("{ __typename }"), 60, 0)
+    await store.close()
+    async with serving(settings) as (_, client):
+        answer = await client.http.post("/graphql", json={"extensions": PERSISTED})
+    assert answer.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+def _sha256(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
 
 
 async def test_a_get_answer_says_how_long_it_may_be_kept(cached: GraphQLClient) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from app.cache.codec import Undecodable, decode, encode
 from app.cache.policy import CachePolicy
-from app.cache.stores import MemoryStore
+from app.cache.stores import PURGE_EVERY, MemoryStore, footprint
 from app.sagemaker import (
     ImageDescription,
     ImageSummary,
@@ -90,17 +90,51 @@ def test_the_policy_keeps_each_kind_for_its_own_time() -> None:
 
 async def test_the_memory_store_expires_and_evicts() -> None:
     now = [1000.0]
-    store = MemoryStore(max_entries=2, clock=lambda: now[0])
+    store = MemoryStore(max_bytes=1 << 20, max_entry_bytes=1 << 20, clock=lambda: now[0])
     await store.put("a", 1, fresh_for=10, stale_for=5)
-    await store.put("b", 2, fresh_for=10, stale_for=0)
     entry = await store.get("a")
     assert entry is not None
     assert entry.is_fresh(now[0])
-    await store.put("c", 3, fresh_for=10, stale_for=0)
-    assert await store.get("b") is None  # least recently used
     now[0] += 12
     stale = await store.get("a")
     assert stale is not None
     assert not stale.is_fresh(now[0])
     now[0] += 5
     assert await store.get("a") is None
+    assert store.bytes == 0
+
+
+async def test_the_memory_store_holds_its_byte_budget_least_recently_used_first() -> None:
+    one = footprint("x" * 1000, limit=1 << 20) + len("a")
+    store = MemoryStore(max_bytes=3 * one, max_entry_bytes=2 * one, clock=lambda: 1000.0)
+    for key in "abc":
+        await store.put(key, key * 1000, fresh_for=10, stale_for=0)
+    assert await store.get("a") is not None
+    await store.put("d", "d" * 1000, fresh_for=10, stale_for=0)
+    assert await store.get("b") is None  # the least recently used
+    assert [await store.get(key) is not None for key in "acd"] == [True] * 3
+    assert store.bytes == 3 * one
+    # Larger than an entry may be: served by its caller, never kept, nothing pushed out for it.
+    await store.put("big", "x" * (3 * one), fresh_for=10, stale_for=0)
+    assert await store.get("big") is None
+    assert store.bytes == 3 * one
+
+
+async def test_the_memory_store_purges_what_expired_without_being_asked_for() -> None:
+    now = [1000.0]
+    store = MemoryStore(max_bytes=1 << 20, max_entry_bytes=1 << 20, clock=lambda: now[0])
+    await store.put("gone", "x" * 1000, fresh_for=1, stale_for=0)
+    await store.put("kept", "y", fresh_for=3600, stale_for=0)
+    now[0] += PURGE_EVERY
+    await store.put("new", "z", fresh_for=3600, stale_for=0)
+    assert "gone" not in store.entries
+    assert store.bytes == sum(kept.size for kept in store.entries.values())
+
+
+def test_an_answers_footprint_counts_what_it_refers_to_once() -> None:
+    shared = "s" * 10_000
+    alone = footprint(shared, limit=1 << 20)
+    assert footprint({"a": shared, "b": [shared, shared]}, limit=1 << 20) < 2 * alone
+    assert footprint(VERSION, limit=1 << 20) > footprint(VERSION.base_image, limit=1 << 20)
+    # Past the limit the walk stops: the count says "too large", not how large.
+    assert footprint([shared] * 3, limit=100) > 100

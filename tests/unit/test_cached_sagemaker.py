@@ -20,7 +20,7 @@ POLICY = CachePolicy(settled=30, changing=2, lists=10, not_found=5, stale=0)
 
 
 def cached(fake: FakeSageMaker, clock: FakeClock, policy: CachePolicy = POLICY) -> CachedSageMaker:
-    return CachedSageMaker(fake, MemoryStore(100, clock), policy, "test", 1.0, clock)
+    return CachedSageMaker(fake, MemoryStore(1 << 20, 1 << 16, clock), policy, "test", 1.0, clock)
 
 
 async def test_concurrent_misses_for_one_key_make_one_call() -> None:
