@@ -7,6 +7,7 @@ to talk to it over a real socket. Port 0 binds a free ephemeral port; :attr:`url
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from typing import Literal
 
@@ -22,8 +23,10 @@ class ServerThread:
         port: int = 0,
         lifespan: Literal["on", "off"] = "off",
         quiet: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
-        """Serve ``app``, or a config built elsewhere (the service's ``ServiceConfig``).
+        """Serve ``app``, or a config built elsewhere (the service's ``ServiceConfig``), on a
+        socket of its own or on ``sock``, bound already.
 
         ``quiet`` drops uvicorn's own lines below WARNING from this thread: beside the service,
         "Uvicorn running on http://127.0.0.1:<port>" would name a port nobody should open.
@@ -36,7 +39,10 @@ class ServerThread:
                 app, host=host, port=port, lifespan=lifespan, log_config=None, access_log=False
             )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        sockets = None if sock is None else [sock]
+        self._thread = threading.Thread(
+            target=self._server.run, args=(sockets,), name="uvicorn", daemon=True
+        )
         self._quiet = _QuietThread(self._thread) if quiet else None
         self.url = ""
 

@@ -333,6 +333,13 @@ class Settings:
         "Seconds a client has to send a whole request (headers and body) once it connects or"
         " starts one; then the connection is closed.",
     )
+    write_timeout: float = setting(
+        "SMGQL_WRITE_TIMEOUT",
+        30.0,
+        _number(float, 0.1, 3600),
+        "Seconds a client may read nothing of an answer the server is waiting to send (HTTP or"
+        " WebSocket); then the connection is dropped and what it held is freed.",
+    )
     keep_alive_timeout: float = setting(
         "SMGQL_KEEP_ALIVE_TIMEOUT",
         5.0,
@@ -629,6 +636,7 @@ class Settings:
             port=self.port,
             workers=self.workers,
             request_read_timeout=self.request_read_timeout,
+            write_timeout=self.write_timeout,
             keep_alive_timeout=self.keep_alive_timeout,
             max_connections=self.max_connections,
             shutdown_timeout=self.shutdown_timeout,

@@ -5,9 +5,13 @@ sends a request a byte at a time, holds its socket (and a file descriptor) for a
 likes: a thousand such sockets exhaust a process's descriptors and take ``/healthz`` down with
 it. :class:`RequestReadGuard` gives uvicorn's HTTP protocol a clock that runs from the moment a
 connection opens or a request begins until the request is fully received, and closes the
-connection when it runs out. ``limit_concurrency`` answers 503 beyond a bound instead of
-queueing without end, and on SIGTERM uvicorn lets requests in flight finish (for at most
-``timeout_graceful_shutdown``) before it stops.
+connection when it runs out. A client that stops reading is the same trouble the other way: the
+app's ``send`` waits (uvicorn's flow control) with the whole response in memory, for as long as
+the client likes. :class:`WriteTimeout` gives both protocols, HTTP and WebSocket, a clock that
+runs while the client lets the write buffer stay full, and drops the connection when it runs
+out, which ends the waiting ``send`` and frees what it held. ``limit_concurrency`` answers 503
+beyond a bound instead of queueing without end, and on SIGTERM uvicorn lets requests in flight
+finish (for at most ``timeout_graceful_shutdown``) before it stops.
 
 Which processes serve, and what they serve, is the assembly's business (``app.assembly.serving``).
 """
@@ -15,13 +19,17 @@ Which processes serve, and what they serve, is the assembly's business (``app.as
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.errors import Refusal
+
+log = logging.getLogger("app.web.server")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class ServerOptions:
     workers: int
     # Seconds a client has to send a whole request once it connects or starts one.
     request_read_timeout: float
+    # Seconds a client may leave the server's write buffer full (not reading) before it is
+    # dropped.
+    write_timeout: float
     keep_alive_timeout: float
     # Connections and requests at once; beyond it requests get 503.
     max_connections: int
@@ -56,6 +67,7 @@ class ServiceConfig(uvicorn.Config):
             "port": options.port,
             "workers": options.workers,
             "http": f"{__name__}:RequestReadGuard",
+            "ws": f"{__name__}:GuardedWebSockets",
             "timeout_keep_alive": options.keep_alive_timeout,
             "limit_concurrency": options.max_connections,
             "timeout_graceful_shutdown": options.shutdown_timeout,
@@ -66,13 +78,55 @@ class ServiceConfig(uvicorn.Config):
         }
         super().__init__(app, **{**config, **overrides})
         self.request_read_timeout = options.request_read_timeout
+        self.write_timeout = options.write_timeout
         self.max_head_bytes = options.max_head_bytes
 
 
-class RequestReadGuard(HttpToolsProtocol):
+class WriteTimeout(asyncio.Protocol):
+    """Drops a connection whose write buffer stays full for the config's ``write_timeout``:
+    mixed into a uvicorn protocol (first among its bases), which asyncio tells when its buffer
+    fills (``pause_writing``) and drains (``resume_writing``)."""
+
+    config: uvicorn.Config
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    _write_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        assert isinstance(self.config, ServiceConfig)
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.config.write_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stop_write_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_write_clock()
+        super().connection_lost(exc)
+
+    def _stop_write_clock(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _stalled(self) -> None:
+        self._write_timer = None
+        client = self.transport.get_extra_info("peername")
+        log.warning({"event": "client_stopped_reading", "client": str(client)})
+        # Not close(): that would wait to flush the very buffer the client does not read.
+        self.transport.abort()
+
+
+class GuardedWebSockets(WriteTimeout, WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, dropping clients that stop reading."""
+
+
+class RequestReadGuard(WriteTimeout, HttpToolsProtocol):
     """uvicorn's httptools protocol, closing connections that take longer than the config's
-    ``request_read_timeout`` to deliver a request, and refusing a request head (request line
-    and headers) larger than ``max_head_bytes``.
+    ``request_read_timeout`` to deliver a request, refusing a request head (request line and
+    headers) larger than ``max_head_bytes``, and dropping clients that stop reading.
 
     The head is counted as its bytes arrive, before the parser sees them: httptools gathers a
     URL or a header value by appending each piece it is given, which costs the square of its
