@@ -195,6 +195,13 @@ class Settings:
         _number(int, 1, 1000),
         "Concurrent SageMaker calls: the size of the HTTP connection pool to SageMaker.",
     )
+    pool_idle_seconds: float = setting(
+        "SMGQL_POOL_IDLE_SECONDS",
+        4.0,
+        _number(float, 0.1, 3600),
+        "Seconds a pooled connection to SageMaker may idle before it is closed instead of"
+        " reused; keep it below the upstream's keep-alive timeout (the local endpoint's is 5 s).",
+    )
     connect_timeout: float = setting(
         "SMGQL_CONNECT_TIMEOUT",
         2.0,
@@ -566,6 +573,7 @@ class Settings:
             endpoint_url=self.endpoint_url,
             local=self.backend == "local",
             pool_size=self.pool_size,
+            pool_idle_seconds=self.pool_idle_seconds,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             retry_mode=self.retry_mode,

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -57,6 +57,9 @@ class AwsOptions:
     # credential chain.
     local: bool
     pool_size: int
+    # Seconds a pooled connection may idle before it is closed instead of reused: below the
+    # upstream's keep-alive timeout, so the upstream never closes one as it is reused.
+    pool_idle_seconds: float
     connect_timeout: float
     read_timeout: float
     retry_mode: RetryMode
@@ -104,9 +107,10 @@ def build_client(options: AwsOptions) -> SageMakerClient:
     return _client(_session(options, botocore.session.Session()), options)
 
 
-def build_transport(options: AwsOptions) -> Transport:
+def build_transport(options: AwsOptions, clock: Callable[[], float] = time.monotonic) -> Transport:
     """The process's one way to SageMaker. Slow to build (it loads the service model and
-    resolves the credential chain): do it once, at start, off the event loop."""
+    resolves the credential chain): do it once, at start, off the event loop. ``clock`` times
+    how long pooled connections idle."""
     core = botocore.session.Session()
     return Transport(
         _client(_session(options, core), options),
@@ -116,7 +120,9 @@ def build_transport(options: AwsOptions) -> Transport:
         read_timeout=options.read_timeout,
         retry_mode=options.retry_mode,
         max_attempts=options.max_attempts,
+        idle_lifetime=options.pool_idle_seconds,
         ca_bundle=core.get_config_variable("ca_bundle"),
+        clock=clock,
     )
 
 

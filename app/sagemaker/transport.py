@@ -19,6 +19,14 @@ from a boto3 client built with the service's AWS options, so the service behaves
   ``ReadTimeoutError`` or ``ConnectionClosedError``, so :func:`app.sagemaker.errors.from_botocore`
   sorts them exactly as before.
 
+A pooled connection must not outlive the upstream's keep-alive timeout (uvicorn's, the local
+endpoint's, is 5 s): the upstream closes it, and a request sent as it does so, or before a busy
+loop has read the close, dies unanswered. Such deaths used to spend botocore's retries (and
+standard mode's retry quota), and when every attempt drew a dying connection the call failed as
+unavailable. So a connection that has idled ``idle_lifetime`` seconds (below that timeout) is
+closed instead of reused, and a request whose *reused* connection dies before an answer's head
+arrived goes again at once on a fresh connection, inside the same attempt.
+
 What botocore's other per-call hooks do is left out on purpose: parameter validation (keys are
 checked where they are made), idempotency tokens (no call here takes one), and the Lambda
 recursion-detection header.
@@ -27,18 +35,24 @@ recursion-detection header.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import ssl
+import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import botocore
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import Connection
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import create_request_object, prepare_request_dict
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
@@ -58,6 +72,7 @@ from botocore.serialize import create_serializer
 from botocore.utils import parse_timestamp
 
 if TYPE_CHECKING:
+    from aiohttp.tracing import Trace
     from mypy_boto3_sagemaker import SageMakerClient
 
 
@@ -76,8 +91,9 @@ class Transport:
     """Sends SageMaker operations and gives back botocore's parsed answer.
 
     The connection pool holds at most ``pool_size`` connections: a burst beyond waits for a free
-    one, never for a timeout. It belongs to the event loop of its first call (aiohttp's sessions
-    do), so a transport serves one loop; :meth:`aclose` closes it.
+    one, never for a timeout. A connection idle for ``idle_lifetime`` seconds by ``clock`` is
+    closed rather than reused. The pool belongs to the event loop of its first call (aiohttp's
+    sessions do), so a transport serves one loop; :meth:`aclose` closes it.
     """
 
     def __init__(
@@ -90,7 +106,9 @@ class Transport:
         read_timeout: float,
         retry_mode: str,
         max_attempts: int,
+        idle_lifetime: float,
         ca_bundle: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         model = client.meta.service_model
         protocol = model.resolved_protocol
@@ -122,6 +140,8 @@ class Transport:
         )
         self._max_attempts = max_attempts
         self._pool_size = pool_size
+        self._idle_lifetime = idle_lifetime
+        self._clock = clock
         # Calls beyond the pool wait here, first come first served. aiohttp's own pool limit
         # lets a newcomer take a just-freed connection ahead of those already waiting, which
         # under load left some calls waiting seconds.
@@ -133,6 +153,7 @@ class Transport:
         self._ssl = _ssl_context(self._endpoint_url, ca_bundle)
         self._proxy = proxy_for(self._endpoint_url)
         self._http: aiohttp.ClientSession | None = None
+        self._fresh_http: aiohttp.ClientSession | None = None
 
     async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One operation, retried as the client's retry mode decides. Returns the parsed answer
@@ -183,9 +204,10 @@ class Transport:
         return parsed
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        for http in (self._http, self._fresh_http):
+            if http is not None:
+                await http.close()
+        self._http = self._fresh_http = None
         if self._limiter_thread is not None:
             self._limiter_thread.shutdown(wait=False, cancel_futures=True)
 
@@ -235,31 +257,35 @@ class Transport:
         return (answer, parsed), None
 
     async def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
-        """POST one request for an answer; a failure leaves as botocore's exception for it."""
+        """POST one request for an answer; a failure leaves as botocore's exception for it.
+
+        A reused connection that dies before an answer's head arrived was most likely closed by
+        the upstream while it idled: the request goes again at once on a fresh connection, as
+        part of the same attempt (no retry spent, no backoff), and only a failure there counts.
+        Every operation this service sends reads, so a request the upstream did get after all
+        is harmless to send twice.
+        """
+        async with self._turns:
+            try:
+                return await self._exchange(self._pooled(), url, headers, body)
+            except _ReusedConnectionDied:
+                return await self._exchange(self._fresh(), url, headers, body)
+
+    async def _exchange(
+        self, http: aiohttp.ClientSession, url: str, headers: Mapping[str, str], body: bytes
+    ) -> Answer:
+        use = _ConnectionUse()
+        answering = False
         try:
-            async with (
-                self._turns,
-                self._session().post(url, headers=headers, data=body, proxy=self._proxy) as reply,
-            ):
+            async with http.post(
+                url, headers=headers, data=body, proxy=self._proxy, trace_request_ctx=use
+            ) as reply:
+                answering = True
                 return Answer(reply.status, reply.headers, await reply.read())
-        except aiohttp.ConnectionTimeoutError as error:
-            raise ConnectTimeoutError(endpoint_url=url, error=error) from error
-        except aiohttp.ServerTimeoutError as error:
-            raise ReadTimeoutError(endpoint_url=url, error=error) from error
-        except aiohttp.ClientConnectorError as error:
-            raise EndpointConnectionError(endpoint_url=url, error=error) from error
-        except (
-            aiohttp.ClientOSError,
-            aiohttp.ClientConnectionResetError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientResponseError,
-        ) as error:
-            # A dropped connection, a cut-off body or an answer that is not HTTP: what boto3
-            # reports as ConnectionClosedError, which every retry mode retries.
-            raise ConnectionClosedError(endpoint_url=url, error=error) from error
         except aiohttp.ClientError as error:
-            raise HTTPClientError(error=error) from error
+            if use.reused and not answering and _connection_died(error):
+                raise _ReusedConnectionDied from error
+            raise _as_botocore(error, url) from error
 
     async def _frozen_credentials(self) -> ReadOnlyCredentials:
         credentials = self._credentials
@@ -281,18 +307,132 @@ class Transport:
         )
         return answers
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _pooled(self) -> aiohttp.ClientSession:
         if self._http is None:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0, ssl=self._ssl)
-            self._http = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                # The signature covers the headers sent: aiohttp adds none of its own.
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
+            pool = _IdleLimitedConnector(
+                idle_lifetime=self._idle_lifetime,
+                clock=self._clock,
+                limit=self._pool_size,
+                limit_per_host=0,
+                ssl=self._ssl,
             )
+            reuse = aiohttp.TraceConfig()
+            reuse.on_connection_reuseconn.append(_note_reuse)
+            self._http = self._session_over(pool, [reuse])
         return self._http
+
+    def _fresh(self) -> aiohttp.ClientSession:
+        """Where a request goes again when its pooled connection died: a connection of its own,
+        closed after its answer (it is rarely needed, and the pool stays as it was)."""
+        if self._fresh_http is None:
+            connector = aiohttp.TCPConnector(force_close=True, limit=0, ssl=self._ssl)
+            self._fresh_http = self._session_over(connector, [])
+        return self._fresh_http
+
+    def _session_over(
+        self, connector: aiohttp.BaseConnector, traces: list[aiohttp.TraceConfig]
+    ) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            # The signature covers the headers sent: aiohttp adds none of its own.
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=traces,
+        )
+
+
+class _IdleLimitedConnector(aiohttp.TCPConnector):
+    """aiohttp's connection pool, where a connection that has idled ``idle_lifetime`` seconds by
+    ``clock`` is closed when a request next asks for one, instead of being handed out.
+
+    aiohttp's own keep-alive timer reads the real clock and only closes what it finds when it
+    fires, so it is switched off: this check is the one that decides, at the moment of reuse.
+    Between calls nothing is closed here; the upstream's keep-alive closes what idles on.
+    """
+
+    def __init__(self, *, idle_lifetime: float, clock: Callable[[], float], **options: Any) -> None:
+        super().__init__(keepalive_timeout=None, **options)
+        self._idle_lifetime = idle_lifetime
+        self._clock = clock
+        # When each connection went back to the pool, oldest first; a connection out of the
+        # pool has no entry.
+        self._idle_since: dict[ResponseHandler, float] = {}
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Connection:
+        now = self._clock()
+        for idle, since in list(self._idle_since.items()):
+            if now - since >= self._idle_lifetime or not idle.is_connected():
+                idle.close()
+                del self._idle_since[idle]
+        connection = await super().connect(req, traces, timeout)
+        protocol = connection.protocol
+        assert protocol is not None
+        self._idle_since.pop(protocol, None)
+        connection.add_callback(functools.partial(self._went_idle, protocol))
+        return connection
+
+    def _went_idle(self, protocol: ResponseHandler) -> None:
+        # Also called when aiohttp closes the connection instead: the next connect drops it.
+        self._idle_since[protocol] = self._clock()
+
+
+@dataclass
+class _ConnectionUse:
+    """What aiohttp's trace tells of one request's connection."""
+
+    reused: bool = False
+
+
+async def _note_reuse(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    context.trace_request_ctx.reused = True
+
+
+class _ReusedConnectionDied(Exception):
+    """A pooled connection died before an answer's head arrived: send again on a fresh one."""
+
+
+def _connection_died(error: aiohttp.ClientError) -> bool:
+    """Whether ``error`` says the connection itself was gone (the upstream's close, a reset, a
+    broken pipe), rather than slow or answering something that is not HTTP."""
+    if isinstance(error, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return True
+    return isinstance(error, aiohttp.ClientOSError) and error.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+    )
+
+
+def _as_botocore(error: aiohttp.ClientError, url: str) -> Exception:
+    """The exception botocore raises for the failure aiohttp reported as ``error``."""
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return ConnectTimeoutError(endpoint_url=url, error=error)
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        return ReadTimeoutError(endpoint_url=url, error=error)
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return EndpointConnectionError(endpoint_url=url, error=error)
+    if isinstance(
+        error,
+        aiohttp.ClientOSError
+        | aiohttp.ClientConnectionResetError
+        | aiohttp.ServerDisconnectedError
+        | aiohttp.ClientPayloadError
+        | aiohttp.ClientResponseError,
+    ):
+        # A dropped connection, a cut-off body or an answer that is not HTTP: what boto3
+        # reports as ConnectionClosedError, which every retry mode retries.
+        return ConnectionClosedError(endpoint_url=url, error=error)
+    return HTTPClientError(error=error)
 
 
 def _ssl_context(endpoint_url: str, ca_bundle: str | None) -> ssl.SSLContext | bool:

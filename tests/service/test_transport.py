@@ -3,7 +3,7 @@ accept, and each of botocore's retry modes still decides when to retry.
 
 Two tests here wait for real time to pass, because what they test is a real timer:
 * test_a_connection_the_endpoint_closed_while_idle_is_not_reused: uvicorn's 5 s keep-alive
-  timeout closing a pooled connection on a real socket;
+  timeout closing a pooled connection on a real socket (5.5 s);
 * test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_threads: botocore's adaptive
   token bucket, which blocks a thread in real time (the sends are given half a second to reach
   it).
@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import socket
+import struct
 import sys
 import threading
+import time
 import traceback
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from botocore.credentials import RefreshableCredentials
@@ -50,6 +54,7 @@ from app.sagemaker.operations import (
 )
 from app.sagemaker.transport import Transport
 from tests.conftest import EndpointControl
+from tests.fakes import FakeClock
 from tests.service.conftest import TEST_SETTINGS
 
 RIGHT_SECRETS = {LOCAL_CREDENTIALS[0]: LOCAL_CREDENTIALS[1]}
@@ -64,9 +69,11 @@ def checking_endpoint(request: pytest.FixtureRequest) -> Iterator[BackgroundEndp
 
 
 @asynccontextmanager
-async def connected(url: str, **settings: Any) -> AsyncIterator[SageMaker]:
+async def connected(
+    url: str, clock: Callable[[], float] = time.monotonic, **settings: Any
+) -> AsyncIterator[SageMaker]:
     options = dataclasses.replace(TEST_SETTINGS, endpoint_url=url, **settings).aws()
-    aws = SageMaker(build_transport(options))
+    aws = SageMaker(build_transport(options, clock))
     try:
         yield aws
     finally:
@@ -179,6 +186,7 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
         read_timeout=settings.read_timeout,
         retry_mode=settings.retry_mode,
         max_attempts=1,
+        idle_lifetime=settings.pool_idle_seconds,
     )
     aws = SageMaker(transport)
     try:
@@ -195,15 +203,118 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
 async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
     endpoint: BackgroundEndpoint,
 ) -> None:
-    # uvicorn closes a keep-alive connection after 5 idle seconds; aiohttp would keep it for
-    # 15. With one attempt and no retry, a reused dead connection would fail the second call.
-    async with connected(endpoint.url, max_attempts=1) as aws:
+    # uvicorn closes a keep-alive connection after 5 idle seconds. The loop is held meanwhile,
+    # as a busy service's loop may be when the close arrives, so the client has not read it
+    # when the next call takes the connection. The idle lifetime is out of the way (60 s), and
+    # one attempt leaves no retry to hide a reused dead connection.
+    async with connected(endpoint.url, max_attempts=1, pool_idle_seconds=60) as aws:
         await aws.call(DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger())
-        await asyncio.sleep(5.5)
+        time.sleep(5.5)  # noqa: ASYNC251 (holding the loop is the point)
         found = await aws.call(
             DESCRIBE_IMAGE_VERSION, ImageVersionKey("pytorch-training", 3), Ledger()
         )
         assert found.version == 3
+
+
+VERSION_ANSWER = json.dumps(
+    {
+        "ImageVersionArn": "arn:aws:sagemaker:us-east-1:local:image-version/pytorch-training/3",
+        "ImageArn": "arn:aws:sagemaker:us-east-1:local:image/pytorch-training",
+        "Version": 3,
+        "ImageVersionStatus": "CREATED",
+        "CreationTime": 1700000000,
+        "LastModifiedTime": 1700000000,
+    }
+).encode()
+
+
+async def read_request(reader: asyncio.StreamReader) -> None:
+    """Read one HTTP request (its head and its Content-Length body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+
+
+class KeepAliveServer:
+    """A raw HTTP/1.1 server on loopback that answers every request with a version and keeps
+    the connection open, counting the connections it accepted.
+
+    With ``expiring``, a connection's keep-alive runs out just as its second request arrives
+    (the race an upstream's keep-alive timer runs with a client reusing the connection): it is
+    closed unanswered, with the end of the stream (``"eof"``) or a reset (``"reset"``)."""
+
+    def __init__(self, expiring: Literal["eof", "reset"] | None = None) -> None:
+        self.expiring = expiring
+        self.connections = 0
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = 0
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                break  # the client closed the connection
+            if self.expiring and answered:
+                if self.expiring == "reset":
+                    # No lingering on close: the kernel resets the connection.
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                break
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                + f"Content-Length: {len(VERSION_ANSWER)}\r\n\r\n".encode()
+                + VERSION_ANSWER
+            )
+            await writer.drain()
+            answered += 1
+        writer.close()
+
+
+@pytest.mark.parametrize("ending", ["eof", "reset"])
+async def test_a_pooled_connection_closed_as_it_is_reused_costs_no_attempt(
+    ending: Literal["eof", "reset"],
+) -> None:
+    # Three pooled connections, each closed by the upstream as the next request on it arrives.
+    # Each of three attempts drew one of them, and the call ended unavailable; now the request
+    # goes again at once on a fresh connection, and no retry (nor retry quota) is spent.
+    server = KeepAliveServer(expiring=ending)
+    key = ImageVersionKey("pytorch-training", 3)
+    async with server as url, connected(url, max_attempts=3) as aws:
+        await asyncio.gather(*(aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger()) for _ in range(3)))
+        assert server.connections == 3
+        ledger = Ledger()
+        found = await aws.call(DESCRIBE_IMAGE_VERSION, key, ledger)
+    assert found.version == 3
+    assert ledger.retries == 0
+    assert server.connections == 4
+
+
+async def test_a_connection_idle_for_its_lifetime_is_closed_instead_of_reused() -> None:
+    clock = FakeClock()
+    server = KeepAliveServer()
+    key = ImageVersionKey("pytorch-training", 3)
+    async with server as url, connected(url, clock, pool_idle_seconds=4) as aws:
+        await aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger())
+        clock.advance(3.9)
+        await aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger())
+        assert server.connections == 1
+        clock.advance(4)
+        await aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger())
+    assert server.connections == 2
 
 
 class Misbehaving:
@@ -224,13 +335,7 @@ class Misbehaving:
         await self._server.wait_closed()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1])
-            for line in head.lower().split(b"\r\n")
-            if line.startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
+        await read_request(reader)
         self.requests += 1
         writer.write(self.reply)
         await writer.drain()
