@@ -404,13 +404,14 @@ class _ReusedConnectionDied(Exception):
 
 def _connection_died(error: aiohttp.ClientError) -> bool:
     """Whether ``error`` says the connection itself was gone (the upstream's close, a reset, a
-    broken pipe), rather than slow or answering something that is not HTTP."""
-    if isinstance(error, aiohttp.ServerDisconnectedError | ConnectionResetError):
-        return True
-    return isinstance(error, aiohttp.ClientOSError) and error.errno in (
-        errno.ECONNRESET,
-        errno.EPIPE,
-    )
+    broken pipe), rather than slow or answering something that is not HTTP. A request that
+    could not be written is reported as a ``ClientOSError`` caused by the reset."""
+    for reason in (error, error.__cause__):
+        if isinstance(reason, aiohttp.ServerDisconnectedError | ConnectionResetError):
+            return True
+        if isinstance(reason, OSError) and reason.errno in (errno.ECONNRESET, errno.EPIPE):
+            return True
+    return False
 
 
 def _as_botocore(error: aiohttp.ClientError, url: str) -> Exception:
