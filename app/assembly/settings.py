@@ -287,14 +287,15 @@ class Settings:
         "SMGQL_MAX_SELECTIONS",
         1_000,
         _number(int, 10, 100_000),
-        "Most selections (fields, fragment spreads) in a document, checked before validation.",
+        "Most selections (fields, fragment spreads, inline fragments) in a document, a fragment's"
+        " counted again at every place it is spread; checked before validation.",
     )
     max_repeated_selections: int = setting(
         "SMGQL_MAX_REPEATED_SELECTIONS",
         10,
         _number(int, 2, 1000),
-        "Most times one selection set may repeat a field's response name or a fragment spread"
-        " (validation compares each such pair), checked before validation.",
+        "Most fields one selection set may hold under one response name once its fragments are"
+        " merged in (validation compares each such pair), checked before validation.",
     )
     max_depth: int = setting(
         "SMGQL_MAX_DEPTH",

@@ -9,12 +9,18 @@ life (one cache per schema), so the answer cannot go stale.
 Validation is also the costly step for a hostile document: graphql-core's
 OverlappingFieldsCanBeMerged compares every pair of selections that share a response name, so a
 30 KB document repeating one field a thousand times costs seconds of CPU on the event loop. The
-depth, alias and token limits do not catch that shape. So one walk of the parsed document,
-linear in its size, checks before validation:
+depth, alias and token limits do not catch that shape, and neither does counting a selection set
+as written: the rule merges each set's fragment spreads and inline fragments into it (and the
+sub-selections of the fields it merges), so 333 fragments that each select ``image``, spread into
+one set, are 333 ``image`` fields to compare pairwise. So before validation the document is
+checked for:
 
 * tokens (while parsing: graphql-core stops at the limit);
-* selections in all (fields, fragment spreads, inline fragments);
-* how often one selection set repeats a response name or spreads the same fragment;
+* selections in all (fields, fragment spreads, inline fragments), counted as the rule and
+  execution meet them: each fragment's selections once per place it is spread, and once more as
+  its own definition (validation visits that too);
+* how many fields share a response name in one selection set once its fragments are merged in,
+  and with them the sub-selections of fields merged under one name;
 * field depth (through fragments; introspection aside) and aliases;
 * number literals no Int or Float can hold (a 5,000-digit literal would otherwise fail inside
   validation as an internal error);
@@ -29,7 +35,7 @@ validation itself finds are coded here too, so that they are told apart from var
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from threading import Lock
@@ -183,16 +189,19 @@ def document_problem(document: DocumentNode, limits: SchemaLimits) -> GraphQLErr
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
+    merged = _Merged(fragments, limits)
+    merged.walk(document)
     problems = (
         (
-            counts.selections > limits.max_selections,
-            f"The document has {counts.selections} selections; the limit is "
-            f"{limits.max_selections}.",
+            merged.selections > limits.max_selections,
+            f"The document has more than {limits.max_selections} selections (the limit) once "
+            "each fragment is counted at every place it is spread.",
         ),
         (
-            counts.most_repeated > limits.max_repeated_selections,
-            f"A selection set asks for the same field or fragment {counts.most_repeated} times; "
-            f"the limit is {limits.max_repeated_selections}.",
+            merged.most_repeated > limits.max_repeated_selections,
+            f"A selection set asks for the field '{merged.most_repeated_name}' "
+            f"{merged.most_repeated} times once its fragments are merged in; the limit is "
+            f"{limits.max_repeated_selections}.",
         ),
         (
             counts.aliases > limits.max_aliases,
@@ -237,25 +246,12 @@ def _refusal(message: str) -> GraphQLError:
 
 
 class _Counts(Visitor):
-    """Selections, repeats within a selection set, aliases and the longest number literal."""
+    """Aliases and the longest number literal."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.selections = 0
-        self.most_repeated = 0
         self.aliases = 0
         self.longest_number = 0
-
-    def enter_selection_set(self, node: SelectionSetNode, *_: object) -> None:
-        self.selections += len(node.selections)
-        names: Counter[str] = Counter()
-        for selection in node.selections:
-            if isinstance(selection, FieldNode):
-                names["field " + (selection.alias or selection.name).value] += 1
-            elif isinstance(selection, FragmentSpreadNode):
-                names["fragment " + selection.name.value] += 1
-        if names:
-            self.most_repeated = max(self.most_repeated, max(names.values()))
 
     def enter_field(self, node: FieldNode, *_: object) -> None:
         if node.alias is not None:
@@ -266,6 +262,76 @@ class _Counts(Visitor):
 
     def enter_float_value(self, node: FloatValueNode, *_: object) -> None:
         self.longest_number = max(self.longest_number, len(node.value))
+
+
+# A selection set to merge, with the fragments spread on the way to it (a fragment that spreads
+# itself, which validation reports, is not expanded again).
+_Pending = tuple[SelectionSetNode, frozenset[str]]
+
+
+class _Merged:
+    """The document's selection sets merged as OverlappingFieldsCanBeMerged merges them: each
+    definition's set with its fragment spreads and inline fragments expanded in place, fields
+    grouped by response name, and each group's sub-selections merged in turn.
+
+    The walk counts every selection it expands and stops once the count passes
+    ``max_selections`` or a group passes ``max_repeated_selections``: a document whose fragments
+    multiply (each spreading the next several times) is refused after at most that many steps,
+    so the check costs no more than a document at the limit, however much the fragments expand.
+    """
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode], limits: SchemaLimits) -> None:
+        self.fragments = fragments
+        self.limits = limits
+        self.selections = 0
+        self.most_repeated = 0
+        self.most_repeated_name = ""
+
+    def walk(self, document: DocumentNode) -> None:
+        """Count the document's definitions, each on its own as validation visits them."""
+        merges: list[list[_Pending]] = []
+        for definition in reversed(document.definitions):
+            if isinstance(definition, OperationDefinitionNode):
+                merges.append([(definition.selection_set, frozenset())])
+            elif isinstance(definition, FragmentDefinitionNode):
+                merges.append([(definition.selection_set, frozenset({definition.name.value}))])
+        # A stack, not recursion: nesting is bounded only by the token limit.
+        while merges:
+            groups = self._group(merges.pop())
+            if groups is None:
+                return
+            for name, fields in groups.items():
+                if len(fields) > self.most_repeated:
+                    self.most_repeated, self.most_repeated_name = len(fields), name
+                if self.most_repeated > self.limits.max_repeated_selections:
+                    return
+                below = [(node.selection_set, path) for node, path in fields if node.selection_set]
+                if below:
+                    merges.append(below)
+
+    def _group(
+        self, merge: list[_Pending]
+    ) -> dict[str, list[tuple[FieldNode, frozenset[str]]]] | None:
+        """The fields of ``merge``'s sets by response name; None once over the selections."""
+        groups: dict[str, list[tuple[FieldNode, frozenset[str]]]] = {}
+        pending = list(merge)
+        while pending:
+            selection_set, path = pending.pop()
+            self.selections += len(selection_set.selections)
+            if self.selections > self.limits.max_selections:
+                return None
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    name = (selection.alias or selection.name).value
+                    groups.setdefault(name, []).append((selection, path))
+                elif isinstance(selection, InlineFragmentNode):
+                    pending.append((selection.selection_set, path))
+                elif isinstance(selection, FragmentSpreadNode):
+                    spread = selection.name.value
+                    fragment = self.fragments.get(spread)
+                    if fragment is not None and spread not in path:
+                        pending.append((fragment.selection_set, path | {spread}))
+        return groups
 
 
 class _Depth:

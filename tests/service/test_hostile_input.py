@@ -62,8 +62,41 @@ def validation_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         + " ".join(f"...F{i}" for i in range(100))
         + " } } "
         + " ".join(f"fragment F{i} on Image {{ {'imageName ' * 10}}}" for i in range(100)),
+        # Each fragment selects `image` once, but validation merges all 333 into one set and
+        # compares every pair: 1.5 s of CPU for 20 KB.
+        '{ imageVersion(imageName: "x") { '
+        + " ".join(f"...F{i}" for i in range(333))
+        + " } } "
+        + " ".join(
+            f"fragment F{i} on ImageVersion {{ image {{ imageName }} }}" for i in range(333)
+        ),
+        # Fields merged under one name have their sub-selections merged too: 12 `imageName`.
+        '{ imageVersion(imageName: "x") { '
+        + "image { imageName imageName imageName } " * 4
+        + "} }",
+        # Each fragment spreads the next from 8 places: 2 KB that expands to 8^5 selections, which
+        # validation lets through and the object estimate then walks for seconds.
+        '{ imageVersion(imageName: "x") { ...L0 } } '
+        + " ".join(
+            f"fragment L{level} on ImageVersion {{ "
+            + " ".join(
+                f"a{level}{i}: image {{ latestVersion {{ ...L{level + 1} }} }}" for i in range(8)
+            )
+            + " }"
+            for level in range(5)
+        )
+        + " fragment L5 on ImageVersion { version }",
     ],
-    ids=["repeated-field", "repeated-root", "repeated-spread", "aliases", "selections"],
+    ids=[
+        "repeated-field",
+        "repeated-root",
+        "repeated-spread",
+        "aliases",
+        "selections",
+        "repeated-through-fragments",
+        "repeated-through-merged-fields",
+        "selections-through-fragments",
+    ],
 )
 async def test_costly_documents_are_refused_before_validation(
     service: GraphQLClient, query: str, validation_calls: list[int]
