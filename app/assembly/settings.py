@@ -327,6 +327,20 @@ class Settings:
         _number(int, 1, 10_000_000),
         "Most objects an operation may fetch (the object budget), estimated before it runs.",
     )
+    max_errors: int = setting(
+        "SMGQL_MAX_ERRORS",
+        100,
+        _number(int, 1, 100_000),
+        "Most errors in one response; the rest are left out, and one `TOO_MANY_ERRORS` error"
+        " says how many.",
+    )
+    max_response_bytes: int = setting(
+        "SMGQL_MAX_RESPONSE_BYTES",
+        1024 * 1024,
+        _number(int, 1024, 1024 * 1024 * 1024),
+        "Largest `/graphql` response body; a larger answer is replaced by one"
+        " `RESPONSE_TOO_LARGE` error.",
+    )
     request_timeout: float = setting(
         "SMGQL_REQUEST_TIMEOUT",
         15.0,
@@ -608,6 +622,7 @@ class Settings:
             max_depth=self.max_depth,
             max_aliases=self.max_aliases,
             max_objects=self.max_objects,
+            max_errors=self.max_errors,
             max_refs=self.max_refs,
             max_first=self.max_first,
             introspection=self.introspection,
@@ -623,6 +638,7 @@ class Settings:
             cost_extension=self.cost_extension,
             http_cache_authenticated=self.http_cache_authenticated,
             authentication=self.authentication,
+            max_response_bytes=self.max_response_bytes,
         )
         subscriptions = SubscriptionOptions(
             allowed_origins=self.cors_origins,

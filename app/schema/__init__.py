@@ -17,7 +17,7 @@ from strawberry.types.graphql import OperationType
 from app.schema.context import Info, RequestContext
 from app.schema.documents import DocumentCache, PreparedDocuments
 from app.schema.limits import SchemaLimits
-from app.schema.presenter import bad_user_input, present
+from app.schema.presenter import bad_user_input, present_all
 from app.schema.query import Query, Subscription
 from app.schema.types import ENTITIES, Image, ImageVersion
 
@@ -35,11 +35,12 @@ class SubgraphSchema(strawberry.federation.Schema):
         Strawberry calls this hook once for each list of errors an operation produces (parse,
         validation, execution, a failing extension), and the result carries that same list, so
         rewriting it in place is how the presented errors reach every caller: HTTP and
-        ``schema.execute()`` alike. Nothing is logged here but the unexpected (by the
+        ``schema.execute()`` alike; and it is where an operation's errors are held to
+        ``SMGQL_MAX_ERRORS``. Nothing is logged here but the unexpected (by the
         presenter, with its errorId); strawberry's default would log every NOT_FOUND as a
         traceback.
         """
-        errors[:] = [present(error) for error in errors]
+        errors[:] = present_all(errors, self.limits.max_errors)
         context = execution_context.context if execution_context else None
         if isinstance(context, RequestContext) and errors:
             codes = {str((error.extensions or {}).get("code")) for error in errors}

@@ -20,6 +20,8 @@ class SchemaLimits:
     max_aliases: int
     # The operation's object budget, estimated before it runs (app.schema.cost).
     max_objects: int
+    # Errors one operation answers with; the rest are counted (app.schema.presenter).
+    max_errors: int
     # Arguments: refs in one imageVersions call, a connection's page.
     max_refs: int
     max_first: int

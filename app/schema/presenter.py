@@ -1,7 +1,7 @@
 """Every error of an operation as its client sees it: a message and ``extensions``.
 
-The schema's error hook (``SubgraphSchema.process_errors``) passes each error of every operation
-through :func:`present`, so ``schema.execute()`` gives exactly what HTTP gives. What a client
+The schema's error hook (``SubgraphSchema.process_errors``) passes the errors of every operation
+through :func:`present_all`, so ``schema.execute()`` gives exactly what HTTP gives. What a client
 gets:
 
 * ``code`` (see ``app.errors``) and ``retryable``, to decide what to do;
@@ -10,6 +10,12 @@ gets:
 * where AWS answered, ``awsErrorCode`` and ``awsRequestId`` for a support case;
 * for anything unexpected, a generic message and an ``errorId`` that the log prints beside the
   traceback. No message or extension carries a stack trace, a credential or an endpoint URL.
+
+An operation gives at most ``max_errors`` of them (:func:`present_all`): 50 aliases of
+``imageVersions`` with 100 bad refs each are 5,000 errors, a 1.3 MB answer to a 4 KB request. The
+rest are left out, with one TOO_MANY_ERRORS error that says how many, and are not presented
+(building each again is most of what presenting costs), except that an unexpected one is still
+logged: a bug must not hide behind the client's own mistakes.
 """
 
 from __future__ import annotations
@@ -49,16 +55,41 @@ def bad_user_input(message: str, **facts: Any) -> GraphQLError:
     return GraphQLError(message, extensions=extension(ErrorCode.BAD_USER_INPUT, **facts))
 
 
+def present_all(errors: list[GraphQLError], max_errors: int) -> list[GraphQLError]:
+    """``errors`` as the client will see them: the first ``max_errors`` presented, then, for the
+    rest, one error that says how many were left out (module docstring)."""
+    presented = [present(error) for error in errors[:max_errors]]
+    left_out = errors[max_errors:]
+    if not left_out:
+        return presented
+    for error in left_out:
+        if _unexpected(error):
+            present(error)
+    presented.append(
+        GraphQLError(
+            f"{len(left_out)} more errors were left out: a response carries at most {max_errors}."
+            " Ask for fewer refs or fields at once to see them all.",
+            extensions=extension(
+                ErrorCode.TOO_MANY_ERRORS, maxErrors=max_errors, errorsLeftOut=len(left_out)
+            ),
+        )
+    )
+    return presented
+
+
 def present(error: GraphQLError) -> GraphQLError:
     """``error`` as the client will see it: with an ``extensions.code`` whatever raised it."""
     if error.extensions and error.extensions.get("code"):
         return error
     original = error.original_error
+    if _unexpected(error):
+        cause = (
+            original if original is not None and not isinstance(original, GraphQLError) else error
+        )
+        return _internal(error, cause)
     if original is None or isinstance(original, GraphQLError):
         return _about_the_document(error)
     code = code_for(original)
-    if code is ErrorCode.INTERNAL_SERVER_ERROR:
-        return _internal(error, original)
     facts = _asked(original)
     if isinstance(original, SageMakerError):
         if original.aws_code:
@@ -70,17 +101,27 @@ def present(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _unexpected(error: GraphQLError) -> bool:
+    """Whether ``error`` is a bug of ours: an exception without a code of its own, or
+    graphql-core's complaint about a value during execution (it has a path: our resolver's
+    value, not the client's)."""
+    if error.extensions and error.extensions.get("code"):
+        return False
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return not isinstance(error, GraphQLSyntaxError) and error.path is not None
+    return code_for(original) is ErrorCode.INTERNAL_SERVER_ERROR
+
+
 def _about_the_document(error: GraphQLError) -> GraphQLError:
     """An error graphql-core made itself (or from its own, as when a scalar refuses a
-    variable). Validation errors are coded where validation runs (``app.schema.documents``); what
-    is left is a syntax error, a variable that cannot be coerced (no path: before execution),
-    or graphql-core's complaint about a value during execution (a path: our fault)."""
+    variable), and not about a value during execution (:func:`_unexpected`). Validation errors
+    are coded where validation runs (``app.schema.documents``); what is left is a syntax error
+    or a variable that cannot be coerced (no path: before execution)."""
     if isinstance(error, GraphQLSyntaxError):
         code = ErrorCode.GRAPHQL_PARSE_FAILED
-    elif error.path is None:
-        code = ErrorCode.BAD_USER_INPUT
     else:
-        return _internal(error, error)
+        code = ErrorCode.BAD_USER_INPUT
     return GraphQLError(
         error.message,
         nodes=error.nodes,

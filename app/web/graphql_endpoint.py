@@ -70,6 +70,8 @@ class EndpointOptions:
     http_cache_authenticated: bool
     # Whether requests carry credentials (answers then vary by them).
     authentication: bool
+    # Largest response body; a larger answer is replaced by one RESPONSE_TOO_LARGE error.
+    max_response_bytes: int
 
 
 class GraphQLEndpoint:
@@ -189,6 +191,9 @@ class GraphQLEndpoint:
     ) -> Response:
         """The HTTP answer, with its caching headers; 304 when the client has it already."""
         response = graphql_response(result, media_type)
+        if len(response.body) > self.options.max_response_bytes:
+            result = _too_large(len(response.body), self.options.max_response_bytes, result)
+            response = graphql_response(result, media_type)
         authenticated = "principal" in request.scope.get("state", {})
         response.headers["Cache-Control"] = http_caching.cache_control(
             request.method,
@@ -214,6 +219,20 @@ def _persisted_query_not_found() -> ExecutionResult:
         extensions=extension(ErrorCode.PERSISTED_QUERY_NOT_FOUND),
     )
     return ExecutionResult(data=None, errors=[error])
+
+
+def _too_large(size: int, max_bytes: int, result: ExecutionResult) -> ExecutionResult:
+    """The answer instead of one over ``SMGQL_MAX_RESPONSE_BYTES``. The object and error budgets
+    bound what an operation costs; this bounds what it sends (5,000 objects of every field are
+    3 MB): like the object budget's refusal, it has no data."""
+    error = GraphQLError(
+        f"The response would be {size} bytes; the limit is {max_bytes}. Ask for fewer fields, "
+        "smaller pages (`first`) or fewer refs, and page through the rest.",
+        extensions=extension(
+            ErrorCode.RESPONSE_TOO_LARGE, responseBytes=size, maxResponseBytes=max_bytes
+        ),
+    )
+    return ExecutionResult(data=None, errors=[error], extensions=result.extensions)
 
 
 def graphql_response(result: ExecutionResult, media_type: str) -> Response:

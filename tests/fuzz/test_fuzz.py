@@ -47,6 +47,8 @@ ALLOWED_CODES = frozenset(
         "GRAPHQL_VALIDATION_FAILED",
         "UNAUTHENTICATED",
         "PERSISTED_QUERY_NOT_FOUND",
+        "TOO_MANY_ERRORS",
+        "RESPONSE_TOO_LARGE",
     }
 )
 

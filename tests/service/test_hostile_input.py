@@ -36,6 +36,65 @@ async def test_errors_echo_a_short_prefix_of_a_huge_value(
     assert control.stats()["calls"] == {}
 
 
+async def test_an_answer_carries_at_most_max_errors(
+    service: GraphQLClient, control: EndpointControl
+) -> None:
+    # 50 aliases of 100 bad refs: within the object budget, and before the error budget 5,000
+    # errors, 1.3 MB for 3.8 KB.
+    refs = [{"imageName": f"-{i}"} for i in range(100)]
+    query = (
+        "query($r: [ImageVersionRef!]!) { "
+        + " ".join(f"a{i}: imageVersions(refs: $r) {{ version }}" for i in range(50))
+        + " }"
+    )
+    request = json.dumps({"query": query, "variables": {"r": refs}})
+    control.reset()
+    response = await service.http.post(
+        "/graphql", content=request, headers={"content-type": "application/json"}
+    )
+    body = response.json()
+    *kept, left_out = body["errors"]
+    assert len(kept) == 100
+    assert {error["extensions"]["code"] for error in kept} == {"BAD_USER_INPUT"}
+    assert left_out["extensions"] == {
+        "code": "TOO_MANY_ERRORS",
+        "retryable": False,
+        "maxErrors": 100,
+        "errorsLeftOut": 4_900,
+    }
+    assert body["data"]["a49"] == [None] * 100
+    # 5,000 nulls and 100 errors.
+    assert len(response.content) < 60_000
+    assert control.stats()["calls"] == {}
+
+
+async def test_an_answer_over_max_response_bytes_is_replaced_by_one_error(
+    endpoint: BackgroundEndpoint,
+) -> None:
+    settings = dataclasses.replace(
+        TEST_SETTINGS, endpoint_url=endpoint.url, max_response_bytes=2_048
+    )
+    fields = "images(first: 100) { edges { node { imageName imageArn description roleArn } } }"
+    query = "{ " + " ".join(f"a{i}: {fields}" for i in range(3)) + " }"
+    async with serving(settings) as (_, client):
+        small = await client.http.post("/graphql", json={"query": "{ __typename }"})
+        large = await client.http.post(
+            "/graphql",
+            json={"query": query},
+            headers={"accept": "application/graphql-response+json"},
+        )
+    assert small.json() == {"data": {"__typename": "Query"}}
+    assert large.status_code == 400
+    assert large.headers["cache-control"] == "no-store"
+    body = large.json()
+    assert "data" not in body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "RESPONSE_TOO_LARGE"
+    assert error["extensions"]["maxResponseBytes"] == 2_048
+    assert error["extensions"]["responseBytes"] > 2_048
+    assert len(large.content) < 2_048
+
+
 @pytest.fixture
 def validation_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the times strawberry runs graphql-core's validation."""

@@ -8,7 +8,7 @@ import pytest
 from graphql import GraphQLError, GraphQLSyntaxError, Source
 
 from app.sagemaker import ImageVersionKey, InvalidInput, NotFound, Throttled, UnexpectedAnswer
-from app.schema.presenter import bad_user_input, present
+from app.schema.presenter import bad_user_input, present, present_all
 
 
 def _presented(error: Exception) -> GraphQLError:
@@ -78,3 +78,33 @@ def test_coded_errors_pass_through_and_document_errors_get_codes() -> None:
     assert present(syntax).extensions == {"code": "GRAPHQL_PARSE_FAILED", "retryable": False}
     variable = GraphQLError("Variable '$n' got invalid value 'x'; Int cannot represent it.")
     assert present(variable).extensions == {"code": "BAD_USER_INPUT", "retryable": False}
+
+
+def test_errors_past_the_budget_are_counted_and_an_unexpected_one_still_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = [_raw(InvalidInput("is not valid", field="image_name", value="-")) for _ in range(4)]
+    bug = _raw(KeyError("internal"))
+    with caplog.at_level(logging.ERROR, logger="app.schema.presenter"):
+        presented = present_all([*bad, bug], max_errors=2)
+    assert [error.extensions["code"] for error in presented if error.extensions] == [
+        "BAD_USER_INPUT",
+        "BAD_USER_INPUT",
+        "TOO_MANY_ERRORS",
+    ]
+    assert presented[-1].extensions == {
+        "code": "TOO_MANY_ERRORS",
+        "retryable": False,
+        "maxErrors": 2,
+        "errorsLeftOut": 3,
+    }
+    assert "3 more errors" in presented[-1].message
+    [logged] = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
+    assert logged["event"] == "unexpected_error"
+    assert [error.formatted for error in present_all(bad, max_errors=4)] == [
+        present(error).formatted for error in bad
+    ]
+
+
+def _raw(error: Exception) -> GraphQLError:
+    return GraphQLError(str(error), path=["imageVersions", 0], original_error=error)
