@@ -4,7 +4,8 @@ One module names every metric, so an operator can read here what the service mea
 
 * upstream: SageMaker calls by operation and outcome, their latency, botocore's retries, calls
   in flight, rate-limit waits;
-* cache: hits, misses and stale answers by store, and waits coalesced onto another's fetch;
+* cache: hits, misses and stale answers by store, waits coalesced onto another's fetch, and
+  whether the store (Redis) is bypassed, with its failures and the calls that skipped it;
 * loaders: how many keys each batch held;
 * GraphQL and HTTP: requests by operation name and outcome, request latency.
 
@@ -65,6 +66,23 @@ CACHE_LOOKUPS = Counter(
 )
 CACHE_COALESCED = Counter(
     "smgql_cache_coalesced_total", "Misses that waited for another caller's fetch.", ["store"]
+)
+CACHE_STORE_BYPASSED = Gauge(
+    "smgql_cache_store_bypassed",
+    "1 while the cache store is bypassed (its breaker is open: it failed or stalled), summed"
+    " over workers.",
+    ["store"],
+    multiprocess_mode="livesum",
+)
+CACHE_STORE_BYPASSED_CALLS = Counter(
+    "smgql_cache_store_bypassed_calls_total",
+    "Store calls skipped while the store is bypassed, by action (get, put, lock, unlock).",
+    ["store", "action"],
+)
+CACHE_STORE_FAILURES = Counter(
+    "smgql_cache_store_failures_total",
+    "Store calls that failed, by action and failure (error, or timeout: past its time box).",
+    ["store", "action", "failure"],
 )
 BATCH_SIZE = Histogram(
     "smgql_loader_batch_keys",

@@ -29,7 +29,14 @@ interrupted.
 
     .venv/bin/python scripts/load.py [--clients 64] [--seconds 60] [--latency-ms 20]
     .venv/bin/python scripts/load.py --soak [--seconds 300]
+    .venv/bin/python scripts/load.py --redis [--stall-redis-at 20 --stall-for 20]
     .venv/bin/python scripts/load.py --url http://127.0.0.1:8000 [--pid PID]
+
+With ``--redis`` the service keeps its cache in a Redis started here too (``redis-server`` on the
+PATH, on loopback, saving nothing). ``--stall-redis-at T --stall-for D`` then stalls that Redis
+for D seconds, T seconds into the load (``DEBUG SLEEP D`` on a connection of its own), asks
+``/readyz`` in the middle of the stall, and reports req/s, latency and unexpected answers before,
+during and after it: the service must keep answering, from SageMaker, while Redis sleeps.
 
 With ``--url`` it drives a service that is already running (it expects a catalog with at least
 one image with versions, such as the demo one); ``--latency-ms`` then does not apply, and the
@@ -656,6 +663,32 @@ class Target:
     started_here: bool
     endpoint_pid: int | None = None
     endpoint_port: int = 0
+    redis_port: int = 0
+
+
+@dataclasses.dataclass
+class Timeline:
+    """When each request ended (seconds into the load), how long it took (NaN: no answer), and
+    how many unexpected things it brought: what the report splits around a Redis stall."""
+
+    ends: array.array[float] = dataclasses.field(default_factory=lambda: array.array("d"))
+    seconds: array.array[float] = dataclasses.field(default_factory=lambda: array.array("d"))
+    unexpected: array.array[int] = dataclasses.field(default_factory=lambda: array.array("l"))
+
+    def note(self, run: Run, seconds: float | None, unexpected: int) -> None:
+        self.ends.append(time.monotonic() - run.started)
+        self.seconds.append(math.nan if seconds is None else seconds)
+        self.unexpected.append(unexpected)
+
+
+@dataclasses.dataclass
+class Stall:
+    """A Redis stall during the load: when it began and ended (seconds into the load), and what
+    ``/readyz`` said in its middle."""
+
+    began: float | None = None
+    ended: float | None = None
+    readyz: str = "not asked"
 
 
 @dataclasses.dataclass
@@ -670,6 +703,8 @@ class Run:
     started: float = 0.0
     endpoint_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     rss_before: int | None = None
+    timeline: Timeline = dataclasses.field(default_factory=Timeline)
+    stall: Stall | None = None
 
 
 async def client(run: Run, mix: Mix, index: int) -> None:
@@ -685,13 +720,17 @@ async def client(run: Run, mix: Mix, index: int) -> None:
             else:
                 call = rng.choice(mix.calls[kind])
             started = time.perf_counter()
+            unexpected = stats.unexpected
             try:
                 status, payload = await connection.request("POST", "/graphql", call.body)
             except TransportError as error:
                 stats.transport_error(call, error)
+                run.timeline.note(run, None, stats.unexpected - unexpected)
                 await asyncio.sleep(0.05)  # do not spin on a refused connection
                 continue
-            document = stats.record(call, status, payload, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            document = stats.record(call, status, payload, seconds)
+            run.timeline.note(run, seconds, stats.unexpected - unexpected)
             if kind == KIND_IMAGES:
                 cursor = end_cursor(document) if cursor is None else None
     finally:
@@ -725,6 +764,30 @@ async def progress(run: Run) -> None:
         if run.target.pid is not None:
             line += f", service RSS {mib(rss_bytes(run.target.pid))}"
         print(line, file=sys.stderr, flush=True)
+
+
+async def stall_redis(run: Run, stall: Stall) -> None:
+    """``--stall-redis-at``: put Redis to sleep for ``--stall-for`` seconds (``DEBUG SLEEP`` on a
+    connection of its own, whose reply comes when Redis wakes), and ask /readyz midway."""
+    args, target = run.args, run.target
+    await asyncio.sleep(args.stall_redis_at)
+    reader, writer = await asyncio.open_connection(HOST, target.redis_port)
+    try:
+        writer.write(f"DEBUG SLEEP {args.stall_for:g}\r\n".encode())
+        await writer.drain()
+        stall.began = time.monotonic() - run.started
+        print(f"[{stall.began:6.1f}s] Redis stalled for {args.stall_for:g} s", file=sys.stderr)
+        await asyncio.sleep(args.stall_for / 2)
+        try:
+            status, body = await fetch(target.host, target.port, "GET", "/readyz")
+            stall.readyz = f"{status} {body.decode(errors='replace')}"
+        except TransportError as error:
+            stall.readyz = f"no answer ({error})"
+        reply = await reader.readline()
+        stall.ended = time.monotonic() - run.started
+        print(f"[{stall.ended:6.1f}s] Redis awake: {reply!r}", file=sys.stderr, flush=True)
+    finally:
+        writer.close()
 
 
 def install_signals(run: Run, main_task: asyncio.Task[Any]) -> None:
@@ -767,6 +830,9 @@ async def drive(run: Run) -> tuple[float, dict[str, float | None]]:
     helpers = [asyncio.create_task(progress(run))]
     if target.pid is not None:
         helpers.append(asyncio.create_task(sample_rss(run)))
+    if args.stall_redis_at is not None:
+        run.stall = Stall()
+        helpers.append(asyncio.create_task(stall_redis(run, run.stall)))
     clients = [asyncio.create_task(client(run, mix, i)) for i in range(args.clients)]
     try:
         with contextlib.suppress(TimeoutError):
@@ -821,6 +887,8 @@ def report(run: Run, elapsed: float, cpu: dict[str, float | None]) -> None:
     def counts(counter: Counter[Any]) -> str:
         return ", ".join(f"{key} {n}" for key, n in sorted(counter.items())) or "none"
 
+    if run.stall is not None:
+        out.extend(stall_report(run, elapsed))
     out.append(f"{'HTTP statuses':<24}{counts(stats.statuses)}")
     out.append(f"{'expected error codes':<24}{counts(stats.expected_codes)}")
     out.append(f"{'unexpected error codes':<24}{counts(stats.unexpected_codes)}")
@@ -872,6 +940,42 @@ def report(run: Run, elapsed: float, cpu: dict[str, float | None]) -> None:
         print(f"unexpected: {example}", file=sys.stderr)
 
 
+def stall_report(run: Run, elapsed: float) -> list[str]:
+    """req/s, latency and unexpected answers before, during and after the Redis stall."""
+    stall = run.stall
+    assert stall is not None
+    if stall.began is None or stall.ended is None:
+        return ["Redis stall: did not happen within the load"]
+    out = [
+        f"Redis stalled {stall.began:.1f}-{stall.ended:.1f} s; /readyz midway: {stall.readyz}",
+        f"{'phase':<15}{'seconds':>10}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'max ms':>9}{'unexp.':>8}",
+    ]
+    timeline = run.timeline
+    for name, start, end in (
+        ("before stall", 0.0, stall.began),
+        ("during stall", stall.began, stall.ended),
+        ("after stall", stall.ended, elapsed),
+    ):
+        picked = [i for i, at in enumerate(timeline.ends) if start <= at < end]
+        answered = sorted(
+            timeline.seconds[i] for i in picked if not math.isnan(timeline.seconds[i])
+        )
+        unexpected = sum(timeline.unexpected[i] for i in picked)
+        span = max(end - start, 1e-9)
+        cells = (
+            [percentile(answered, p) * 1000 for p in (0.5, 0.99)] + [answered[-1] * 1000]
+            if answered
+            else [math.nan] * 3
+        )
+        out.append(
+            f"{name:<15}{span:>10.1f}{len(picked):>10}{len(picked) / span:>9.1f}"
+            + "".join(f"{cell:>9.1f}" for cell in cells)
+            + f"{unexpected:>8}"
+        )
+    return out
+
+
 async def main_async(args: argparse.Namespace, target: Target, children: list[Child]) -> Run:
     run = Run(target, args)
     current = asyncio.current_task()
@@ -879,7 +983,7 @@ async def main_async(args: argparse.Namespace, target: Target, children: list[Ch
     install_signals(run, current)
     deadline = time.monotonic() + STARTUP_SECONDS
     if target.started_here:
-        endpoint, service = children
+        endpoint, service = children[0], children[-1]
         endpoint_port = target.endpoint_port
         await wait_until_ok(endpoint, HOST, endpoint_port, "/_local/health", deadline)
         plan = json.dumps({"latencyMs": args.latency_ms}).encode()
@@ -909,14 +1013,46 @@ def start_stack(args: argparse.Namespace, logs: Path) -> tuple[Target, list[Chil
         "SMGQL_BACKEND": "local",
         "SMGQL_ENDPOINT_URL": f"http://{HOST}:{endpoint_port}",
     }
-    argv = [executable, "-m", "app", "serve", "--host", HOST, "--port", str(service_port)]
+    redis_port = 0
     try:
+        if args.redis:
+            redis_port = free_port()
+            children.append(start_redis(redis_port, logs))
+            service_env |= {
+                "SMGQL_CACHE": "redis",
+                "SMGQL_REDIS_URL": f"redis://{HOST}:{redis_port}/0",
+            }
+        argv = [executable, "-m", "app", "serve", "--host", HOST, "--port", str(service_port)]
         children.append(Child("service", argv, service_env, logs / "service.log"))
     except BaseException:
-        children[0].stop()
+        for child in reversed(children):
+            child.stop()
         raise
-    target = Target(HOST, service_port, children[1].pid, True, children[0].pid, endpoint_port)
+    target = Target(
+        HOST, service_port, children[-1].pid, True, children[0].pid, endpoint_port, redis_port
+    )
     return target, children
+
+
+def start_redis(port: int, logs: Path) -> Child:
+    """``--redis``: a Redis on loopback that saves nothing and lets us ``DEBUG SLEEP`` it, ready
+    when it answers PING (the service's start would otherwise race it)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise StartError("--redis needs redis-server on the PATH (scripts/bootstrap --test)")
+    argv = [server, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+    argv += ["--enable-debug-command", "local"]
+    redis = Child(f"Redis on {HOST}:{port}", argv, {}, logs / "redis.log")
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        redis.check_alive()
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 1) as probe:
+            probe.sendall(b"PING\r\n")
+            if probe.recv(64).startswith(b"+PONG"):
+                return redis
+        time.sleep(0.1)
+    redis.stop()
+    raise StartError(f"Redis on {HOST}:{port} did not answer PING in time")
 
 
 def parse_args() -> argparse.Namespace:
@@ -937,6 +1073,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--keep-logs", action="store_true", help="keep the processes' logs (always on failure)"
     )
+    parser.add_argument(
+        "--redis", action="store_true", help="keep the cache in a Redis started here too"
+    )
+    parser.add_argument(
+        "--stall-redis-at",
+        type=float,
+        metavar="SECONDS",
+        help="with --redis: stall it (DEBUG SLEEP) this many seconds into the load",
+    )
+    parser.add_argument(
+        "--stall-for", type=float, default=20.0, metavar="SECONDS", help="how long the stall lasts"
+    )
     args = parser.parse_args()
     if args.seconds is None:
         args.seconds = 300.0 if args.soak else 60.0
@@ -944,6 +1092,12 @@ def parse_args() -> argparse.Namespace:
         parser.error("--clients, --seconds and --timeout must be positive")
     if args.pid is not None and not args.url:
         parser.error("--pid goes with --url")
+    if args.redis and args.url:
+        parser.error("--redis starts the service here: not with --url")
+    if args.stall_redis_at is not None and (not args.redis or args.stall_redis_at < 0):
+        parser.error("--stall-redis-at goes with --redis, and is not negative")
+    if args.stall_for <= 0:
+        parser.error("--stall-for must be positive")
     if args.pid is not None and rss_bytes(args.pid) is None:
         parser.error(f"no process {args.pid} to measure")
     return args

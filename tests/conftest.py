@@ -144,7 +144,8 @@ def running_command(
 def redis_url() -> Iterator[str]:
     """A real Redis server on loopback for the run (Debian's redis-server, which
     ``scripts/bootstrap --test`` installs). Without it the tests that need it are skipped and
-    say so, except in CI, where that is a failure."""
+    say so, except in CI, where that is a failure. ``DEBUG`` is allowed from loopback, so a test
+    can stall it (``DEBUG SLEEP``)."""
     server = shutil.which("redis-server")
     if server is None:
         if os.environ.get("CI"):
@@ -152,6 +153,7 @@ def redis_url() -> Iterator[str]:
         pytest.skip("redis-server is not installed (scripts/bootstrap --test installs it)")
     port = free_port()
     args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--enable-debug-command", "local"]
     with started(args, REDIS_READY, stop=signal.SIGTERM, timeout=10):
         yield f"redis://127.0.0.1:{port}/0"
 

@@ -38,10 +38,12 @@ log = logging.getLogger("app")
 
 
 def create_app(
-    settings: Settings | None = None, clock: Callable[[], float] = time.time
+    settings: Settings | None = None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The app of ``settings`` (the environment's when None), judging freshness and JWTs' times
-    by ``clock``."""
+    by ``clock`` and timing the cache's cool-downs by ``monotonic``."""
     settings = settings or Settings.from_env()
     credentials = None
     if settings.authentication:
@@ -60,7 +62,10 @@ def create_app(
     schema = build_schema(settings.schema_limits())
     version = schema_version(schema)
     return web_app(
-        schema, settings.web(), credentials, lambda: running_services(settings, version, clock)
+        schema,
+        settings.web(),
+        credentials,
+        lambda: running_services(settings, version, clock, monotonic),
     )
 
 
@@ -83,7 +88,10 @@ def worker_app() -> Starlette:
 
 @asynccontextmanager
 async def running_services(
-    settings: Settings, schema_version: str, clock: Callable[[], float] = time.time
+    settings: Settings,
+    schema_version: str,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[Services]:
     """What requests use, started; stopped on the way out. Whole responses are kept per
     ``schema_version`` (``app.schema.schema_version``)."""
@@ -108,12 +116,15 @@ async def running_services(
         sagemaker = SageMaker(transport, rate_limit)
         stack.push_async_callback(sagemaker.aclose)
         caches = await build_caches(
-            settings.cache_options(), sagemaker, namespace, schema_version, stack, clock
+            settings.cache_options(), sagemaker, namespace, schema_version, stack, clock, monotonic
         )
         watch = VersionWatch(caches.calls, settings.max_subscriptions)
         stack.push_async_callback(watch.close)
         readiness = Readiness(
-            caches.calls, settings.readiness_cache_seconds, settings.readiness_timeout
+            caches.calls,
+            settings.readiness_cache_seconds,
+            settings.readiness_timeout,
+            cache=caches.breaker,
         )
         log.info(
             f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}"

@@ -401,6 +401,21 @@ class Settings:
         "The Redis of `SMGQL_CACHE=redis`, e.g. `redis://127.0.0.1:6379/0`.",
         unset="none",
     )
+    redis_timeout: float = setting(
+        "SMGQL_REDIS_TIMEOUT",
+        0.25,
+        _number(float, 0.01, 10),
+        "Seconds a request waits for each Redis call of the cache (then goes without it); a call"
+        " still unanswered after twice that while Redis answered nothing else (a stall), or 3"
+        " failures in a row, and Redis is bypassed: answers come from SageMaker.",
+    )
+    redis_cooldown: float = setting(
+        "SMGQL_REDIS_COOLDOWN",
+        5.0,
+        _number(float, 0.1, 3600),
+        "Seconds Redis stays bypassed after it stalled or failed, before one call probes it"
+        " again (its success ends the bypass).",
+    )
     cache_namespace: str | None = setting(
         "SMGQL_CACHE_NAMESPACE",
         None,
@@ -612,6 +627,8 @@ class Settings:
             max_entry_bytes=self.cache_max_entry_bytes,
             policy=policy,
             lock_seconds=self.read_timeout,
+            redis_timeout=self.redis_timeout,
+            redis_cooldown=self.redis_cooldown,
         )
 
     def schema_limits(self) -> SchemaLimits:

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Literal
 
+from app.cache.breaker import CircuitBreaker
 from app.cache.cached_sagemaker import CachedSageMaker
 from app.cache.policy import CachePolicy
 from app.cache.responses import ResponseCache
@@ -18,6 +19,10 @@ from app.sagemaker import SageMakerCalls
 log = logging.getLogger("app.cache")
 
 CacheBackend = Literal["memory", "redis", "off"]
+
+# Failures of Redis in a row (errors that came fast, such as a refused connection) after which
+# it is bypassed; one call past its time box is enough.
+FAILURES_TO_BYPASS = 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class CacheOptions:
     policy: CachePolicy
     # How long a replica waits for another's fetch of the same answer before it asks itself.
     lock_seconds: float
+    # Seconds a request waits for each Redis call; twice that unanswered, and Redis is stalled.
+    redis_timeout: float
+    # Seconds Redis is bypassed after it failed or stalled, before one call probes it again.
+    redis_cooldown: float
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class Caches:
     calls: SageMakerCalls
     responses: ResponseCache | None
     persisted: Store
+    # Whether the shared store is being bypassed (None: the store is this process's).
+    breaker: CircuitBreaker | None = None
 
 
 async def build_caches(
@@ -56,20 +67,27 @@ async def build_caches(
     schema_version: str,
     stack: AsyncExitStack,
     clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Caches:
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off. Whole responses are kept per ``schema_version``; ``clock`` is the
-    wall clock freshness is judged by."""
+    wall clock freshness is judged by, ``monotonic`` the one Redis's cool-downs are timed by."""
     persisted: Store = MemoryStore(options.persisted_max_bytes, options.max_entry_bytes, clock)
     if options.backend == "off":
         return Caches(sagemaker, None, persisted)
     store: Store
+    breaker = None
     if options.backend == "redis":
         # Imported here: only a service on Redis loads its client library.
         from app.cache.redis_store import RedisStore
 
         assert options.redis_url is not None
-        redis = RedisStore(options.redis_url, options.max_entry_bytes, clock)
+        breaker = CircuitBreaker(
+            RedisStore.name, FAILURES_TO_BYPASS, options.redis_cooldown, monotonic
+        )
+        redis = RedisStore(
+            options.redis_url, options.redis_timeout, breaker, options.max_entry_bytes, clock
+        )
         stack.push_async_callback(redis.close)
         store = persisted = redis
     else:
@@ -81,4 +99,4 @@ async def build_caches(
     responses = ResponseCache(
         store, namespace, schema_version, max_seconds=options.policy.settled, clock=clock
     )
-    return Caches(cached, responses, persisted)
+    return Caches(cached, responses, persisted, breaker)

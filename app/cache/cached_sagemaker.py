@@ -10,6 +10,14 @@ others: it is still stored.
 
 "Not found" is an answer and is kept briefly; any other failure is not kept, and reaches every
 caller that waited for it.
+
+What the store gives back is checked before it is served, since Redis is shared with other
+writers: the answer must be one the operation gives (its record type, or "not found"), and its
+freshness is capped by this service's policy for its class, counted from when it was written,
+whatever fresh-until its writer stored (a replica with a longer TTL, or a corrupt entry, never
+makes this one serve an answer older than its own TTL, plus its stale seconds). Capping keeps a
+sound entry usable within that bound; an entry written "in the future" cannot be bounded so,
+and is a miss.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any, TypeGuard, TypeVar
 
 from app import metrics
 from app.cache.policy import CachePolicy
-from app.cache.stores import KEY_PREFIX, Store
+from app.cache.stores import KEY_PREFIX, Entry, Store
 from app.ledger import Ledger
 from app.sagemaker import NotFound, SageMakerCalls
 from app.sagemaker.operations import Key, Operation
@@ -57,15 +65,16 @@ class CachedSageMaker:
         cache_key = self._cache_key(operation, key)
         entry = await self.store.get(cache_key)
         now = self.clock()
-        kept = entry.answer if entry is not None else None
-        if entry is not None and _usable(kept, operation):
-            result = "hit" if entry.is_fresh(now) else "stale"
+        kept = self._servable(entry, operation, key, now)
+        if kept is not None and now < kept[1] + self.policy.stale:
+            answer, fresh_until = kept
+            result = "hit" if now < fresh_until else "stale"
             metrics.CACHE_LOOKUPS.labels(self.store.name, result).inc()
             ledger.cache_hit()
-            ledger.used_answer(entry.fresh_until - now)
+            ledger.used_answer(fresh_until - now)
             if result == "stale":
                 self._fetch(operation, cache_key, key, ledger)
-            return _answer(kept, key)
+            return _answer(answer, key)
         metrics.CACHE_LOOKUPS.labels(self.store.name, "miss").inc()
         if cache_key in self._fetching:
             self._coalesced(ledger)
@@ -104,7 +113,7 @@ class CachedSageMaker:
     async def _fetch_and_store(
         self, operation: Operation[K, V], cache_key: str, key: K, ledger: Ledger
     ) -> object:
-        token = await self._lock_or_answer(operation, cache_key)
+        token = await self._lock_or_answer(operation, cache_key, key)
         if isinstance(token, _Answered):
             self._coalesced(ledger)
             return token.answer
@@ -122,24 +131,38 @@ class CachedSageMaker:
             await self.store.unlock(cache_key, token)
 
     async def _lock_or_answer(
-        self, operation: Operation[Any, Any], cache_key: str
+        self, operation: Operation[K, V], cache_key: str, key: K
     ) -> str | _Answered:
         """This replica's lock on ``cache_key``, or the answer another replica stored while
         this one waited for its lock."""
         while True:
             token = await self.store.lock(cache_key, self.lock_seconds)
             entry = await self.store.get(cache_key)
-            if (
-                entry is not None
-                and entry.is_fresh(self.clock())
-                and _usable(entry.answer, operation)
-            ):
+            now = self.clock()
+            kept = self._servable(entry, operation, key, now)
+            if kept is not None and now < kept[1]:
                 if token is not None:
                     await self.store.unlock(cache_key, token)
-                return _Answered(entry.answer)
+                return _Answered(kept[0])
             if token is not None:
                 return token
             await asyncio.sleep(POLL_SECONDS)
+
+    def _servable(
+        self, entry: Entry | None, operation: Operation[K, V], key: K, now: float
+    ) -> tuple[V | NotFound, float] | None:
+        """A kept entry's answer and until when it is fresh: what its writer said, but never
+        past this service's own TTL for its class from when it was written (another replica's
+        policy may be longer, or the store's entry corrupt). None when it cannot be served: its
+        answer is not one ``operation`` gives, or it claims to have been written after now (a
+        writer's clock ahead of this one costs a refetch only for as long as it is ahead)."""
+        if entry is None or entry.written > now:
+            return None
+        answer = entry.answer
+        if not _usable(answer, operation):
+            return None
+        ttl = self.policy.ttl(operation.freshness, key, answer)
+        return answer, min(entry.fresh_until, entry.written + ttl)
 
     def _cache_key(self, operation: Operation[K, V], key: K) -> str:
         # Everything the answer depends on: this service's account, region and endpoint (the

@@ -44,9 +44,13 @@ class ResponseCache:
         """The kept response's data and how many seconds it stays fresh; None on a miss."""
         entry = await self.store.get(key)
         now = self.clock()
-        if entry is None or not entry.is_fresh(now) or not isinstance(entry.answer, CachedResponse):
+        if entry is None or not isinstance(entry.answer, CachedResponse):
             return None
-        return entry.answer.data, entry.fresh_until - now
+        # Fresh by this replica's bound, whatever its writer said.
+        fresh_until = min(entry.fresh_until, entry.written + self.max_seconds)
+        if now >= fresh_until:
+            return None
+        return entry.answer.data, fresh_until - now
 
     async def put(self, key: str, data: dict[str, Any], fresh_for: float) -> None:
         seconds = min(fresh_for, self.max_seconds)

@@ -1,11 +1,12 @@
 """Where cached answers live: an in-process LRU bounded in bytes here, or Redis shared by replicas
 (:mod:`app.cache.redis_store`, loaded only when configured).
 
-Both keep, per key, the answer and the wall-clock time until which it is fresh; an entry lives
-on past that for the policy's ``stale`` seconds, so that a caller may serve it while one refresh
-runs. Redis also gives replicas a lock per key: the first replica to miss fetches, the others
-wait for its answer instead of asking SageMaker too (the lock expires by itself, so a replica
-that dies holding it delays the others by at most its TTL, never for ever).
+Both keep, per key, the answer, when it was written, and the wall-clock time until which it is
+fresh (a reader still holds that to its own policy: :mod:`app.cache.cached_sagemaker`); an entry
+lives on past that for the policy's ``stale`` seconds, so that a caller may serve it while one
+refresh runs. Redis also gives replicas a lock per key: the first replica to miss fetches, the
+others wait for its answer instead of asking SageMaker too (the lock expires by itself, so a
+replica that dies holding it delays the others by at most its TTL, never for ever).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ PURGE_EVERY = 60.0
 class Entry:
     answer: object
     fresh_until: float
+    # When it was written, by its writer's wall clock: a reader caps its freshness from there
+    # by its own policy (another replica's may be longer, or its entry corrupt).
+    written: float
 
     def is_fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -90,7 +94,7 @@ class MemoryStore:
         if size > self.max_entry_bytes:
             return
         expires = now + fresh_for + stale_for
-        self.entries[key] = _Kept(Entry(answer, now + fresh_for), expires, size)
+        self.entries[key] = _Kept(Entry(answer, now + fresh_for, now), expires, size)
         self.bytes += size
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self.entries)))

@@ -4,6 +4,11 @@
 when it is truly stuck. ``/readyz`` says SageMaker answers, and with what it should, so traffic
 is held back while it does not; the check is one cheap call, bounded by a short timeout (a probe
 that hangs is a failed probe), reused for a few seconds, and concurrent probes share it.
+
+Redis is a cache, not a dependency: while it is bypassed (its breaker open, after it failed or
+stalled) the service still answers, from SageMaker, so ``/readyz`` stays 200 and says
+``"status": "degraded"`` with ``"cache": "bypassed"``: an operator sees it, an orchestrator does
+not pull a replica that serves.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.cache.breaker import CircuitBreaker
 from app.errors import ErrorCode, code_for
 from app.sagemaker import SageMakerCalls
 
@@ -30,8 +36,10 @@ class Readiness:
         cache_seconds: float,
         timeout: float,
         clock: Callable[[], float] = time.monotonic,
+        cache: CircuitBreaker | None = None,
     ) -> None:
         self._sagemaker = sagemaker
+        self._cache = cache
         self._cache_seconds = cache_seconds
         self._timeout = timeout
         self._clock = clock
@@ -60,5 +68,7 @@ class Readiness:
     async def endpoint(self, request: Request) -> Response:
         problem = await self.problem()
         if problem is None:
+            if self._cache is not None and self._cache.bypassing:
+                return JSONResponse({"status": "degraded", "cache": "bypassed"})
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "unavailable", "code": problem}, status_code=503)

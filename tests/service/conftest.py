@@ -38,11 +38,13 @@ class GraphQLClient:
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, clock: Callable[[], float] = time.time
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
-    """The app (judging freshness by ``clock``) with its lifespan running, and a client over the
-    ASGI transport."""
-    app = create_app(settings, clock)
+    """The app (judging freshness by ``clock``, timing the cache's cool-downs by ``monotonic``)
+    with its lifespan running, and a client over the ASGI transport."""
+    app = create_app(settings, clock, monotonic)
     async with with_lifespan(app) as running:
         transport = httpx.ASGITransport(app=running)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cache.breaker import CircuitBreaker
 from app.cache.codec import PersistedQuery
 from app.cache.redis_store import RedisStore
 from app.cache.stores import KEY_PREFIX
@@ -90,7 +91,7 @@ async def test_a_text_kept_under_another_hash_is_never_run(
     settings = dataclasses.replace(
         TEST_SETTINGS, endpoint_url=endpoint.url, cache="redis", redis_url=redis_url
     )
-    store = RedisStore(redis_url, max_entry_bytes=1 << 20)
+    store = RedisStore(redis_url, 1.0, CircuitBreaker("redis", 3, 5.0), 1 << 20)
     await store.put(f"{KEY_PREFIX}:apq:{HASH}", PersistedQuery("{ __typename }"), 60, 0)
     await store.close()
     async with serving(settings) as (_, client):

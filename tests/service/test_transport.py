@@ -206,8 +206,8 @@ async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
     # uvicorn closes a keep-alive connection after 5 idle seconds. The loop is held meanwhile,
     # as a busy service's loop may be when the close arrives, so the client has not read it
     # when the next calls take the connections (several at once: aiohttp then finds the close
-    # while writing, and reports it differently from a close read after). The idle lifetime is out of the way (60 s), and one attempt
-    # leaves no retry to hide a reused dead connection.
+    # while writing, and reports it differently from a close read after). The idle lifetime is
+    # out of the way (60 s), and one attempt leaves no retry to hide a reused dead connection.
     key = ImageVersionKey("pytorch-training", 3)
     async with connected(endpoint.url, max_attempts=1, pool_idle_seconds=60) as aws:
         await asyncio.gather(*(aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger()) for _ in range(4)))

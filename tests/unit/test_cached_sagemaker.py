@@ -133,3 +133,30 @@ async def test_what_the_store_holds_under_a_key_is_used_only_if_the_operation_gi
     found = await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
     assert found.version == 1
     assert fake.calls["DescribeImageVersion"] == 1
+
+
+async def test_a_kept_answer_is_fresh_for_this_policy_whatever_its_writer_stored() -> None:
+    # Another replica (with a TTL of an hour) or a corrupt entry: what the store says is capped
+    # by this service's own TTL for the class, counted from when the answer was written.
+    fake, clock = in_turn(version(base="fetched")), FakeClock()
+    cache = cached(fake, clock)
+    kept = version(base="kept")
+    await cache.store.put(cache._cache_key(DESCRIBE_IMAGE_VERSION, KEY), kept, 3600, 0)
+    clock.advance(10)
+    ledger = Ledger()
+    assert (await cache.call(DESCRIBE_IMAGE_VERSION, KEY, ledger)).base_image == "kept"
+    assert ledger.fresh_for == pytest.approx(20)
+    clock.advance(20)
+    assert (await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())).base_image == "fetched"
+    assert fake.calls["DescribeImageVersion"] == 1
+
+
+async def test_an_answer_written_by_a_clock_ahead_of_this_one_is_a_miss_while_it_is() -> None:
+    fake, clock = in_turn(version(base="fetched")), FakeClock()
+    ahead = FakeClock(clock.now + 600)
+    cache = CachedSageMaker(fake, MemoryStore(1 << 20, 1 << 16, ahead), POLICY, "test", 1.0, clock)
+    kept = version(base="kept")
+    await cache.store.put(cache._cache_key(DESCRIBE_IMAGE_VERSION, KEY), kept, 30, 0)
+    found = await cache.call(DESCRIBE_IMAGE_VERSION, KEY, Ledger())
+    assert found.base_image == "fetched"
+    assert fake.calls["DescribeImageVersion"] == 1
