@@ -44,13 +44,13 @@ class Running:
     def log(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, pattern: str, timeout: float = 30) -> bool:
-        """Block until a line of the output matches ``pattern``; False when the output ends
-        without one or none comes within ``timeout``."""
+    def wait_for(self, pattern: str, timeout: float = 30, count: int = 1) -> bool:
+        """Block until ``count`` lines of the output match ``pattern``; False when the output
+        ends without them or they do not come within ``timeout``."""
         matching = re.compile(pattern)
 
         def found() -> bool:
-            return any(matching.search(line) for line in self.lines)
+            return sum(1 for line in self.lines if matching.search(line)) >= count
 
         with self.arrivals:
             self.arrivals.wait_for(lambda: self.ended or found(), timeout)

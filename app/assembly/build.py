@@ -21,6 +21,7 @@ from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
+from app.assembly.allocator import return_freed_memory
 from app.assembly.settings import Settings
 from app.cache.build import build_caches
 from app.cache.stores import KEY_PREFIX
@@ -79,6 +80,7 @@ def worker_app() -> Starlette:
     """
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    return_freed_memory()
     try:
         return create_app(settings)
     except Exception as error:

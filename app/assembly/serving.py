@@ -27,6 +27,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from app.assembly.allocator import return_freed_memory
 from app.assembly.build import create_app, with_embedded_endpoint
 from app.assembly.settings import Settings, environment_of
 from app.web.server import ServiceConfig
@@ -38,6 +39,7 @@ FACTORY = "app.assembly.build:worker_app"
 def serve(settings: Settings) -> None:
     """Serve until stopped."""
     raise_file_limit()
+    return_freed_memory()
     sock = _listening_socket(settings)
     # The port bound (a free one for --port 0) is the one the service says it serves on.
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])

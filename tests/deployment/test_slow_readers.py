@@ -112,6 +112,10 @@ def test_a_websocket_client_that_stops_reading_is_dropped(
         sock=client,
         subprotocols=[Subprotocol("graphql-transport-ws")],
         compression=None,
+        # The client library reads in the background into a queue: keep it to one message,
+        # and send no pings, so that this client truly stops reading.
+        max_queue=1,
+        ping_interval=None,
         # The server has gone without a closing handshake: do not wait for one.
         close_timeout=0.1,
     ) as socket_:
