@@ -61,6 +61,7 @@ from app.errors import ErrorCode, extension
 from app.schema.context import RequestContext
 from app.schema.cost import estimate_objects, refusal
 from app.schema.limits import SchemaLimits
+from app.schema.presenter import unknown_operation
 
 VALIDATION_FAILED = extension(ErrorCode.GRAPHQL_VALIDATION_FAILED)
 # Longer than any Float: 1.8e308 written out in full has 309 digits.
@@ -232,13 +233,6 @@ def operation_problem(document: DocumentNode, operation_name: str | None) -> Gra
     if operation_name is not None:
         return unknown_operation(operation_name)
     return _refusal("The document has several operations: say which in operationName.")
-
-
-def unknown_operation(operation_name: str | None) -> GraphQLError:
-    """The document has no operation of that name (or, unnamed, none at all)."""
-    if operation_name is None:
-        return _refusal("The document has no operation to run.")
-    return _refusal(f'Unknown operation named "{operation_name}".')
 
 
 def _refusal(message: str) -> GraphQLError:

@@ -26,6 +26,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from app.errors import ErrorCode, code_for, extension
 from app.sagemaker import (
@@ -82,6 +84,9 @@ def present(error: GraphQLError) -> GraphQLError:
     if error.extensions and error.extensions.get("code"):
         return error
     original = error.original_error
+    refused = _refused_before_execution(original)
+    if refused is not None:
+        return refused
     if _unexpected(error):
         cause = (
             original if original is not None and not isinstance(original, GraphQLError) else error
@@ -99,6 +104,29 @@ def present(error: GraphQLError) -> GraphQLError:
     return GraphQLError(
         _message(original), nodes=error.nodes, path=error.path, extensions=extension(code, **facts)
     )
+
+
+def unknown_operation(operation_name: str | None) -> GraphQLError:
+    """The document has no operation of that name (or, unnamed, none at all)."""
+    if operation_name is None:
+        message = "The document has no operation to run."
+    else:
+        message = f'Unknown operation named "{operation_name}".'
+    return GraphQLError(message, extensions=extension(ErrorCode.GRAPHQL_VALIDATION_FAILED))
+
+
+def _refused_before_execution(original: BaseException | None) -> GraphQLError | None:
+    """What strawberry refuses before it runs anything (an empty query, no operation of the
+    name asked), as a coded error. Over HTTP the endpoint answers these itself; over WebSocket
+    they arrive here."""
+    if isinstance(original, MissingQueryError):
+        return GraphQLError(
+            "The request needs a `query`: a GraphQL document as a string.",
+            extensions=extension(ErrorCode.BAD_REQUEST),
+        )
+    if isinstance(original, CannotGetOperationTypeError):
+        return unknown_operation(original.operation_name)
+    return None
 
 
 def _unexpected(error: GraphQLError) -> bool:

@@ -41,7 +41,7 @@ from app.errors import ErrorCode, Refusal, extension
 from app.ledger import Ledger
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
-from app.schema.documents import unknown_operation
+from app.schema.presenter import unknown_operation
 from app.web import http_caching
 from app.web.persisted_queries import PersistedQueryNotFound, PersistedQueryRefused
 from app.web.services import RequestContexts, services_of

@@ -25,11 +25,15 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.errors import Refusal
 
 log = logging.getLogger("app.web.server")
+
+# Bytes of reason a WebSocket close frame holds (RFC 6455: 125 of payload, 2 of them the code).
+MAX_CLOSE_REASON = 123
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,48 @@ class WriteTimeout(asyncio.Protocol):
 
 
 class GuardedWebSockets(WriteTimeout, WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol, dropping clients that stop reading."""
+    """uvicorn's WebSocket protocol, dropping clients that stop reading, and three fixes to
+    how it meets what clients and the app do (found by tests/fuzz/test_fuzz_websockets.py):
+
+    * a text message that is not UTF-8 closes the socket with 1007 without a traceback in the
+      log (it is the client's error);
+    * a close reason is cut to the 123 bytes a close frame holds (a longer one, such as a
+      syntax error naming a long token, made the frame invalid and dropped the connection);
+    * once the socket is closing, the app's sends are a disconnection and its close is done
+      already, not errors; a refused handshake (a denial response) is a completed one, not a
+      failure to log.
+    """
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+    async def send(self, message: Any) -> None:
+        kind = message["type"]
+        if self.close_sent and kind == "websocket.close":
+            return
+        if self.close_sent and kind == "websocket.send":
+            raise ClientDisconnected()
+        if kind == "websocket.close" and message.get("reason"):
+            message = {**message, "reason": _close_reason(message["reason"])}
+        await super().send(message)
+        if kind == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+
+def _close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame (123 bytes of UTF-8), on a character boundary."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON:
+        return reason
+    return encoded[: MAX_CLOSE_REASON - 3].decode(errors="ignore") + "..."
 
 
 class RequestReadGuard(WriteTimeout, HttpToolsProtocol):

@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+from starlette.websockets import WebSocketDisconnected as ClosedBeforeSend
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -42,9 +45,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
 
-from app.errors import ErrorCode, Refusal
+from app.errors import ErrorCode, Refusal, extension
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.web.graphql_endpoint import decode_json
@@ -99,6 +103,20 @@ def protocol_problem(message: object) -> str | None:
     return problem
 
 
+def _as_headers(params: Mapping[str, object]) -> Headers | None:
+    """A connection_init payload as the headers a credential is read from; None when a name
+    or value is not latin-1, as no header can be (and so no credential is)."""
+    try:
+        return Headers(
+            raw=[
+                (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+                for name, value in params.items()
+            ]
+        )
+    except UnicodeEncodeError:
+        return None
+
+
 def _members_problem(
     value: Mapping[str, object], members: Mapping[str, tuple[type, ...]], what: str
 ) -> str | None:
@@ -128,9 +146,8 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         new one, with the fresh credential its ``connectionParams`` gives."""
         credentials = self.view.credentials
         if credentials is not None and not self.connection_init_received:
-            params = message.get("payload") or {}
-            sent = Headers({name.lower(): str(value) for name, value in params.items()})
-            identity = credentials.identify(sent)
+            sent = _as_headers(message.get("payload") or {})
+            identity = None if sent is None else credentials.identify(sent)
             if identity is None:
                 await self.websocket.close(code=4403, reason="Forbidden")
                 return
@@ -142,6 +159,29 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
     async def _close_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         await self.websocket.close(code=4403, reason="Session expired")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """Strawberry's, with the per-connection limit answered as a coded error (strawberry's
+        own has no code)."""
+        limit = self.view.options.max_per_connection
+        taken = message["id"] in self.operations
+        if self.connection_acknowledged and not taken and len(self.operations) >= limit:
+            full = GraphQLError(
+                f"This connection runs its most operations at once ({limit}); complete one or"
+                " open another connection.",
+                extensions=extension(ErrorCode.TOO_MANY_SUBSCRIPTIONS, maxPerConnection=limit),
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [full.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # An operation that answers after its socket closed (the client left, or the socket
+        # was closed for a protocol error) has nobody to answer: not an error of ours.
+        if not isinstance(error, WebSocketDisconnected | ClosedBeforeSend):
+            await super().handle_task_exception(error)
 
     async def handle_message(self, message: Message) -> None:
         problem = protocol_problem(message)
@@ -179,7 +219,8 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=options.allowed_origins,
-            max_subscriptions_per_connection=options.max_per_connection,
+            # Held by GuardedTransportWS.handle_subscribe, with a coded error.
+            max_subscriptions_per_connection=None,
             connection_init_wait_timeout=timedelta(seconds=options.init_timeout),
         )
         self.options = options

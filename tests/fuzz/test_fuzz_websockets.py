@@ -20,9 +20,8 @@ saved to hypothesis's example database, as in ``test_fuzz``.
 
 No example waits on a timer: each socket completes its endless subscriptions, reads until its
 other operations have ended, then pings, and the pong tells that the server has read every frame
-before it. The defects this fuzz found and app/ has not fixed yet are listed in
-``KNOWN_DEFECTS``, each with its own xfail (strict) test at the end of the module, so that the
-fuzz goes on looking for others.
+before it. Each defect this fuzz found has a test of its own, in its smallest form, at the end
+of the module.
 """
 
 from __future__ import annotations
@@ -104,131 +103,23 @@ class ErrorRecords(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
-        self._logged = threading.Condition()
+        self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
         # The clients' own library runs in this process too; what it logs is not the server's.
         if not record.name.startswith("websockets.client"):
-            with self._logged:
+            with self._lock:
                 self.records.append(record)
-                self._logged.notify_all()
 
     def take(self) -> list[logging.LogRecord]:
-        with self._logged:
+        with self._lock:
             taken, self.records = self.records, []
         return taken
-
-    def wait_for(self, wanted: Callable[[logging.LogRecord], bool]) -> bool:
-        """Whether a record ``wanted`` is logged within ``REQUEST_TIMEOUT_SECONDS``."""
-        with self._logged:
-            return self._logged.wait_for(
-                lambda: any(map(wanted, self.records)), timeout=REQUEST_TIMEOUT_SECONDS
-            )
 
 
 def _shown(record: logging.LogRecord) -> str:
     error = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
     return f"{record.name}: {record.getMessage()}\n{error}".strip()
-
-
-@dataclasses.dataclass(frozen=True)
-class KnownDefect:
-    """An error the server logs for a defect this fuzz found that is not fixed yet. The fuzz
-    lets it pass, so that it goes on looking for others; the defect's own test (xfail, strict)
-    fails once the fix lands, and then its entry here goes too."""
-
-    # The defect's own test.
-    test: str
-    message: str
-    # What the logged exception's text shows.
-    shows: tuple[str, ...] = ()
-    # The server drops the connection without a close frame.
-    drops: bool = False
-
-    def matches(self, record: logging.LogRecord) -> bool:
-        shown = _shown(record)
-        return record.getMessage().startswith(self.message) and all(
-            part in shown for part in self.shows
-        )
-
-
-KNOWN_DEFECTS = (
-    KnownDefect(
-        "test_a_credential_outside_latin_1_is_refused_with_4403",
-        "Exception in ASGI application",
-        ("in handle_connection_init", "UnicodeEncodeError: 'latin-1' codec"),
-        drops=True,
-    ),
-    KnownDefect(
-        "test_a_handshake_refused_for_the_socket_limit_logs_no_error",
-        "ASGI callable returned without completing handshake.",
-    ),
-    KnownDefect(
-        "test_a_text_frame_not_utf8_closes_with_1007_and_logs_no_error",
-        "Invalid UTF-8 sequence received from client.",
-    ),
-    KnownDefect(
-        "test_a_text_frame_not_utf8_closes_with_1007_and_logs_no_error",
-        "Fatal error on transport",
-        ("UnicodeDecodeError: 'utf-8' codec",),
-    ),
-    KnownDefect(
-        "test_a_text_frame_not_utf8_closes_with_1007_and_logs_no_error",
-        "Exception in ASGI application",
-        ("RuntimeError: Unexpected ASGI message", "after sending 'websocket.close'"),
-        drops=True,
-    ),
-    KnownDefect(
-        "test_an_operation_strawberry_cannot_prepare_gets_a_coded_error",
-        "{'event': 'unexpected_error'",
-        ("CannotGetOperationTypeError",),
-    ),
-    KnownDefect(
-        "test_an_operation_strawberry_cannot_prepare_gets_a_coded_error",
-        "{'event': 'unexpected_error'",
-        ("MissingQueryError",),
-    ),
-    KnownDefect(
-        "test_a_long_id_used_twice_closes_with_4409",
-        "Exception in ASGI application",
-        ("in handle_subscribe", "ProtocolError: control frame too long"),
-        drops=True,
-    ),
-    KnownDefect(
-        # No test of its own, as it is a race: when the handler (or uvicorn) closes a socket
-        # while an operation runs, the operation may send its result before the client's
-        # close reply ends the handler, which cancels it; starlette (or uvicorn) raises, and
-        # strawberry's run_operation logs the exception.
-        "(a race) an operation sends on a socket already closed",
-        "Exception in worker task",
-        ('WebSocketDisconnected: Cannot call "send" once a close message has been sent.',),
-    ),
-    KnownDefect(
-        "(a race) an operation sends on a socket already closed",
-        "Exception in worker task",
-        (
-            "RuntimeError: Unexpected ASGI message 'websocket.send'",
-            "after sending 'websocket.close'",
-        ),
-    ),
-)
-# strawberry's error for a subscribe beyond SMGQL_MAX_SUBSCRIPTIONS_PER_CONNECTION, which has
-# no extensions.code (its test: test_the_per_connection_limit_error_is_coded).
-UNCODED_LIMIT_ERROR = {"message": "Subscription limit reached"}
-
-
-def drops(record: logging.LogRecord) -> bool:
-    """Whether ``record`` tells of a known defect that drops the connection."""
-    return any(defect.drops and defect.matches(record) for defect in KNOWN_DEFECTS)
-
-
-def unexplained(records: list[logging.LogRecord]) -> list[str]:
-    """The records no known defect explains, shown with their tracebacks."""
-    return [
-        _shown(record)
-        for record in records
-        if not any(defect.matches(record) for defect in KNOWN_DEFECTS)
-    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -669,7 +560,7 @@ class Client:
             assert isinstance(payload, dict), f"next without a payload: {shown}"
             assert payload.keys() & {"data", "errors"}, f"neither data nor errors: {shown}"
             self._check_errors(payload.get("errors", []), shown)
-        if kind == "error" and body.get("payload") != [UNCODED_LIMIT_ERROR]:
+        if kind == "error":
             assert body.get("payload"), f"error without errors: {shown}"
             self._check_errors(body["payload"], shown)
 
@@ -740,36 +631,18 @@ def test_frame_sequences_over_websockets(
         for client in clients.values():
             client.finish()
     records = live_service.logged()
-    dropped = any(client.dropped and not client.oversized for client in clients.values())
-    if dropped and not any(map(drops, records)):
-        # The server logs why it dropped a connection as it drops it, on its own loop.
-        assert live_service.errors.wait_for(drops), "a connection dropped without a close frame"
-        records += live_service.errors.take()
-    errors = unexplained(records)
-    assert not errors, "the server logged errors:\n" + "\n".join(errors)
-    explained = {
-        record.msg["errorId"]
-        for record in records
-        if isinstance(record.msg, dict) and any(defect.matches(record) for defect in KNOWN_DEFECTS)
-    }
+    assert not records, "the server logged errors:\n" + "\n".join(map(_shown, records))
     for client in clients.values():
-        for error_id in client.internal_errors:
-            assert error_id in explained, f"INTERNAL_SERVER_ERROR {error_id}"
+        assert not client.dropped or client.oversized, "a connection dropped without a close frame"
+        assert not client.internal_errors, f"INTERNAL_SERVER_ERROR {client.internal_errors}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Defects the fuzz found, each in its smallest form. Each is xfail (strict) until app/ fixes it;
-# then remove the mark, and its entries in KNOWN_DEFECTS (or UNCODED_LIMIT_ERROR).
+# Defects the fuzz found, each in its smallest form.
 
 INIT = _message(type="connection_init", payload={"X-API-Key": API_KEY})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GuardedTransportWS.handle_connection_init builds starlette Headers from the payload,"
-    " which encodes names and values as latin-1: UnicodeEncodeError escapes the app, uvicorn"
-    ' logs "Exception in ASGI application" and drops the connection without a close frame',
-)
 def test_a_credential_outside_latin_1_is_refused_with_4403(live_service: LiveService) -> None:
     with ExitStack() as sockets:
         client = converse(
@@ -779,12 +652,6 @@ def test_a_credential_outside_latin_1_is_refused_with_4403(live_service: LiveSer
     assert (client.close, logged) == ((4403, "Forbidden"), [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SubscriptionSocket refuses a socket beyond SMGQL_MAX_WEBSOCKETS with ASGI's denial"
-    " response; uvicorn's websockets-sansio implementation (ws='auto') sends the 503 but then"
-    ' logs "ASGI callable returned without completing handshake." at ERROR',
-)
 def test_a_handshake_refused_for_the_socket_limit_logs_no_error(
     live_service: LiveService,
 ) -> None:
@@ -797,14 +664,6 @@ def test_a_handshake_refused_for_the_socket_limit_logs_no_error(
     assert logged == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn's websockets-sansio implementation (ws='auto') closes with 1007 but logs the"
-    ' UnicodeDecodeError\'s traceback at ERROR ("Invalid UTF-8 sequence received from client.");'
-    " after an acknowledged init, the app's next send also raises RuntimeError (Unexpected ASGI"
-    " message 'websocket.send', after sending 'websocket.close'), logged as \"Exception in ASGI"
-    ' application"',
-)
 @pytest.mark.parametrize("before", [[], [INIT]], ids=["alone", "after-init"])
 def test_a_text_frame_not_utf8_closes_with_1007_and_logs_no_error(
     live_service: LiveService, before: list[Frame]
@@ -815,11 +674,6 @@ def test_a_text_frame_not_utf8_closes_with_1007_and_logs_no_error(
     assert (client.close, logged) == ((1007, ""), [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="strawberry answers a subscribe beyond SMGQL_MAX_SUBSCRIPTIONS_PER_CONNECTION with"
-    ' {"message": "Subscription limit reached"} and no extensions.code',
-)
 def test_the_per_connection_limit_error_is_coded(live_service: LiveService) -> None:
     follow = {"query": SUBSCRIPTION, "variables": ENDLESS[0]}
     subscribes = [
@@ -833,13 +687,6 @@ def test_the_per_connection_limit_error_is_coded(live_service: LiveService) -> N
     assert refused["payload"][0].get("extensions", {}).get("code") == "TOO_MANY_SUBSCRIPTIONS"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="strawberry fails to prepare these operations (CannotGetOperationTypeError for an"
-    " operationName no operation has, MissingQueryError for an empty query), and the"
-    " presenter (app/schema/presenter.py) takes its error for an unexpected one: the client"
-    " gets INTERNAL_SERVER_ERROR and the log an unexpected_error with a traceback",
-)
 @pytest.mark.parametrize(
     "payload",
     [{"query": "{ __typename }", "operationName": "Other"}, {"query": ""}],
@@ -855,14 +702,6 @@ def test_an_operation_strawberry_cannot_prepare_gets_a_coded_error(
     assert (client.internal_errors, logged) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="strawberry closes a socket whose subscribe reuses a running id with the reason"
-    ' "Subscriber for <id> already exists", which for an id over ~95 bytes passes the 123 bytes'
-    " a close frame's reason may hold: websockets raises ProtocolError (control frame too"
-    ' long), uvicorn logs "Exception in ASGI application" and the connection drops without a'
-    " close frame",
-)
 def test_a_long_id_used_twice_closes_with_4409(live_service: LiveService) -> None:
     follow = {"query": SUBSCRIPTION, "variables": ENDLESS[0]}
     subscribe = dataclasses.replace(
