@@ -10,21 +10,18 @@ waits for the service's log record of each drop.
 from __future__ import annotations
 
 import hashlib
-import json
-import socket
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
-from websockets.typing import Subprotocol
 
 from app.local_sagemaker import BackgroundEndpoint
 from tests.conftest import free_port, running_command
 from tests.processes import Running
+from tests.readers import websocket_that_stops_reading
 
 MIB = 1024 * 1024
 CACHE_BYTES = 64 * MIB
@@ -92,32 +89,6 @@ def service(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, Running]]:
         yield f"http://127.0.0.1:{port}", running
 
 
-@contextmanager
-def _reader_that_stops(url: str) -> Iterator[None]:
-    """A WebSocket client that asks for 20 large answers and reads none of them."""
-    client = socket.socket()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
-    with connect(
-        url.replace("http://", "ws://") + "/graphql",
-        sock=client,
-        subprotocols=[Subprotocol("graphql-transport-ws")],
-        compression=None,
-        # The client library reads in the background into a queue: keep it to one message,
-        # and send no pings, so that this client truly stops reading.
-        max_queue=1,
-        ping_interval=None,
-        close_timeout=0.1,
-    ) as socket_:
-        socket_.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
-        for id_ in range(20):
-            query = _objects_query(10, f"w{id_}_", EVERY_FIELD)
-            payload = {"query": query, "variables": {"refs": REFS}}
-            socket_.send(json.dumps({"id": str(id_), "type": "subscribe", "payload": payload}))
-        yield
-
-
 # About 3 minutes on 2 cores, most of it graphql-core lexing 500 MB of persisted queries.
 @pytest.mark.timeout(600)
 def test_what_clients_send_and_leave_unread_stays_within_the_budgets(
@@ -150,8 +121,13 @@ def test_what_clients_send_and_leave_unread_stays_within_the_budgets(
 
         # Three WebSocket clients that ask for 20 answers of 1,000 objects and read none.
         with ExitStack() as readers:
+            address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            payloads = [
+                {"query": _objects_query(10, f"w{n}_", EVERY_FIELD), "variables": {"refs": REFS}}
+                for n in range(20)
+            ]
             for _ in range(3):
-                readers.enter_context(_reader_that_stops(url))
+                readers.enter_context(websocket_that_stops_reading(address, payloads))
             assert running.wait_for("client_stopped_reading", timeout=120, count=3)
         highest = peak.stop()
         assert http.get("/healthz").status_code == 200

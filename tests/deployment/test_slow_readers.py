@@ -2,15 +2,14 @@
 stayed full for the write timeout, over HTTP and over WebSocket, and goes on serving others.
 
 Kernel buffers on loopback hold megabytes, which would hide a client that does not read: the
-server's listening socket and the clients' sockets are given small buffers, so that the server's
-write buffer fills after a few kilobytes. Each test waits for the server's own log record of
-the drop (a real timer, WRITE_TIMEOUT), then reads what it was sent.
+server's listening socket and the clients' sockets (``tests.readers``) are given small buffers,
+so that the server's write buffer fills after a few kilobytes. Each test waits for the server's
+own log record of the drop (a real timer, WRITE_TIMEOUT), then reads what it was sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import socket
 import threading
@@ -18,18 +17,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from websockets.sync.client import connect
-from websockets.typing import Subprotocol
 
 from app.assembly.build import create_app
 from app.graphiql import ASSETS, HERE
 from app.local_sagemaker import BackgroundEndpoint
 from app.server_thread import ServerThread
 from app.web.server import ServiceConfig
+from tests.readers import SMALL_BUFFER, socket_that_stops_reading, websocket_that_stops_reading
 from tests.service.conftest import TEST_SETTINGS
 
 WRITE_TIMEOUT = 0.5
-SMALL_BUFFER = 4096
 # An introspection answer of about 40 KB; a socket is sent many.
 LARGE_QUERY = "{ __schema { types { name description fields { name description } } } }"
 
@@ -73,13 +70,6 @@ def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
     listener.close()
 
 
-def _reader_that_stops(address: tuple[str, int]) -> socket.socket:
-    client = socket.socket()
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-    client.connect(address)
-    return client
-
-
 def _read_to_the_end(client: socket.socket) -> int:
     """Bytes the server sent before it ended the connection (by a reset or a close)."""
     client.settimeout(10)
@@ -94,7 +84,7 @@ def _read_to_the_end(client: socket.socket) -> int:
 
 def test_an_http_client_that_stops_reading_is_dropped(live: tuple[str, int], drops: Drops) -> None:
     size = (HERE / "node_modules" / ASSETS["graphiql.min.js"]).stat().st_size
-    with _reader_that_stops(live) as client:
+    with socket_that_stops_reading(live) as client:
         client.sendall(b"GET /graphiql/graphiql.min.js HTTP/1.1\r\nHost: x\r\n\r\n")
         assert drops.dropped.wait(timeout=30)
         assert _read_to_the_end(client) < size
@@ -105,25 +95,9 @@ def test_an_http_client_that_stops_reading_is_dropped(live: tuple[str, int], dro
 def test_a_websocket_client_that_stops_reading_is_dropped(
     live: tuple[str, int], drops: Drops
 ) -> None:
-    host, port = live
-    client = _reader_that_stops(live)
-    with connect(
-        f"ws://{host}:{port}/graphql",
-        sock=client,
-        subprotocols=[Subprotocol("graphql-transport-ws")],
-        compression=None,
-        # The client library reads in the background into a queue: keep it to one message,
-        # and send no pings, so that this client truly stops reading.
-        max_queue=1,
-        ping_interval=None,
-        # The server has gone without a closing handshake: do not wait for one.
-        close_timeout=0.1,
-    ) as socket_:
-        socket_.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(socket_.recv(timeout=10)) == {"type": "connection_ack"}
-        for id_ in range(20):
-            subscribe = {"id": str(id_), "type": "subscribe", "payload": {"query": LARGE_QUERY}}
-            socket_.send(json.dumps(subscribe))
+    payloads = [{"query": LARGE_QUERY}] * 20
+    with websocket_that_stops_reading(live, payloads):
         # Read nothing until the server has given up on this client.
         assert drops.dropped.wait(timeout=30)
+    host, port = live
     assert httpx.get(f"http://{host}:{port}/healthz").status_code == 200
