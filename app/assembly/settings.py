@@ -338,8 +338,8 @@ class Settings:
         "SMGQL_MAX_RESPONSE_BYTES",
         1024 * 1024,
         _number(int, 1024, 1024 * 1024 * 1024),
-        "Largest `/graphql` response body; a larger answer is replaced by one"
-        " `RESPONSE_TOO_LARGE` error.",
+        "Largest `/graphql` response body or WebSocket result; a larger answer is replaced by"
+        " one `RESPONSE_TOO_LARGE` error.",
     )
     request_timeout: float = setting(
         "SMGQL_REQUEST_TIMEOUT",
@@ -663,6 +663,7 @@ class Settings:
             init_timeout=self.request_read_timeout,
             idle_timeout=self.websocket_idle_timeout,
             max_connections=self.max_websockets,
+            max_response_bytes=self.max_response_bytes,
         )
         return WebOptions(
             endpoint=endpoint,

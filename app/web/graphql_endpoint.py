@@ -225,14 +225,20 @@ def _too_large(size: int, max_bytes: int, result: ExecutionResult) -> ExecutionR
     """The answer instead of one over ``SMGQL_MAX_RESPONSE_BYTES``. The object and error budgets
     bound what an operation costs; this bounds what it sends (5,000 objects of every field are
     3 MB): like the object budget's refusal, it has no data."""
-    error = GraphQLError(
+    return ExecutionResult(
+        data=None, errors=[response_too_large(size, max_bytes)], extensions=result.extensions
+    )
+
+
+def response_too_large(size: int, max_bytes: int) -> GraphQLError:
+    """The one error of an answer of ``size`` bytes, over the limit of ``max_bytes``."""
+    return GraphQLError(
         f"The response would be {size} bytes; the limit is {max_bytes}. Ask for fewer fields, "
         "smaller pages (`first`) or fewer refs, and page through the rest.",
         extensions=extension(
             ErrorCode.RESPONSE_TOO_LARGE, responseBytes=size, maxResponseBytes=max_bytes
         ),
     )
-    return ExecutionResult(data=None, errors=[error], extensions=result.extensions)
 
 
 def graphql_response(result: ExecutionResult, media_type: str) -> Response:

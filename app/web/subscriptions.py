@@ -12,6 +12,7 @@ A WebSocket is held to what an HTTP request is held to, and more, since it lives
 
 * each operation gets a context of its own (``SubgraphSchema.stream``): its own loaders and
   deadline, never the connection's;
+* a result larger than HTTP's response limit is sent as one RESPONSE_TOO_LARGE error;
 * a message that is not the protocol's (not an object, a ``subscribe`` without a string query,
   variables that are not an object) closes the socket with 4400, as the protocol says, and its
   JSON is read as strictly as a request body;
@@ -51,7 +52,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from app.errors import ErrorCode, Refusal, extension
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
-from app.web.graphql_endpoint import decode_json
+from app.web.graphql_endpoint import decode_json, response_too_large
 from app.web.services import RequestContexts
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class SubscriptionOptions:
     idle_timeout: float
     # Most WebSockets a process holds at once.
     max_connections: int
+    # Largest result message; a larger one is replaced by one RESPONSE_TOO_LARGE error.
+    max_response_bytes: int
 
 
 # What each message type of graphql-transport-ws may carry beside "type": its members, and
@@ -247,6 +250,18 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             await super().__call__(scope, receive, send)
         finally:
             self._open -= 1
+
+    def encode_json(self, data: object) -> str:
+        """A message as JSON; an operation's result over the response byte limit (HTTP's) is
+        sent as one RESPONSE_TOO_LARGE error instead. Strawberry's JSON is ASCII: its length is
+        its size in bytes."""
+        text = json.dumps(data, separators=(",", ":"))
+        limit = self.options.max_response_bytes
+        if len(text) <= limit or not isinstance(data, dict) or data.get("type") != "next":
+            return text
+        too_large = response_too_large(len(text), limit)
+        payload = {"data": None, "errors": [too_large.formatted]}
+        return json.dumps({"id": data["id"], "type": "next", "payload": payload})
 
     def decode_json(self, data: str | bytes) -> object:
         """A message's JSON, read as strictly as a request body's; what a request body would be

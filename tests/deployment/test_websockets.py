@@ -199,3 +199,16 @@ def test_a_session_ends_when_its_jwt_expires(settings: Settings, tmp_path: Path)
             assert _close_code(socket_) == (4403, "Session expired")
             lasted = time.monotonic() - opened
     assert SESSION_LEFT * 0.5 <= lasted <= SESSION_LEFT + 5
+
+
+def test_a_result_over_the_response_limit_is_one_error(settings: Settings) -> None:
+    # The HTTP limit holds over WebSocket too: a larger result is not sent.
+    limited = dataclasses.replace(settings, max_response_bytes=2048)
+    with _serving(limited) as url, _open(url) as socket_:
+        small = _run(socket_, "1", QUERY)
+        large = _run(socket_, "2", "{ __schema { types { name description } } }")
+    assert small == {"data": {"imageVersion": {"version": 1}}}
+    assert large["data"] is None
+    [error] = large["errors"]
+    assert error["extensions"]["code"] == "RESPONSE_TOO_LARGE"
+    assert error["extensions"]["responseBytes"] > 2048
