@@ -89,8 +89,9 @@ class RedisStore:
         self.breaker = breaker
         self.clock = clock
         self.unlock_script = self.redis.register_script(_UNLOCK)
-        # Lock key -> token of the locks this process may still hold, and their release.
-        self.unreleased: dict[str, str] = {}
+        # (lock key, token) of the locks this process may still hold, and their release: one
+        # key may have several, when attempts that outran the time box landed one after another.
+        self.unreleased: set[tuple[str, str]] = set()
         self.releasing: asyncio.Task[None] | None = None
         # Calls their callers gave up on, still waiting for Redis's verdict.
         self.attempts: set[asyncio.Future[Any]] = set()
@@ -167,14 +168,14 @@ class RedisStore:
 
     def _remember(self, lock_key: str, token: str) -> None:
         if len(self.unreleased) < MAX_UNRELEASED:
-            self.unreleased[lock_key] = token
+            self.unreleased.add((lock_key, token))
 
     async def _release_unreleased(self) -> None:
         """The remembered locks released, one call each, until Redis is bypassed again."""
         while self.unreleased:
-            lock_key, token = self.unreleased.popitem()
+            lock_key, token = self.unreleased.pop()
             if not await self._release(lock_key, token):
-                self.unreleased.setdefault(lock_key, token)
+                self.unreleased.add((lock_key, token))
                 return
 
     async def _call(
