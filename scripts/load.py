@@ -30,6 +30,7 @@ interrupted.
     .venv/bin/python scripts/load.py [--clients 64] [--seconds 60] [--latency-ms 20]
     .venv/bin/python scripts/load.py --soak [--seconds 300]
     .venv/bin/python scripts/load.py --redis [--stall-redis-at 20 --stall-for 20]
+    .venv/bin/python scripts/load.py --idle-gaps 6 [--idle-every 15]
     .venv/bin/python scripts/load.py --url http://127.0.0.1:8000 [--pid PID]
 
 With ``--redis`` the service keeps its cache in a Redis started here too (``redis-server`` on the
@@ -37,6 +38,16 @@ PATH, on loopback, saving nothing). ``--stall-redis-at T --stall-for D`` then st
 for D seconds, T seconds into the load (``DEBUG SLEEP D`` on a connection of its own), asks
 ``/readyz`` in the middle of the stall, and reports req/s, latency and unexpected answers before,
 during and after it: the service must keep answering, from SageMaker, while Redis sleeps.
+
+``--idle-gaps D`` makes every client pause at the same time for D seconds after each
+``--idle-every`` seconds of load (each gap starts once the requests in flight are answered).
+Longer than the upstream's keep-alive (the local endpoint's uvicorn drops a connection idle for
+5 s), a gap leaves the service's pooled connections to SageMaker idle until the upstream closes
+them, which is when a pool that reuses them anyway answers the first requests after the gap with
+errors. Each client closes its own connection as it pauses, as a client with a shorter idle
+lifetime than the service's keep-alive would, so that what the gap exposes is the service's side
+only. The gaps are left out of req/s (overall, per query, per stall phase and in the progress
+lines); the report says how many there were and how long they lasted.
 
 With ``--url`` it drives a service that is already running (it expects a catalog with at least
 one image with versions, such as the demo one); ``--latency-ms`` then does not apply, and the
@@ -692,6 +703,39 @@ class Stall:
 
 
 @dataclasses.dataclass
+class Gaps:
+    """``--idle-gaps``: the gate the clients pass before each request (closed during a gap), the
+    requests in flight (a gap starts once they are answered), and the gaps so far as (start, end)
+    seconds into the load, the end None while one lasts."""
+
+    open: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    drained: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    spans: list[tuple[float, float | None]] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.open.set()
+
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        """Around one request: counted in flight until it is answered (or fails)."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.drained.set()
+
+    def idle_within(self, start: float, end: float) -> float:
+        """Seconds of gaps between ``start`` and ``end`` (seconds into the load)."""
+        return sum(
+            max(0.0, min(end, stop if stop is not None else end) - max(start, began))
+            for began, stop in self.spans
+        )
+
+
+@dataclasses.dataclass
 class Run:
     target: Target
     args: argparse.Namespace
@@ -705,15 +749,25 @@ class Run:
     rss_before: int | None = None
     timeline: Timeline = dataclasses.field(default_factory=Timeline)
     stall: Stall | None = None
+    gaps: Gaps | None = None
+
+    def busy_seconds(self, start: float, end: float) -> float:
+        """Seconds of load between ``start`` and ``end``: the idle gaps left out of req/s."""
+        idle = self.gaps.idle_within(start, end) if self.gaps is not None else 0.0
+        return max(end - start - idle, 1e-9)
 
 
 async def client(run: Run, mix: Mix, index: int) -> None:
     rng = random.Random(index)
     connection = Connection(run.target.host, run.target.port, run.args.timeout)
     cursor: str | None = None
-    stats = run.stats
+    stats, gaps = run.stats, run.gaps
     try:
         while not run.stop.is_set():
+            if gaps is not None and not gaps.open.is_set():
+                connection.close()
+                await gaps.open.wait()
+                continue
             kind = rng.choices(mix.kinds, mix.weights)[0]
             if kind == KIND_IMAGES:
                 call = images_call(mix.catalog, cursor)
@@ -722,7 +776,8 @@ async def client(run: Run, mix: Mix, index: int) -> None:
             started = time.perf_counter()
             unexpected = stats.unexpected
             try:
-                status, payload = await connection.request("POST", "/graphql", call.body)
+                with gaps.sending() if gaps is not None else contextlib.nullcontext():
+                    status, payload = await connection.request("POST", "/graphql", call.body)
             except TransportError as error:
                 stats.transport_error(call, error)
                 run.timeline.note(run, None, stats.unexpected - unexpected)
@@ -759,7 +814,8 @@ async def progress(run: Run) -> None:
         await asyncio.sleep(PROGRESS_SECONDS)
         elapsed = time.monotonic() - run.started
         requests = run.stats.requests
-        line = f"[{elapsed:6.1f}s] {requests} requests, {requests / elapsed:.1f} req/s"
+        rate = requests / run.busy_seconds(0.0, elapsed)
+        line = f"[{elapsed:6.1f}s] {requests} requests, {rate:.1f} req/s"
         line += f", {run.stats.unexpected} unexpected"
         if run.target.pid is not None:
             line += f", service RSS {mib(rss_bytes(run.target.pid))}"
@@ -788,6 +844,24 @@ async def stall_redis(run: Run, stall: Stall) -> None:
         print(f"[{stall.ended:6.1f}s] Redis awake: {reply!r}", file=sys.stderr, flush=True)
     finally:
         writer.close()
+
+
+async def idle_gaps(run: Run, gaps: Gaps) -> None:
+    """``--idle-gaps``: after each ``--idle-every`` seconds of load, close the gate, wait for the
+    requests in flight, and keep the service idle for ``--idle-gaps`` seconds."""
+    args = run.args
+    while True:
+        await asyncio.sleep(args.idle_every)
+        gaps.open.clear()
+        gaps.drained.clear()
+        if gaps.in_flight:
+            await gaps.drained.wait()
+        began = time.monotonic() - run.started
+        gaps.spans.append((began, None))
+        print(f"[{began:6.1f}s] idle for {args.idle_gaps:g} s", file=sys.stderr, flush=True)
+        await asyncio.sleep(args.idle_gaps)
+        gaps.spans[-1] = (began, time.monotonic() - run.started)
+        gaps.open.set()
 
 
 def install_signals(run: Run, main_task: asyncio.Task[Any]) -> None:
@@ -833,11 +907,16 @@ async def drive(run: Run) -> tuple[float, dict[str, float | None]]:
     if args.stall_redis_at is not None:
         run.stall = Stall()
         helpers.append(asyncio.create_task(stall_redis(run, run.stall)))
+    if args.idle_gaps is not None:
+        run.gaps = Gaps()
+        helpers.append(asyncio.create_task(idle_gaps(run, run.gaps)))
     clients = [asyncio.create_task(client(run, mix, i)) for i in range(args.clients)]
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.stop.wait(), args.seconds)
         run.stop.set()
+        if run.gaps is not None:  # the clients waiting out a gap see the stop
+            run.gaps.open.set()
         await asyncio.gather(*clients)
     finally:
         for task in [*clients, *helpers]:
@@ -866,6 +945,12 @@ def report(run: Run, elapsed: float, cpu: dict[str, float | None]) -> None:
         f"{mode}: {args.clients} clients, {elapsed:.1f} s{latency}, service {where}"
         + (" (interrupted)" if run.interrupted else "")
     )
+    busy = run.busy_seconds(0.0, elapsed)
+    if run.gaps is not None:
+        out.append(
+            f"idle gaps: {len(run.gaps.spans)}, {elapsed - busy:.1f} s in all, left out of req/s"
+            f" ({busy:.1f} s of load)"
+        )
     out.append(
         f"{'query':<15}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}"
         f"{'p99 ms':>9}{'max ms':>9}"
@@ -880,7 +965,7 @@ def report(run: Run, elapsed: float, cpu: dict[str, float | None]) -> None:
             continue
         cells = [percentile(ordered, p) * 1000 for p in (0.5, 0.9, 0.99)] + [ordered[-1] * 1000]
         out.append(
-            f"{name:<15}{len(ordered):>10}{len(ordered) / elapsed:>9.1f}"
+            f"{name:<15}{len(ordered):>10}{len(ordered) / busy:>9.1f}"
             + "".join(f"{cell:>9.1f}" for cell in cells)
         )
 
@@ -946,9 +1031,10 @@ def stall_report(run: Run, elapsed: float) -> list[str]:
     assert stall is not None
     if stall.began is None or stall.ended is None:
         return ["Redis stall: did not happen within the load"]
+    seconds = "busy s" if run.gaps is not None else "seconds"
     out = [
         f"Redis stalled {stall.began:.1f}-{stall.ended:.1f} s; /readyz midway: {stall.readyz}",
-        f"{'phase':<15}{'seconds':>10}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'phase':<15}{seconds:>10}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'max ms':>9}{'unexp.':>8}",
     ]
     timeline = run.timeline
@@ -962,7 +1048,7 @@ def stall_report(run: Run, elapsed: float) -> list[str]:
             timeline.seconds[i] for i in picked if not math.isnan(timeline.seconds[i])
         )
         unexpected = sum(timeline.unexpected[i] for i in picked)
-        span = max(end - start, 1e-9)
+        span = run.busy_seconds(start, end)
         cells = (
             [percentile(answered, p) * 1000 for p in (0.5, 0.99)] + [answered[-1] * 1000]
             if answered
@@ -1085,6 +1171,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--stall-for", type=float, default=20.0, metavar="SECONDS", help="how long the stall lasts"
     )
+    parser.add_argument(
+        "--idle-gaps",
+        type=float,
+        metavar="SECONDS",
+        help="pause all clients this long now and then (longer than the upstream's keep-alive)",
+    )
+    parser.add_argument(
+        "--idle-every",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="with --idle-gaps: seconds of load between two gaps",
+    )
     args = parser.parse_args()
     if args.seconds is None:
         args.seconds = 300.0 if args.soak else 60.0
@@ -1098,6 +1197,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--stall-redis-at goes with --redis, and is not negative")
     if args.stall_for <= 0:
         parser.error("--stall-for must be positive")
+    if (args.idle_gaps is not None and args.idle_gaps <= 0) or args.idle_every <= 0:
+        parser.error("--idle-gaps and --idle-every must be positive")
     if args.pid is not None and rss_bytes(args.pid) is None:
         parser.error(f"no process {args.pid} to measure")
     return args
