@@ -5,7 +5,8 @@ serving large blocks from their own mappings each time it frees one: after a bur
 answers (a client that stops reading, a 5,000-object response), a process keeps their peak as
 resident memory for good. A fixed threshold keeps large blocks in mappings of their own, which
 go back to the system when freed, and a low trim threshold returns the heap's free top.
-Measured by tests/deployment/test_memory.py (growth over the process's start): without this,
+Measured by tests/deployment/test_memory.py (growth over the process's start), before a
+connection's answers were taken in turns (``app.web.subscriptions``): without this,
 +119 MiB after the cached responses and persisted queries (budgets: 80 MiB), a peak of +211 MiB
 with three clients not reading, and +210 MiB still after they were dropped; with it, +78, +168
 and +146 MiB.

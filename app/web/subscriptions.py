@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -42,6 +42,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -73,6 +74,9 @@ class SubscriptionOptions:
     # Largest result message; a larger one is replaced by one RESPONSE_TOO_LARGE error.
     max_response_bytes: int
 
+
+# Queries and mutations of one connection that run at once (GuardedTransportWS.run_operation).
+ANSWERS_AT_ONCE = 2
 
 # What each message type of graphql-transport-ws may carry beside "type": its members, and
 # the JSON types each may have (None: the member may be absent or null).
@@ -106,6 +110,17 @@ def protocol_problem(message: object) -> str | None:
     return problem
 
 
+def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    """Whether ``query`` runs a subscription; False for what does not parse within the
+    schema's token limit (the schema will refuse it, as any other request)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
 def _as_headers(params: Mapping[str, object]) -> Headers | None:
     """A connection_init payload as the headers a credential is read from; None when a name
     or value is not latin-1, as no header can be (and so no credential is)."""
@@ -136,6 +151,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
     view: SubscriptionSocket
 
     async def handle(self) -> None:
+        self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
         self._watches = [asyncio.create_task(self._close_when_idle())]
         try:
             await super().handle()
@@ -179,6 +195,18 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
             )
             return
         await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
+        """Run a query or mutation only while fewer than ANSWERS_AT_ONCE of this connection's
+        are running: each holds its whole answer until the client has read it, so a client
+        that sends twenty and reads none would otherwise hold twenty answers. A subscription
+        runs at once: it holds little while it waits for events."""
+        max_tokens = self.view.max_tokens
+        if _is_subscription(operation.query, operation.operation_name, max_tokens):
+            await super().run_operation(operation)
+            return
+        async with self._answering:
+            await super().run_operation(operation)
 
     async def handle_task_exception(self, error: Exception) -> None:
         # An operation that answers after its socket closed (the client left, or the socket
@@ -228,6 +256,7 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
         )
         self.options = options
         self.credentials = credentials
+        self.max_tokens = schema.limits.max_tokens
         self._contexts = contexts
         self._open = 0
 

@@ -141,8 +141,10 @@ def test_what_clients_send_and_leave_unread_stays_within_the_budgets(
     }
     print({name: f"{value / MIB:.0f} MiB" for name, value in report.items()})
     assert highest <= ceiling, report
-    # What the dropped clients' answers held goes back to the system (app.assembly.allocator).
-    assert after_readers <= highest - 8 * MIB, report
+    # What the dropped clients' answers held goes back to the system (app.assembly.allocator):
+    # at least half of what they added, give or take a few MiB of the allocator's own.
+    added = highest - after_requests
+    assert after_readers - after_requests <= max(added / 2, 4 * MIB), report
 
 
 def _sha256(text: str) -> str:
