@@ -36,6 +36,13 @@ Backend = Literal["local", "aws"]
 
 MIB = 1024 * 1024
 
+# Variables that were settings once: set, they fail the start (ignored, they would leave an
+# operator believing a bound holds that no longer does).
+RETIRED = {
+    "SMGQL_CACHE_MAX_ENTRIES": "retired: the in-process cache is bounded in bytes now; set"
+    " SMGQL_CACHE_MAX_BYTES",
+}
+
 
 class SettingsError(ValueError):
     """One or more settings are invalid; the message lists each with its variable."""
@@ -593,6 +600,7 @@ class Settings:
                 problems.append(f"{variable.name}={raw!r}: {error}")
         if values.get("cache") == "redis" and not values.get("redis_url"):
             problems.append("SMGQL_CACHE=redis needs SMGQL_REDIS_URL")
+        problems += [f"{name} is {why}" for name, why in RETIRED.items() if name in env]
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(**values)

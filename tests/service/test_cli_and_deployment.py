@@ -87,6 +87,8 @@ def test_settings_parse_and_fall_back_to_aws_variables() -> None:
         {"SMGQL_ENDPOINT_URL": "localhost:8001"},
         {"SMGQL_RETRY_MODE": "sometimes"},
         {"SMGQL_READ_TIMEOUT": "0"},
+        # Retired: set, it would leave an operator believing in a bound that is gone.
+        {"SMGQL_CACHE_MAX_ENTRIES": "10000"},
     ):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
