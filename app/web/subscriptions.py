@@ -18,6 +18,9 @@ A WebSocket is held to what an HTTP request is held to, and more, since it lives
   JSON is read as strictly as a request body;
 * a connection that runs no operation for ``idle_timeout`` seconds is closed (1000): a socket
   that only waits holds a connection slot, and a thousand of them would take every slot;
+* a connection runs at most ANSWERS_AT_ONCE of its queries at once: each holds its answer
+  until the client reads it;
+* a JWT-authenticated session is closed (4403) when its token expires;
 * a process holds at most ``max_connections`` WebSockets: beyond, the handshake is answered 503,
   so that sockets can never take the slots HTTP requests and the health probes need.
 """
