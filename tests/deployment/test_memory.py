@@ -86,6 +86,9 @@ def service(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, Running]]:
         "SMGQL_CACHE_MAX_BYTES": str(CACHE_BYTES),
         "SMGQL_PERSISTED_QUERIES_MAX_BYTES": str(PERSISTED_BYTES),
         "SMGQL_WRITE_TIMEOUT": str(WRITE_TIMEOUT),
+        # Not measured for coverage (pyproject's patch = subprocess): tracing would add its
+        # own memory and time to what this test measures.
+        "COVERAGE_PROCESS_CONFIG": "",
     }
     with running_command(["serve", "--port", str(port)], env=env) as running:
         yield f"http://127.0.0.1:{port}", running
