@@ -72,10 +72,8 @@ async def build_caches(
     """``sagemaker`` behind the configured caches (closed with ``stack``); ``sagemaker`` alone
     when the cache is off. Whole responses are kept per ``schema_version``; ``clock`` is the
     wall clock freshness is judged by, ``monotonic`` the one Redis's cool-downs are timed by."""
-    persisted: Store = MemoryStore(options.persisted_max_bytes, options.max_entry_bytes, clock)
-    if options.backend == "off":
-        return Caches(sagemaker, None, persisted)
     store: Store
+    persisted: Store
     breaker = None
     if options.backend == "redis":
         # Imported here: only a service on Redis loads its client library.
@@ -91,6 +89,9 @@ async def build_caches(
         stack.push_async_callback(redis.close)
         store = persisted = redis
     else:
+        persisted = MemoryStore(options.persisted_max_bytes, options.max_entry_bytes, clock)
+        if options.backend == "off":
+            return Caches(sagemaker, None, persisted)
         store = MemoryStore(options.max_bytes, options.max_entry_bytes, clock)
     cached = CachedSageMaker(
         sagemaker, store, options.policy, namespace, options.lock_seconds, clock
