@@ -75,7 +75,7 @@ def main() -> int:
     calls: dict[str, int] = {}
     with BackgroundEndpoint(EndpointOptions(seed=False)) as endpoint:
         settings = dataclasses.replace(Settings(), endpoint_url=endpoint.url)
-        client = build_client(settings.aws())
+        client = build_client(settings.aws(), settings.target_specs()[0].region)
         _prepare(client, args.unique)
         faults = endpoint.endpoint.faults
         faults.configure(FaultPlan(latency=args.latency_ms / 1000))

@@ -2,8 +2,9 @@
 
 ``create_app(settings)`` builds the app and nothing else: no socket, no thread, no AWS call. Its
 lifespan (:func:`running_services`) starts, in order, the embedded local endpoint (when it is the
-backend and no endpoint URL is set), the transport to SageMaker, the rate limit, the caches, the
-version watch and readiness, and stops them in reverse. ``create_app()`` with no argument reads
+backend and no endpoint URL is set), the targets (what each is, and the way to each, opened on
+first use with its rate limit), the caches, the version watch and readiness, and stops them in
+reverse. ``create_app()`` with no argument reads
 the environment: ``uvicorn --factory app.assembly.build:create_app`` serves it; each worker
 process of ``serve`` builds its app with :func:`worker_app`.
 """
@@ -26,8 +27,10 @@ from app.assembly.settings import Settings
 from app.cache.build import build_caches
 from app.cache.stores import KEY_PREFIX
 from app.logs import configure_logging, log_uncaught
-from app.sagemaker import SageMaker, build_transport
-from app.sagemaker.client import namespace_of
+from app.sagemaker import SageMaker
+from app.sagemaker.client import connect, learn_targets, namespace_of
+from app.sagemaker.routing import TargetedSageMaker
+from app.sagemaker.targets import Target
 from app.schema import build_schema, schema_version
 from app.watch import VersionWatch
 from app.web.app import GRAPHQL_PATH, web_app
@@ -101,21 +104,32 @@ async def running_services(
         endpoints = stack.enter_context(ExitStack())
         settings = await asyncio.to_thread(with_embedded_endpoint, settings, endpoints)
         aws = settings.aws()
-        transport = await asyncio.to_thread(build_transport, aws)
-        shared = settings.cache == "redis"
-        namespace = settings.cache_namespace or await namespace_of(aws, shared)
-        rate_limit = None
-        if settings.rate_limit is not None:
-            # Imported here: only a service with a rate limit loads the limits library.
-            from app.sagemaker.rate_limit import RateLimit
+        served, specs = await asyncio.to_thread(learn_targets, aws, settings.target_specs())
+        namespace = settings.cache_namespace or namespace_of(aws, served.default)
+        log.info(
+            {
+                "event": "targets",
+                "default": str(served.default),
+                "served": {str(target): spec.credentials for target, spec in specs.items()},
+            }
+        )
 
-            rate_limit = RateLimit(
-                settings.rate_limit,
-                settings.redis_url if shared else None,
-                key_prefix=f"{KEY_PREFIX}:{namespace}:rate",
-                max_wait=settings.request_timeout,
-            )
-        sagemaker = SageMaker(transport, rate_limit)
+        async def open_target(target: Target) -> SageMaker:
+            rate_limit = None
+            if settings.rate_limit is not None:
+                # Imported here: only a service with a rate limit loads the limits library.
+                from app.sagemaker.rate_limit import RateLimit
+
+                rate_limit = RateLimit(
+                    settings.rate_limit,
+                    settings.redis_url if settings.cache == "redis" else None,
+                    key_prefix=f"{KEY_PREFIX}:{namespace}:{target}:rate",
+                    max_wait=settings.request_timeout,
+                )
+            transport = await asyncio.to_thread(connect, aws, specs[target])
+            return SageMaker(transport, rate_limit)
+
+        sagemaker = TargetedSageMaker(served, open_target)
         stack.push_async_callback(sagemaker.aclose)
         caches = await build_caches(
             settings.cache_options(), sagemaker, namespace, schema_version, stack, clock, monotonic
@@ -138,6 +152,7 @@ async def running_services(
             persisted=PersistedQueries(caches.persisted, settings.persisted_queries_ttl),
             watch=watch,
             readiness=readiness,
+            targets=served,
         )
 
 
@@ -145,13 +160,13 @@ def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
     """``settings`` as they are, or, when the backend is the local endpoint and none is named,
     with the URL of one started now in this process (stopped with ``stack``)."""
     if settings.backend != "local" or settings.endpoint_url is not None:
-        where = settings.endpoint_url or f"SageMaker in {settings.region}"
+        where = settings.endpoint_url or "SageMaker"
         log.info(f"Backend: {settings.backend}, {where}")
         return settings
     # Imported only here: a service on AWS never loads the local endpoint's code.
     from app.local_sagemaker import BackgroundEndpoint, EndpointOptions
 
-    options = EndpointOptions(db=settings.local_db, region=settings.region)
+    options = EndpointOptions(db=settings.local_db, region=settings.target_specs()[0].region)
     endpoint = stack.enter_context(BackgroundEndpoint(options))
     log.info(
         f"Backend: the embedded local SageMaker endpoint at {endpoint.url} with its demo "

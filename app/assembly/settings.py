@@ -15,6 +15,7 @@ made here (:meth:`Settings.aws`, :meth:`Settings.cache_options`, ...).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from app.cache.build import CacheBackend, CacheOptions
 from app.cache.policy import CachePolicy
 from app.logs import LOG_LEVELS
 from app.sagemaker import AwsOptions
-from app.sagemaker.client import RetryMode
+from app.sagemaker.client import RetryMode, resolve_region
+from app.sagemaker.targets import TargetSpec, read_target_specs
 from app.schema.limits import SchemaLimits
 from app.web.app import WebOptions
 from app.web.graphql_endpoint import EndpointOptions
@@ -175,12 +177,23 @@ class Settings:
         "`local`: the SageMaker-compatible local endpoint (embedded unless an endpoint URL is"
         " set); `aws`: real SageMaker through the default AWS credential chain.",
     )
-    region: str = setting(
+    region: str | None = setting(
         "SMGQL_REGION",
-        "us-east-1",
+        None,
         _text,
-        "AWS region of the SageMaker API.",
-        fallbacks=("AWS_REGION", "AWS_DEFAULT_REGION"),
+        "AWS region of the default target. Unset: botocore's chain, as boto3 resolves it"
+        " (`AWS_DEFAULT_REGION`, then the profile's `region`); the local endpoint's `us-east-1`"
+        " when that says nothing, and for `aws` no region fails the start.",
+        unset="boto3's",
+    )
+    targets_file: str | None = setting(
+        "SMGQL_TARGETS_FILE",
+        None,
+        _readable_file,
+        "JSON file of the regions and accounts served, each with how it is reached (a profile,"
+        " a role to assume, or the default chain); the first is the default. Unset: one target,"
+        " the region above and the account STS reports. See Regions and accounts.",
+        unset="none",
     )
     endpoint_url: str | None = setting(
         "SMGQL_ENDPOINT_URL",
@@ -601,13 +614,34 @@ class Settings:
         if values.get("cache") == "redis" and not values.get("redis_url"):
             problems.append("SMGQL_CACHE=redis needs SMGQL_REDIS_URL")
         problems += [f"{name} is {why}" for name, why in RETIRED.items() if name in env]
+        settings = cls(**values)
+        try:
+            settings.target_specs()
+        except (ValueError, OSError) as error:
+            problems.append(str(error))
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
-        return cls(**values)
+        return settings
+
+    def target_specs(self) -> tuple[TargetSpec, ...]:
+        """The targets served: the targets file's, checked; without one, the region (as boto3
+        resolves it) and whatever account the default chain's credentials belong to. Raises
+        ValueError (or OSError) naming the problem."""
+        if self.targets_file is None:
+            return (TargetSpec(resolve_region(self.region, self.backend == "local"), None),)
+        with open(self.targets_file, encoding="utf-8") as file:
+            text = file.read()
+        try:
+            entries = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"SMGQL_TARGETS_FILE is not JSON: {error}") from None
+        try:
+            return read_target_specs(entries)
+        except ValueError as error:
+            raise ValueError(f"SMGQL_TARGETS_FILE: {error}") from None
 
     def aws(self) -> AwsOptions:
         return AwsOptions(
-            region=self.region,
             endpoint_url=self.endpoint_url,
             local=self.backend == "local",
             pool_size=self.pool_size,

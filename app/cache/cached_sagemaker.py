@@ -165,10 +165,12 @@ class CachedSageMaker:
         return answer, min(entry.fresh_until, entry.written + ttl)
 
     def _cache_key(self, operation: Operation[K, V], key: K) -> str:
-        # Everything the answer depends on: this service's account, region and endpoint (the
-        # namespace), the operation and its arguments.
+        # Everything the answer depends on: this service's backend and endpoint (the
+        # namespace, which names the default target too), the key's target, the operation and
+        # its arguments.
         arguments = json.dumps(key.as_request(), sort_keys=True, separators=(",", ":"), default=str)
-        return f"{KEY_PREFIX}:{self.namespace}:{operation.name}:{arguments}"
+        target = key.target or "default"
+        return f"{KEY_PREFIX}:{self.namespace}:{target}:{operation.name}:{arguments}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The SageMaker client: the one place that calls AWS.
 
-A boto3 client, built once with the service's AWS options, holds what boto3 decides (credentials,
-endpoint, retry mode); the calls themselves go over :mod:`app.sagemaker.transport`, on the event
-loop, with no thread per call.
+Each target (a region and account, :mod:`app.sagemaker.targets`) gets a boto3 client, built once
+with the service's AWS options and the target's credentials (a profile, a role assumed through
+STS, or the default chain), which holds what boto3 decides (credentials, endpoint, retry mode);
+the calls themselves go over :mod:`app.sagemaker.transport`, on the event loop, with no thread
+per call. The region and the credentials are resolved exactly as boto3 resolves them.
 
 Calls take keys (:mod:`app.sagemaker.keys`) and give records (:mod:`app.sagemaker.records`);
 a failure leaves as one of the domain errors of :mod:`app.sagemaker.errors`, carrying its key.
@@ -10,9 +12,8 @@ a failure leaves as one of the domain errors of :mod:`app.sagemaker.errors`, car
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import secrets
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -21,11 +22,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
+from botocore.exceptions import NoCredentialsError
 
 from app import metrics
 from app.ledger import Ledger
 from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
 from app.sagemaker.operations import Key, Operation
+from app.sagemaker.targets import ServedTargets, Target, TargetSpec
 from app.sagemaker.transport import Transport
 
 if TYPE_CHECKING:
@@ -42,19 +50,44 @@ V = TypeVar("V")
 # The local endpoint (unless it is given secrets to check signatures with, as tests do) takes any
 # well-formed credentials; these only have to look like them.
 LOCAL_CREDENTIALS = ("local", "local")
+# The local endpoint's home region, where a service on it goes when no region is configured.
+LOCAL_REGION = "us-east-1"
+# The session name of an assumed role when its target names none: CloudTrail shows it.
+SESSION_NAME = "sagemaker-images-graphql"
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 
 
+class NoRegion(ValueError):
+    """No region is configured anywhere: the service cannot know where SageMaker is."""
+
+
+def resolve_region(explicit: str | None, local: bool) -> str:
+    """The region of the default target: ``explicit`` (``SMGQL_REGION``), else what botocore's
+    own chain says (``AWS_DEFAULT_REGION``, then the profile's ``region`` in the config file),
+    exactly as a boto3 client would resolve it. The local endpoint's home region when nothing
+    says; for AWS, none is an error, as it is for boto3."""
+    if explicit is not None:
+        return explicit
+    region: str | None = botocore.session.Session().get_config_variable("region")
+    if region:
+        return region
+    if local:
+        return LOCAL_REGION
+    raise NoRegion(
+        "No AWS region is configured: set SMGQL_REGION, AWS_DEFAULT_REGION or the profile's "
+        "region in the AWS config file (or list targets in SMGQL_TARGETS_FILE)."
+    )
+
+
 @dataclass(frozen=True)
 class AwsOptions:
-    """How the service reaches SageMaker: where, with which credentials, and how patiently."""
+    """How the service reaches SageMaker in every target: where, and how patiently."""
 
-    region: str
-    # None: the endpoint botocore resolves for the region.
+    # None: the endpoint botocore resolves for each target's region.
     endpoint_url: str | None
-    # The local endpoint's stand-in credentials (and account "local") instead of the default
-    # credential chain.
+    # The local endpoint's stand-in credentials instead of the default credential chain, and
+    # its STS (at the same URL) instead of AWS's.
     local: bool
     pool_size: int
     # Seconds a pooled connection may idle before it is closed instead of reused: below the
@@ -65,10 +98,10 @@ class AwsOptions:
     retry_mode: RetryMode
     max_attempts: int
 
-    def config(self, **more: Any) -> Config:
-        """botocore's Config of these options."""
+    def config(self, region: str, **more: Any) -> Config:
+        """botocore's Config of these options, in ``region``."""
         return Config(
-            region_name=self.region,
+            region_name=region,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
@@ -76,45 +109,75 @@ class AwsOptions:
         )
 
 
-def _session(options: AwsOptions, core: botocore.session.Session) -> boto3.session.Session:
-    """A boto3 session over ``core``: on the default credential chain, or on the local
-    endpoint's stand-ins."""
-    if options.local:
-        access_key, secret_key = LOCAL_CREDENTIALS
-        return boto3.session.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key, botocore_session=core
-        )
-    return boto3.session.Session(botocore_session=core)
+def _session(
+    options: AwsOptions, spec: TargetSpec
+) -> tuple[botocore.session.Session, Credentials | None]:
+    """A botocore session for the target, and the credentials its calls are signed with: its
+    profile's, a role assumed with botocore's own assume-role fetcher over the session's
+    credentials (refreshed before it expires), or the default chain's (the local endpoint's
+    stand-ins, for it). Nothing is fetched yet: credentials are resolved when first used."""
+    core = botocore.session.Session(profile=spec.profile)
+    if spec.profile is None and options.local:
+        core.set_credentials(*LOCAL_CREDENTIALS)
+    source = core.get_credentials()
+    if spec.role_arn is None or source is None:
+        return core, source
+    extra = {"RoleSessionName": spec.session_name or SESSION_NAME}
+    if spec.external_id is not None:
+        extra["ExternalId"] = spec.external_id
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=functools.partial(
+            core.create_client,
+            region_name=spec.region,
+            endpoint_url=_sts_url(options),
+            config=options.config(spec.region),
+        ),
+        source_credentials=source,
+        role_arn=spec.role_arn,
+        extra_args=extra,
+    )
+    return core, DeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials, method="assume-role"
+    )
 
 
-def _client(session: boto3.session.Session, options: AwsOptions) -> SageMakerClient:
+def _sts_url(options: AwsOptions) -> str | None:
+    # The local endpoint answers STS on its own URL; AWS's is the one botocore resolves.
+    return options.endpoint_url if options.local else None
+
+
+def _client(core: botocore.session.Session, options: AwsOptions, region: str) -> SageMakerClient:
     config = options.config(
+        region,
         max_pool_connections=options.pool_size,
         user_agent_extra="sagemaker-images-graphql",
         # Keys are checked against the model where they are made (app.sagemaker.keys), and
         # SageMaker checks again: botocore's own pass is CPU on every call for nothing.
         parameter_validation=False,
     )
-    client: SageMakerClient = session.client(
+    client: SageMakerClient = boto3.session.Session(botocore_session=core).client(
         "sagemaker", endpoint_url=options.endpoint_url, config=config
     )
     return client
 
 
-def build_client(options: AwsOptions) -> SageMakerClient:
+def build_client(options: AwsOptions, region: str) -> SageMakerClient:
     """A plain boto3 SageMaker client with the service's options (for scripts and tests that
     call SageMaker as any boto3 user would). Slow to build: it loads the service model."""
-    return _client(_session(options, botocore.session.Session()), options)
+    core, _ = _session(options, TargetSpec(region, None))
+    return _client(core, options, region)
 
 
-def build_transport(options: AwsOptions, clock: Callable[[], float] = time.monotonic) -> Transport:
-    """The process's one way to SageMaker. Slow to build (it loads the service model and
-    resolves the credential chain): do it once, at start, off the event loop. ``clock`` times
-    how long pooled connections idle."""
-    core = botocore.session.Session()
+def build_transport(
+    options: AwsOptions, spec: TargetSpec, clock: Callable[[], float] = time.monotonic
+) -> Transport:
+    """One target's way to SageMaker: its own connection pool, signer, credentials and retry
+    quota. Slow to build (it loads the service model and resolves the credential chain): do it
+    off the event loop. ``clock`` times how long pooled connections idle."""
+    core, credentials = _session(options, spec)
     return Transport(
-        _client(_session(options, core), options),
-        core.get_credentials(),
+        _client(core, options, spec.region),
+        credentials,
         pool_size=options.pool_size,
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
@@ -126,14 +189,25 @@ def build_transport(options: AwsOptions, clock: Callable[[], float] = time.monot
     )
 
 
-def account_of(options: AwsOptions) -> str:
-    """The AWS account the service's credentials belong to (STS GetCallerIdentity, which needs
-    no permission); "local" for the local endpoint. Slow: call it once, off the event loop.
-    Raises a domain error when STS cannot say."""
-    if options.local:
-        return "local"
+def account_of(options: AwsOptions, spec: TargetSpec) -> str:
+    """The AWS account the target's credentials belong to (STS GetCallerIdentity, which needs
+    no permission). Slow: call it off the event loop. Raises a domain error when STS cannot
+    say."""
     try:
-        sts = boto3.session.Session().client("sts", config=options.config())
+        core, credentials = _session(options, spec)
+        if credentials is None:
+            raise NoCredentialsError
+        frozen = credentials.get_frozen_credentials()
+        # Typed as botocore's BaseClient, which declares no operations.
+        sts: Any = core.create_client(
+            "sts",
+            region_name=spec.region,
+            endpoint_url=_sts_url(options),
+            config=options.config(spec.region),
+            aws_access_key_id=frozen.access_key,
+            aws_secret_access_key=frozen.secret_key,
+            aws_session_token=frozen.token,
+        )
         account: str = sts.get_caller_identity()["Account"]
     except Exception as error:
         failure = from_botocore(error, None)
@@ -141,6 +215,47 @@ def account_of(options: AwsOptions) -> str:
             raise
         raise failure from None
     return account
+
+
+def connect(
+    options: AwsOptions, spec: TargetSpec, clock: Callable[[], float] = time.monotonic
+) -> Transport:
+    """A target's transport, once its credentials are shown to belong to the target's account:
+    another account's would answer for that account's images under this one's ARNs and cache
+    keys. (Where STS cannot be reached, as in a VPC without its endpoint, the targets file is
+    trusted, with a warning.) Slow: call it off the event loop."""
+    if spec.account is not None:
+        try:
+            account = account_of(options, spec)
+        except Unavailable:
+            log.warning({"event": "account_unchecked", "target": f"{spec.region}/{spec.account}"})
+            account = spec.account
+        if account != spec.account:
+            raise AccessDenied(
+                f"The credentials for {spec.region}/{spec.account} ({spec.credentials}) belong "
+                "to another account; an operator must fix the targets file."
+            )
+    return build_transport(options, spec, clock)
+
+
+def learn_targets(
+    options: AwsOptions, specs: tuple[TargetSpec, ...]
+) -> tuple[ServedTargets, dict[Target, TargetSpec]]:
+    """The targets ``specs`` name, the first the default. A spec without an account (the one
+    target of a service without a targets file) serves the account STS reports for its
+    credentials; "unknown" if STS cannot say (logged: ARNs then match no target until a
+    restart, though lookups by name still work). Slow: call it off the event loop."""
+    targets: dict[Target, TargetSpec] = {}
+    for spec in specs:
+        account = spec.account
+        if account is None:
+            try:
+                account = account_of(options, spec)
+            except SageMakerError as error:
+                log.warning({"event": "account_unknown", "error": type(error).__name__})
+                account = "unknown"
+        targets[Target.of(spec.region, account)] = spec
+    return ServedTargets(list(targets)), targets
 
 
 def _retries(response: object) -> int:
@@ -151,20 +266,12 @@ def _retries(response: object) -> int:
     return attempts if isinstance(attempts, int) else 0
 
 
-async def namespace_of(options: AwsOptions, shared: bool) -> str:
-    """What makes SageMaker's answers (and quotas) differ between services: the backend,
-    region, endpoint and account. The account matters only to what other processes share
-    (Redis); asking STS is skipped otherwise. Without it (STS did not answer), a name no other
-    service shares, so nothing is shared by mistake."""
-    account = "this-process"
-    if shared:
-        try:
-            account = await asyncio.to_thread(account_of, options)
-        except SageMakerError as error:
-            log.warning({"event": "account_unknown", "error": type(error).__name__})
-            account = f"unknown-{secrets.token_hex(4)}"
+def namespace_of(options: AwsOptions, default: Target) -> str:
+    """What makes SageMaker's answers (and quotas) differ between services that share a cache:
+    the backend, the endpoint, and the target a lookup that names none goes to. (Each key
+    names its own target besides.)"""
     backend = "local" if options.local else "aws"
-    return f"{backend}:{options.region}:{options.endpoint_url or 'default'}:{account}"
+    return f"{backend}:{options.endpoint_url or 'default'}:{default}"
 
 
 class SageMakerCalls(Protocol):

@@ -5,6 +5,11 @@ A key is checked once, where it is made (:meth:`ImageKey.of`, :meth:`ImageVersio
 loaders deduplicate on it, the client turns it into a request, and an error carries it to say
 which lookup failed. Each key writes its own AWS request, member by member, so no name is
 derived from another by convention.
+
+Every key carries its :class:`~app.sagemaker.targets.Target` (the region and account it is
+looked up in), which never reaches the request: the client sends the call there, and the caches
+keep targets apart. None is the service's default target, for callers that serve one (scripts,
+tests); the schema always names it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import regex
 
 from app.sagemaker import rules
 from app.sagemaker.errors import InvalidInput, shown
+from app.sagemaker.targets import Target, target_of_arn
 
 
 @dataclass(frozen=True)
@@ -25,10 +31,11 @@ class ImageKey:
     """One image, by name (DescribeImage)."""
 
     image_name: str
+    target: Target | None = None
 
     @classmethod
-    def of(cls, image_name: str) -> ImageKey:
-        key = cls(image_name)
+    def of(cls, image_name: str, target: Target | None = None) -> ImageKey:
+        key = cls(image_name, target)
         rules.IMAGE_NAME.check(image_name, "image_name", key)
         return key
 
@@ -50,11 +57,18 @@ class ImageVersionKey:
     image_name: str
     version: int | None = None
     alias: str | None = None
+    target: Target | None = None
 
     @classmethod
-    def of(cls, image_name: str, version: int | None, alias: str | None) -> ImageVersionKey:
+    def of(
+        cls,
+        image_name: str,
+        version: int | None,
+        alias: str | None,
+        target: Target | None = None,
+    ) -> ImageVersionKey:
         """Check the parts as SageMaker would, without calling it."""
-        key = cls(image_name, version, alias)
+        key = cls(image_name, version, alias, target)
         rules.IMAGE_NAME.check(image_name, "image_name", key)
         if version is not None and alias is not None:
             raise InvalidInput("Give either version or alias, not both.", key=key)
@@ -68,7 +82,7 @@ class ImageVersionKey:
 
     @classmethod
     def from_arn(cls, arn: str) -> ImageVersionKey:
-        """The (image, version) an ImageVersionArn names, e.g.
+        """The (image, version) an ImageVersionArn names, in the target it names, e.g.
         ``arn:aws:sagemaker:us-east-1:123456789012:image-version/my-image/3``."""
         match = _IMAGE_VERSION_ARN.fullmatch(arn) if len(arn) <= 256 else None
         if match is None:
@@ -78,11 +92,11 @@ class ImageVersionKey:
                 field="image_version_arn",
                 value=arn,
             )
-        return cls(match["name"], int(match["version"]))
+        return cls(match["name"], int(match["version"]), target=target_of_arn(arn))
 
     def pinned(self, version: int) -> ImageVersionKey:
         """The key of the version this one resolved to."""
-        return ImageVersionKey(self.image_name, version)
+        return ImageVersionKey(self.image_name, version, target=self.target)
 
     def as_request(self) -> dict[str, Any]:
         request: dict[str, Any] = {"ImageName": self.image_name}
@@ -125,6 +139,7 @@ class PageRequest:
 
     sort_by: str
     sort_order: str
+    target: Target | None = None
     times: TimeBounds = TimeBounds()
     max_results: int = 10
     next_token: str | None = None

@@ -24,10 +24,15 @@ from app.sagemaker.records import (
     ImageVersionSummary,
     Page,
 )
+from app.sagemaker.targets import Target
 
 
 class Key(Hashable, Protocol):
-    """What an operation is looked up by: a hashable value that writes its own AWS request."""
+    """What an operation is looked up by: a hashable value that writes its own AWS request,
+    and names the target (region and account) it is sent to; None is the default target."""
+
+    @property
+    def target(self) -> Target | None: ...
 
     def as_request(self) -> dict[str, Any]: ...
 

@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.federation.schema import FederationAny
-from strawberry.schema.schema import StreamResult
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -80,6 +80,19 @@ class SubgraphSchema(strawberry.federation.Schema):
         return [_entity(info, index, item) for index, item in enumerate(representations)]
 
 
+class PartialResults(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's execution, whose response also carries the errors of fields that still
+    answered (``RequestContext.partial_errors``): a field's value and an error at its path
+    cannot both come from a resolver, which either returns or raises."""
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        context = self.context_value
+        if isinstance(context, RequestContext) and context.partial_errors:
+            self.collected_errors.errors.extend(context.partial_errors)
+            context.partial_errors.clear()
+        return super().build_response(data)
+
+
 def _entity(info: Info, index: int, representation: object) -> FederationAny:
     type_name = representation.get("__typename") if isinstance(representation, dict) else None
     resolve = ENTITIES.get(type_name) if isinstance(type_name, str) else None
@@ -100,7 +113,11 @@ def build_schema(limits: SchemaLimits) -> SubgraphSchema:
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     schema = SubgraphSchema(
-        query=Query, subscription=Subscription, types=[Image, ImageVersion], extensions=extensions
+        query=Query,
+        subscription=Subscription,
+        types=[Image, ImageVersion],
+        extensions=extensions,
+        execution_context_class=PartialResults,
     )
     schema.limits = limits
     return schema

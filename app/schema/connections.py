@@ -13,12 +13,16 @@ query, is a BAD_USER_INPUT error, never a server error.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
+import heapq
+import itertools
 import json
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -82,11 +86,15 @@ def _decode(cursor: str, fingerprint: str) -> tuple[str | None, int]:
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
         valid = False
     if not valid:
-        raise bad_user_input(
-            "The cursor `after` is not valid for this query: pass an endCursor or cursor that "
-            "this connection returned, with the same arguments."
-        )
+        raise _invalid_cursor()
     return token, skip
+
+
+def _invalid_cursor() -> Exception:
+    return bad_user_input(
+        "The cursor `after` is not valid for this query: pass an endCursor or cursor that "
+        "this connection returned, with the same arguments."
+    )
 
 
 async def paginate(
@@ -124,3 +132,122 @@ async def paginate(
         end_cursor=edges[-1].cursor if edges else None,
     )
     return Connection(edges=edges, page_info=page_info)
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where one target's part of a merged listing resumes: the token of the SageMaker page
+    and the items of it already listed; or ``done``, nothing more."""
+
+    token: str | None = None
+    skip: int = 0
+    done: bool = False
+
+
+def _encode_merged(positions: Sequence[_Position], fingerprint: str) -> str:
+    parts = [[position.token, position.skip, position.done] for position in positions]
+    raw = json.dumps([parts, fingerprint], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_merged(cursor: str, fingerprint: str, count: int) -> list[_Position]:
+    try:
+        parts, digest = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        positions = [
+            _Position(token, skip, done)
+            for token, skip, done in parts
+            if (token is None or isinstance(token, str))
+            and isinstance(skip, int)
+            and 0 <= skip <= MAX_RESULTS
+            and isinstance(done, bool)
+        ]
+        valid = digest == fingerprint and len(positions) == len(parts) == count
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise _invalid_cursor()
+    return positions
+
+
+async def _read_on(
+    fetch: Callable[[RequestT], Awaitable[Page[ItemT]]],
+    request: RequestT,
+    start: _Position,
+    first: int,
+) -> list[tuple[ItemT, _Position]]:
+    """Up to ``first`` items of one target from ``start``, each with the position after it."""
+    read: list[tuple[ItemT, _Position]] = []
+    token, skip = start.token, start.skip
+    while not start.done and len(read) < first:
+        page = await fetch(request.at(token, min(MAX_RESULTS, skip + first - len(read))))
+        for offset, item in enumerate(page.items[skip:], start=skip + 1):
+            if offset < len(page.items):
+                after = _Position(token, offset)
+            else:
+                after = _Position(page.next_token, 0, done=page.next_token is None)
+            read.append((item, after))
+        if page.next_token is None or len(page.items) <= skip:
+            break
+        token, skip = page.next_token, 0
+    return read
+
+
+async def paginate_merged(
+    fetch: Callable[[RequestT], Awaitable[Page[ItemT]]],
+    requests: Sequence[RequestT],
+    first: int,
+    after: str | None,
+    order: Callable[[ItemT], Any],
+    descending: bool,
+    to_node: Callable[[int, ItemT], NodeT],
+    max_first: int,
+) -> tuple[Connection[NodeT], list[tuple[int, Exception]]]:
+    """One connection over several listings (one per target), merged in the order ``order``
+    and ``descending`` give (the order each listing is already in), with one cursor that
+    names where every listing resumes, so that paging visits each item exactly once.
+
+    Every listing is read at once. One that fails leaves its items out, keeps its position
+    (it is read again on the next page) and comes back as ``(index, error)``; ``to_node`` gets
+    each item with the index of its listing.
+    """
+    if not 1 <= first <= max_first:
+        raise bad_user_input(f"first must be from 1 to {max_first}, not {first}.")
+    fingerprint = hashlib.sha256(
+        repr([request.at(None, 0) for request in requests]).encode()
+    ).hexdigest()[:16]
+    positions = (
+        _decode_merged(after, fingerprint, len(requests))
+        if after
+        else [_Position()] * len(requests)
+    )
+    read = await asyncio.gather(
+        *(
+            _read_on(fetch, request, start, first)
+            for request, start in zip(requests, positions, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    failures: list[tuple[int, Exception]] = []
+    streams: list[list[tuple[int, ItemT, _Position]]] = []
+    for index, result in enumerate(read):
+        if isinstance(result, Exception):
+            failures.append((index, result))
+        elif isinstance(result, BaseException):
+            raise result
+        elif not result:
+            # Nothing more to read there: the listing ended where it was to resume.
+            positions = [*positions[:index], _Position(done=True), *positions[index + 1 :]]
+        else:
+            streams.append([(index, item, position) for item, position in result])
+    merged = heapq.merge(*streams, key=lambda entry: order(entry[1]), reverse=descending)
+    edges: list[Edge[NodeT]] = []
+    for index, item, position in itertools.islice(merged, first):
+        positions = [*positions[:index], position, *positions[index + 1 :]]
+        edges.append(Edge(node=to_node(index, item), cursor=_encode_merged(positions, fingerprint)))
+    page_info = PageInfo(
+        has_next_page=not all(position.done for position in positions),
+        has_previous_page=False,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=page_info), failures

@@ -38,6 +38,7 @@ from app.sagemaker import (
     SageMakerError,
 )
 from app.sagemaker.errors import shown
+from app.sagemaker.targets import NotServed, Target
 
 log = logging.getLogger("app.schema.presenter")
 
@@ -48,6 +49,7 @@ ARGUMENTS = {
     "alias": "alias",
     "name_contains": "nameContains",
     "image_version_arn": "imageVersionArn",
+    "image_arn": "imageArn",
 }
 
 
@@ -173,22 +175,27 @@ def _asked(error: BaseException) -> dict[str, Any]:
     asked = _key_facts(error.key)
     if isinstance(error, InvalidInput) and error.field and error.value is not None:
         asked.setdefault(ARGUMENTS.get(error.field, error.field), error.value)
+    if isinstance(error, NotServed):
+        asked["region"], asked["account"] = error.target.region, error.target.account
     return {
         name: shown(value) if isinstance(value, str) else value for name, value in asked.items()
     }
 
 
 def _key_facts(key: Hashable | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
     if isinstance(key, ImageVersionKey):
-        facts: dict[str, Any] = {"imageName": key.image_name}
+        facts["imageName"] = key.image_name
         if key.version is not None:
             facts["version"] = key.version
         if key.alias is not None:
             facts["alias"] = key.alias
-        return facts
-    if isinstance(key, ImageKey | ImageVersionsPage):
-        return {"imageName": key.image_name}
-    return {}
+    elif isinstance(key, ImageKey | ImageVersionsPage):
+        facts["imageName"] = key.image_name
+    target = getattr(key, "target", None)
+    if isinstance(target, Target):
+        facts["region"], facts["account"] = target.region, target.account
+    return facts
 
 
 def _internal(error: GraphQLError, original: Exception) -> GraphQLError:

@@ -3,20 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 
 from app.errors import ErrorCode, extension
-from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey
+from app.sagemaker import ImageKey, ImagesPage, ImageSummary, ImageVersionKey
 from app.sagemaker.operations import LIST_IMAGES
-from app.schema.connections import DEFAULT_FIRST, Connection
+from app.schema.connections import DEFAULT_FIRST, Connection, paginate_merged
 from app.schema.context import Info
 from app.schema.enums import ImageSortBy, SortOrder
 from app.schema.presenter import bad_user_input
 from app.schema.types import (
+    Account,
     After,
     Alias,
     Filter,
@@ -24,6 +25,7 @@ from app.schema.types import (
     Image,
     ImageVersion,
     Order,
+    Region,
     Version,
     listed,
     load_image,
@@ -48,6 +50,12 @@ class ImageVersionRefInput:
     alias: str | None = strawberry.field(
         default=None, description="An alias of the version, such as `stable`; not with `version`."
     )
+    region: str | None = strawberry.field(
+        default=None, description="The AWS region to look in; the default target's if omitted."
+    )
+    account: str | None = strawberry.field(
+        default=None, description="The AWS account to look in; the default target's if omitted."
+    )
 
 
 @strawberry.type(description="Read SageMaker images and their versions.")
@@ -57,9 +65,18 @@ class Query:
         "image when neither is given. Null, with a NOT_FOUND error, when there is no such version."
     )
     async def image_version(
-        self, info: Info, image_name: ImageName, version: Version = None, alias: Alias = None
+        self,
+        info: Info,
+        image_name: ImageName,
+        version: Version = None,
+        alias: Alias = None,
+        region: Region = None,
+        account: Account = None,
     ) -> ImageVersion | None:
-        return await load_image_version(info, ImageVersionKey.of(image_name, version, alias))
+        target = info.context.targets.named(region, account)
+        return await load_image_version(
+            info, ImageVersionKey.of(image_name, version, alias, target)
+        )
 
     @strawberry.field(
         description="Many image versions at once (at most the service's limit, 100 by default), "
@@ -88,12 +105,18 @@ class Query:
     @strawberry.field(
         description="One image (DescribeImage). Null, with a NOT_FOUND error, when there is none."
     )
-    async def image(self, info: Info, image_name: ImageName) -> Image | None:
-        return await load_image(info, ImageKey.of(image_name))
+    async def image(
+        self, info: Info, image_name: ImageName, region: Region = None, account: Account = None
+    ) -> Image | None:
+        target = info.context.targets.named(region, account)
+        return await load_image(info, ImageKey.of(image_name, target))
 
     @strawberry.field(
-        description="The account's images, newest first unless `sortBy`/`sortOrder` say "
-        "otherwise (ListImages)."
+        description="Images, newest first unless `sortBy`/`sortOrder` say otherwise "
+        "(ListImages): the default target's, or those of every served target in `regions` and "
+        "`accounts`, listed at once and merged in that order under one cursor. A target that "
+        "fails leaves its images out, with an error that names it, and is read again on the "
+        "next page."
     )
     async def images(
         self,
@@ -109,9 +132,37 @@ class Query:
         ] = ImageSortBy.CREATION_TIME,
         sort_order: Order = SortOrder.DESCENDING,
         filter: Filter = None,
+        regions: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="List the served targets in these regions (any, if omitted)."
+            ),
+        ] = None,
+        accounts: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="List the served targets of these accounts (any, if omitted). "
+                "With neither, the default target."
+            ),
+        ] = None,
     ) -> Connection[Image]:
-        page = ImagesPage(name_contains=name_contains, **ordering(sort_by, sort_order, filter))
-        return await listed(info, LIST_IMAGES, page, first, after, Image.from_record)
+        targets = info.context.targets.listed(regions, accounts)
+        arguments = ordering(sort_by, sort_order, filter)
+        pages = [
+            ImagesPage(name_contains=name_contains, target=target, **arguments)
+            for target in targets
+        ]
+        if len(pages) == 1:
+            (target,) = targets
+            return await listed(
+                info,
+                LIST_IMAGES,
+                pages[0],
+                first,
+                after,
+                lambda found: Image.from_record(found, target),
+            )
+        return await listed_across(info, pages, first, after, sort_by, sort_order)
 
 
 @strawberry.type(description="Follow SageMaker image versions as they change.")
@@ -124,18 +175,25 @@ class Subscription:
         "changes."
     )
     async def image_version_status(
-        self, info: Info, image_name: ImageName, version: Version = None, alias: Alias = None
+        self,
+        info: Info,
+        image_name: ImageName,
+        version: Version = None,
+        alias: Alias = None,
+        region: Region = None,
+        account: Account = None,
     ) -> AsyncGenerator[ImageVersion, None]:
         watch = info.context.watch
         if watch is None:
             raise bad_user_input("Subscriptions run over WebSocket (graphql-transport-ws).")
-        key = ImageVersionKey.of(image_name, version, alias)
+        target = info.context.targets.named(region, account)
+        key = ImageVersionKey.of(image_name, version, alias, target)
         try:
             async for state in watch.follow(key):
                 # Each event is answered like a request of its own: the connection's loaders
                 # would otherwise remember old answers and run out of time.
                 info.context.loaders = info.context.loaders.renewed()
-                yield ImageVersion.from_record(state)
+                yield ImageVersion.from_record(state, target)
         except TooManyFollowers as full:
             raise GraphQLError(
                 str(full), extensions=extension(ErrorCode.TOO_MANY_SUBSCRIPTIONS)
@@ -144,6 +202,42 @@ class Subscription:
 
 async def _load_ref(info: Info, ref: ImageVersionRefInput) -> ImageVersion:
     # The key is built here, inside the ref's own awaitable, so a bad ref fails alone.
+    target = info.context.targets.named(ref.region, ref.account)
     return await load_image_version(
-        info, ImageVersionKey.of(ref.image_name, ref.version, ref.alias)
+        info, ImageVersionKey.of(ref.image_name, ref.version, ref.alias, target)
     )
+
+
+# What each sort of images orders by, as merging several targets' listings compares them.
+_IMAGE_ORDER: dict[ImageSortBy, Callable[[ImageSummary], Any]] = {
+    ImageSortBy.CREATION_TIME: lambda image: image.creation_time,
+    ImageSortBy.LAST_MODIFIED_TIME: lambda image: image.last_modified_time,
+    ImageSortBy.IMAGE_NAME: lambda image: image.image_name,
+}
+
+
+async def listed_across(
+    info: Info,
+    pages: list[ImagesPage],
+    first: int,
+    after: str | None,
+    sort_by: ImageSortBy,
+    sort_order: SortOrder,
+) -> Connection[Image]:
+    """Several targets' images as one connection; a target that failed is an error of its own
+    at this field, beside the others' images."""
+    connection, failures = await paginate_merged(
+        info.context.loaders.of(LIST_IMAGES).load,
+        pages,
+        first,
+        after,
+        _IMAGE_ORDER[sort_by],
+        sort_order is SortOrder.DESCENDING,
+        lambda index, found: Image.from_record(found, pages[index].target),
+        info.context.limits.max_first,
+    )
+    for _, failure in failures:
+        info.context.partial_errors.append(
+            GraphQLError(str(failure), path=info.path.as_list(), original_error=failure)
+        )
+    return connection

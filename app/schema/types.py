@@ -39,6 +39,7 @@ from app.sagemaker.operations import (
     LIST_IMAGE_VERSIONS,
     Operation,
 )
+from app.sagemaker.targets import Target, target_of_arn
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
 from app.schema.enums import (
@@ -124,6 +125,32 @@ First = Annotated[
     ),
 ]
 Order = Annotated[SortOrder, strawberry.argument(description="Ascending or descending.")]
+Region = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The AWS region to look in, one this service serves; its default target's "
+        "when omitted."
+    ),
+]
+Account = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The AWS account (12 digits) to look in, one this service serves; its "
+        "default target's when omitted."
+    ),
+]
+
+
+def region_of(arn: str, target: Target | None) -> str:
+    """The region an entity's ARN names (where it was found, should the ARN not say)."""
+    named = target_of_arn(arn) or target
+    return named.region if named is not None else ""
+
+
+def account_of(arn: str, target: Target | None) -> str:
+    """The account an entity's ARN names (where it was found, should the ARN not say)."""
+    named = target_of_arn(arn) or target
+    return named.account if named is not None else ""
 
 
 @strawberry.input(description="Only items created or last modified between these times.")
@@ -237,11 +264,13 @@ class ImageVersion:
     )
     release_notes: str | None = described("release_notes", "The maintainer's notes on the version.")
     _description: strawberry.Private[ImageVersionDescription | None] = None
+    # Where the version was found: its own lookups (its image, its aliases) go there too.
+    _target: strawberry.Private[Target | None] = None
 
     @classmethod
-    def from_record(cls, found: ImageVersionSummary) -> ImageVersion:
-        """The version a list (summary) or describe (description) answer holds."""
-        key = ImageVersionKey(found.image_name, found.version)
+    def from_record(cls, found: ImageVersionSummary, target: Target | None) -> ImageVersion:
+        """The version a list (summary) or describe (description) answer in ``target`` holds."""
+        key = ImageVersionKey(found.image_name, found.version, target=target)
         return cls(
             image_version_arn=found.image_version_arn,
             image_arn=found.image_arn,
@@ -252,11 +281,20 @@ class ImageVersion:
             last_modified_time=found.last_modified_time,
             failure_reason=found.failure_reason,
             _description=found if isinstance(found, ImageVersionDescription) else None,
+            _target=target,
         )
+
+    @strawberry.field(description="The AWS region the version is in (from its ARN).")
+    def region(self) -> str:
+        return region_of(self.image_version_arn, self._target)
+
+    @strawberry.field(description="The AWS account the version belongs to (from its ARN).")
+    def account_id(self) -> str:
+        return account_of(self.image_version_arn, self._target)
 
     @property
     def key(self) -> ImageVersionKey:
-        return ImageVersionKey(self.image_name, self.version)
+        return ImageVersionKey(self.image_name, self.version, target=self._target)
 
     @property
     def description_loaded(self) -> ImageVersionDescription | None:
@@ -273,23 +311,26 @@ class ImageVersion:
 
     @strawberry.field(description="The image this version belongs to.")
     async def image(self, info: Info) -> Image | None:
-        return await load_image(info, ImageKey(self.image_name))
+        return await load_image(info, ImageKey(self.image_name, self._target))
 
     @classmethod
     async def from_representation(
         cls, info: Info, representation: Mapping[str, object]
     ) -> ImageVersion:
-        """A federated gateway's ``_entities`` lookup by ``imageVersionArn``.
+        """A federated gateway's ``_entities`` lookup by ``imageVersionArn``, in the partition,
+        region and account the ARN names (refused before any call when this service does not
+        serve them).
 
-        An ARN carries a partition, region and account; the key does not. The answer is ours
-        only if its ARN is the one asked for: otherwise the ARN names a resource elsewhere,
-        and answering with this account's namesake would merge the wrong resource into the
-        client's data.
+        The answer is ours only if its ARN is the one asked for: SageMaker answers a version by
+        name, and a namesake under another ARN is another resource, which must never be merged
+        into the client's data.
         """
         arn = representation.get("imageVersionArn")
         if not isinstance(arn, str):
             raise bad_user_input("An ImageVersion representation needs imageVersionArn.")
-        version = await load_image_version(info, ImageVersionKey.from_arn(arn))
+        key = ImageVersionKey.from_arn(arn)
+        info.context.targets.of_arn(arn, "image_version_arn")
+        version = await load_image_version(info, key)
         if not same_resource(arn, version.image_version_arn):
             raise InvalidInput(
                 "names a partition, region or account that this service does not serve.",
@@ -300,7 +341,7 @@ class ImageVersion:
 
 
 @strawberry.federation.type(
-    keys=["imageName"],
+    keys=["imageName", "imageArn"],
     description="A SageMaker image: a named series of container image versions (DescribeImage).",
 )
 class Image:
@@ -320,25 +361,37 @@ class Image:
         "role_arn", "The ARN of the IAM role that lets SageMaker perform tasks for the image."
     )
     _description: strawberry.Private[ImageDescription | None] = None
+    # Where the image was found: its versions are looked up there too.
+    _target: strawberry.Private[Target | None] = None
 
     @classmethod
-    def from_record(cls, found: ImageSummary) -> Image:
-        """The image a list (summary) or describe (description) answer holds."""
+    def from_record(cls, found: ImageSummary, target: Target | None) -> Image:
+        """The image a list (summary) or describe (description) answer in ``target`` holds."""
+        key = ImageKey(found.image_name, target)
         return cls(
             image_name=found.image_name,
             image_arn=found.image_arn,
-            image_status=enum_value(ImageStatus, found.image_status, ImageKey(found.image_name)),
+            image_status=enum_value(ImageStatus, found.image_status, key),
             display_name=found.display_name,
             description=found.description,
             failure_reason=found.failure_reason,
             creation_time=found.creation_time,
             last_modified_time=found.last_modified_time,
             _description=found if isinstance(found, ImageDescription) else None,
+            _target=target,
         )
+
+    @strawberry.field(description="The AWS region the image is in (from its ARN).")
+    def region(self) -> str:
+        return region_of(self.image_arn, self._target)
+
+    @strawberry.field(description="The AWS account the image belongs to (from its ARN).")
+    def account_id(self) -> str:
+        return account_of(self.image_arn, self._target)
 
     @property
     def key(self) -> ImageKey:
-        return ImageKey(self.image_name)
+        return ImageKey(self.image_name, self._target)
 
     @property
     def description_loaded(self) -> ImageDescription | None:
@@ -365,10 +418,18 @@ class Image:
         sort_order: Order = SortOrder.DESCENDING,
         filter: Filter = None,
     ) -> Connection[ImageVersion]:
+        target = self._target
         page = ImageVersionsPage(
-            image_name=self.image_name, **ordering(sort_by, sort_order, filter)
+            image_name=self.image_name, target=target, **ordering(sort_by, sort_order, filter)
         )
-        return await listed(info, LIST_IMAGE_VERSIONS, page, first, after, ImageVersion.from_record)
+        return await listed(
+            info,
+            LIST_IMAGE_VERSIONS,
+            page,
+            first,
+            after,
+            lambda found: ImageVersion.from_record(found, target),
+        )
 
     @strawberry.field(
         description="One version of this image, by number or alias; the latest when neither is "
@@ -377,24 +438,36 @@ class Image:
     async def version(
         self, info: Info, version: Version = None, alias: Alias = None
     ) -> ImageVersion | None:
-        return await load_image_version(info, ImageVersionKey.of(self.image_name, version, alias))
+        key = ImageVersionKey.of(self.image_name, version, alias, self._target)
+        return await load_image_version(info, key)
 
     @strawberry.field(
         description="The newest version of this image; null when the image has no versions."
     )
     async def latest_version(self, info: Info) -> ImageVersion | None:
         try:
-            return await load_image_version(info, ImageVersionKey(self.image_name))
+            key = ImageVersionKey(self.image_name, target=self._target)
+            return await load_image_version(info, key)
         except NotFound:
             return None
 
     @classmethod
     async def from_representation(cls, info: Info, representation: Mapping[str, object]) -> Image:
-        """A federated gateway's ``_entities`` lookup by ``imageName``."""
+        """A federated gateway's ``_entities`` lookup: by ``imageArn``, in the target the ARN
+        names; by ``imageName``, in the default target."""
+        arn = representation.get("imageArn")
+        if isinstance(arn, str):
+            target = info.context.targets.of_arn(arn, "image_arn")
+            image = await load_image(info, ImageKey.of(arn.rpartition("/")[2], target))
+            if not same_resource(arn, image.image_arn):
+                raise InvalidInput(
+                    "names no image this service serves.", field="image_arn", value=arn
+                )
+            return image
         image_name = representation.get("imageName")
         if not isinstance(image_name, str):
-            raise bad_user_input("An Image representation needs imageName.")
-        return await load_image(info, ImageKey.of(image_name))
+            raise bad_user_input("An Image representation needs imageName or imageArn.")
+        return await load_image(info, ImageKey.of(image_name, info.context.targets.default))
 
 
 # The entities a gateway may ask for by representation: __typename -> how to resolve one.
@@ -405,8 +478,9 @@ ENTITIES: dict[str, Callable[[Info, Mapping[str, object]], Awaitable[object]]] =
 
 
 async def load_image(info: Info, key: ImageKey) -> Image:
-    return Image.from_record(await info.context.loaders.of(DESCRIBE_IMAGE).load(key))
+    return Image.from_record(await info.context.loaders.of(DESCRIBE_IMAGE).load(key), key.target)
 
 
 async def load_image_version(info: Info, key: ImageVersionKey) -> ImageVersion:
-    return ImageVersion.from_record(await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(key))
+    found = await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(key)
+    return ImageVersion.from_record(found, key.target)

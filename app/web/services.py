@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from app.cache.responses import ResponseCache
 from app.loaders import Loaders
 from app.sagemaker import SageMakerCalls
+from app.sagemaker.targets import ServedTargets
 from app.schema.context import RequestContext
 from app.schema.limits import SchemaLimits
 from app.watch import VersionWatch
@@ -34,6 +35,7 @@ class Services:
     persisted: PersistedQueries
     watch: VersionWatch
     readiness: Readiness
+    targets: ServedTargets
 
 
 class State(TypedDict):
@@ -61,6 +63,7 @@ class RequestContexts:
         return RequestContext(
             loaders=Loaders(services.sagemaker, self.request_timeout),
             limits=self.limits,
+            targets=services.targets,
             watch=services.watch,
             log_fields=log_fields(connection.scope),
         )

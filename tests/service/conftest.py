@@ -16,11 +16,15 @@ from starlette.applications import Starlette
 from app.assembly.build import create_app
 from app.assembly.settings import Settings
 from app.local_sagemaker.server import BackgroundEndpoint
+from app.sagemaker.targets import Target
 from tests.conftest import with_lifespan
 
 # Two attempts keep the retry tests quick; the retry itself is what matters. No cache across
 # requests: most tests count the calls one request makes (tests/service/test_cache.py turns it on).
 TEST_SETTINGS = Settings(backend="local", max_attempts=2, readiness_cache_seconds=60, cache="off")
+# Where a service on the local endpoint goes by default: its home region, and the account its
+# STS reports for the service's stand-in credentials.
+LOCAL_TARGET = Target.of("us-east-1", "123456789012")
 
 
 class GraphQLClient:

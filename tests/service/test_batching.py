@@ -60,7 +60,7 @@ async def test_alias_and_latest_results_prime_their_pinned_version(
     endpoint: BackgroundEndpoint, control: EndpointControl
 ) -> None:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    aws = SageMaker(build_transport(settings.aws()))
+    aws = SageMaker(build_transport(settings.aws(), settings.target_specs()[0]))
     try:
         loaders = Loaders(aws, timeout=10)
         control.reset()
@@ -87,7 +87,7 @@ async def test_concurrency_is_bounded_by_the_pool_size(
 ) -> None:
     name = create_image(sagemaker, 12)
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, pool_size=3)
-    aws = SageMaker(build_transport(settings.aws()))
+    aws = SageMaker(build_transport(settings.aws(), settings.target_specs()[0]))
     try:
         control.reset()
         control.set_faults(latencyMs=30)

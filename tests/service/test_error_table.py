@@ -18,10 +18,11 @@ from app.errors import ErrorCode
 from app.loaders import Loaders
 from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import SageMaker, build_transport
+from app.sagemaker.targets import ServedTargets
 from app.schema import build_schema
 from app.schema.context import RequestContext
 from tests.conftest import EndpointControl, insert_version_of_the_future
-from tests.service.conftest import TEST_SETTINGS, GraphQLClient
+from tests.service.conftest import LOCAL_TARGET, TEST_SETTINGS, GraphQLClient
 
 ONE = """query($name: String!, $version: Int) {
   imageVersion(imageName: $name, version: $version) { version vendorGuidance } }"""
@@ -79,7 +80,7 @@ def _comparable(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 async def aws(endpoint: BackgroundEndpoint) -> AsyncIterator[SageMaker]:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    client = SageMaker(build_transport(settings.aws()))
+    client = SageMaker(build_transport(settings.aws(), settings.target_specs()[0]))
     yield client
     await client.aclose()
 
@@ -103,7 +104,9 @@ async def test_schema_execute_and_http_give_the_same_errors(
     executed = await schema.execute(
         row.query,
         variable_values=variables,
-        context_value=RequestContext(Loaders(aws, timeout=10), TEST_SETTINGS.schema_limits()),
+        context_value=RequestContext(
+            Loaders(aws, timeout=10), TEST_SETTINGS.schema_limits(), ServedTargets([LOCAL_TARGET])
+        ),
     )
 
     http_errors = _comparable(over_http["errors"])

@@ -86,7 +86,7 @@ async def test_aws_validation_of_unchecked_keys_is_invalid_input(
 ) -> None:
     # Our checks stop these before AWS, so drive the client directly with unchecked keys.
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
-    aws = SageMaker(build_transport(settings.aws()))
+    aws = SageMaker(build_transport(settings.aws(), settings.target_specs()[0]))
     try:
         for key, aws_code in (
             (ImageVersionKey("bad name"), "ValidationException"),

@@ -73,7 +73,7 @@ async def connected(
     url: str, clock: Callable[[], float] = time.monotonic, **settings: Any
 ) -> AsyncIterator[SageMaker]:
     options = dataclasses.replace(TEST_SETTINGS, endpoint_url=url, **settings).aws()
-    aws = SageMaker(build_transport(options, clock))
+    aws = SageMaker(build_transport(options, TEST_SETTINGS.target_specs()[0], clock))
     try:
         yield aws
     finally:
@@ -122,7 +122,7 @@ async def test_every_call_carries_a_signature_aws_would_accept(aws: SageMaker) -
 def test_the_check_agrees_with_boto3s_own_signer(checking_endpoint: BackgroundEndpoint) -> None:
     # A control: boto3's whole client passes the same check, so the check is AWS's, not ours.
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
-    client = build_client(settings.aws())
+    client = build_client(settings.aws(), settings.target_specs()[0].region)
     answer = client.describe_image_version(ImageName="pytorch-training", Version=3)
     assert answer["Version"] == 3
 
@@ -179,7 +179,7 @@ async def test_credentials_due_for_a_refresh_are_refreshed_off_the_event_loop(
     refreshed_on.clear()
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=checking_endpoint.url)
     transport = Transport(
-        build_client(settings.aws()),
+        build_client(settings.aws(), settings.target_specs()[0].region),
         expiring,
         pool_size=2,
         connect_timeout=settings.connect_timeout,

@@ -7,7 +7,7 @@ import pytest
 from graphql import GraphQLError
 
 from app.sagemaker import ImagesPage, Page
-from app.schema.connections import Connection, paginate
+from app.schema.connections import Connection, paginate, paginate_merged
 
 ITEMS = [f"item-{number:02}" for number in range(25)]
 PAGE = ImagesPage(sort_by="CREATION_TIME", sort_order="DESCENDING")
@@ -87,3 +87,87 @@ async def test_a_cursor_that_does_not_decode_is_bad_user_input(cursor: str) -> N
 async def test_a_page_size_outside_the_limit_is_bad_user_input(first: int) -> None:
     with pytest.raises(GraphQLError, match="first must be from 1 to 100"):
         await connection(Pages(), first=first)
+
+
+# Two targets' images as (creation order, name), each listing newest first as SageMaker sorts.
+WEST = [(number * 2, f"west-{number:02}") for number in range(11)][::-1]
+EAST = [(number * 3 + 1, f"east-{number:02}") for number in range(7)][::-1]
+LISTINGS = {"west": WEST, "east": EAST}
+REQUESTS = [
+    ImagesPage(sort_by="CREATION_TIME", sort_order="DESCENDING", name_contains=name)
+    for name in LISTINGS
+]
+
+
+class TargetPages:
+    """ListImages of several targets (told apart here by ``name_contains``): a NextToken is an
+    offset; a target in ``failing`` fails."""
+
+    def __init__(self) -> None:
+        self.failing: set[str] = set()
+
+    async def __call__(self, page: ImagesPage) -> Page[tuple[int, str]]:
+        assert page.name_contains is not None
+        if page.name_contains in self.failing:
+            raise RuntimeError(f"{page.name_contains} is down")
+        items = LISTINGS[page.name_contains]
+        start = int(page.next_token or 0)
+        end = start + page.max_results
+        return Page(items[start:end], str(end) if end < len(items) else None)
+
+
+async def merged(
+    pages: TargetPages, first: int, after: str | None = None
+) -> tuple[Connection[str], list[tuple[int, Exception]]]:
+    return await paginate_merged(
+        pages,
+        REQUESTS,
+        first,
+        after,
+        order=lambda item: item[0],
+        descending=True,
+        to_node=lambda index, item: item[1],
+        max_first=100,
+    )
+
+
+@pytest.mark.parametrize("first", [1, 3, 7])
+async def test_a_merged_listing_visits_every_item_once_in_order(first: int) -> None:
+    pages, seen, after = TargetPages(), [], None
+    while True:
+        page, failures = await merged(pages, first, after)
+        assert failures == []
+        assert len(page.edges) <= first
+        seen += nodes(page)
+        if not page.page_info.has_next_page:
+            break
+        after = page.page_info.end_cursor
+    everything = sorted(WEST + EAST, reverse=True)
+    assert seen == [name for _, name in everything]
+
+
+async def test_any_merged_edge_cursor_resumes_right_after_its_edge() -> None:
+    pages = TargetPages()
+    page, _ = await merged(pages, first=6)
+    resumed, _ = await merged(pages, first=2, after=page.edges[2].cursor)
+    assert nodes(resumed) == nodes(page)[3:5]
+
+
+async def test_a_target_that_fails_is_left_out_and_read_again_on_the_next_page() -> None:
+    pages = TargetPages()
+    pages.failing.add("east")
+    page, failures = await merged(pages, first=4)
+    assert nodes(page) == ["west-10", "west-09", "west-08", "west-07"]
+    assert [(index, str(error)) for index, error in failures] == [(1, "east is down")]
+    pages.failing.clear()
+    resumed, failures = await merged(pages, first=2, after=page.page_info.end_cursor)
+    assert failures == []
+    assert nodes(resumed) == ["east-06", "east-05"]
+
+
+async def test_a_merged_cursor_of_another_query_is_refused() -> None:
+    page, _ = await merged(TargetPages(), first=2)
+    with pytest.raises(GraphQLError, match="cursor `after` is not valid"):
+        await paginate(Pages(), PAGE, 2, page.page_info.end_cursor, str.upper, max_first=100)
+    with pytest.raises(GraphQLError, match="cursor `after` is not valid"):
+        await merged(TargetPages(), first=2, after="bm9wZQ")

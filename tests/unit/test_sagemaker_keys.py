@@ -8,6 +8,7 @@ import pytest
 
 from app.sagemaker import ImageKey, ImagesPage, ImageVersionKey, ImageVersionsPage, InvalidInput
 from app.sagemaker.keys import TimeBounds
+from app.sagemaker.targets import Target
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,8 @@ def test_keys_write_their_requests() -> None:
 
 def test_an_arn_names_its_image_and_version() -> None:
     arn = "arn:aws:sagemaker:us-east-1:123456789012:image-version/my-image/3"
-    assert ImageVersionKey.from_arn(arn) == ImageVersionKey("my-image", 3)
+    target = Target("aws", "us-east-1", "123456789012")
+    assert ImageVersionKey.from_arn(arn) == ImageVersionKey("my-image", 3, target=target)
     for bad in ("arn:aws:s3:::bucket", arn + "/4", arn.replace("/3", "/x"), "a" * 10_000):
         with pytest.raises(InvalidInput) as raised:
             ImageVersionKey.from_arn(bad)
