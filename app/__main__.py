@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -52,7 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--host", default="127.0.0.1")
     local.add_argument("--port", type=int, default=LOCAL_SAGEMAKER_PORT)
     local.add_argument("--db", default=":memory:", help="SQLite file; ':memory:' keeps nothing")
-    local.add_argument("--region", default="us-east-1", help="region written into ARNs")
+    local.add_argument(
+        "--regions",
+        type=_names,
+        help="regions served, comma-separated, the home one first (default: us-east-1,eu-west-1)",
+    )
+    local.add_argument(
+        "--accounts",
+        type=_pairs,
+        help="KEY=ACCOUNT,...: the account of each access key; any other key acts in "
+        "123456789012 (default: demo-second-account=210987654321)",
+    )
+    local.add_argument(
+        "--check-signatures",
+        type=_pairs,
+        metavar="KEY=SECRET,...",
+        help="check every request's SigV4 signature; only these keys (and credentials assumed "
+        "through the endpoint's STS) are accepted",
+    )
     local.add_argument(
         "--transition-delay",
         type=float,
@@ -64,10 +82,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``A=1,B=2`` as a dict; argparse reports the ValueError of a pair without ``=``."""
+    pairs = {}
+    for pair in _names(text):
+        key, sign, value = pair.partition("=")
+        if not sign or not key or not value:
+            raise argparse.ArgumentTypeError(f"{pair!r} is not KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "local-sagemaker":
-        return _local_sagemaker(args)
+        return _local_sagemaker(parser, args)
     # Imported here: the local endpoint's command loads nothing of the service.
     from app.assembly.settings import Settings, SettingsError
 
@@ -87,15 +121,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(settings)
 
 
-def _local_sagemaker(args: argparse.Namespace) -> int:
+def _local_sagemaker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from app.local_sagemaker.server import EndpointOptions, LocalSageMaker
 
+    # Only the options given: the others keep EndpointOptions' defaults, documented there once.
+    given = {
+        name: value
+        for name, value in (("regions", args.regions), ("accounts", args.accounts))
+        if value is not None
+    }
+    try:
+        options = EndpointOptions(
+            db=args.db,
+            transition_delay=args.transition_delay,
+            seed=not args.no_seed,
+            secrets=args.check_signatures,
+            **given,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     configure_logging(args.log_level)
-    options = EndpointOptions(
-        db=args.db,
-        region=args.region,
-        transition_delay=args.transition_delay,
-        seed=not args.no_seed,
+    logging.getLogger("app.local_sagemaker").info(
+        f"Local SageMaker endpoint (and STS) at http://{args.host}:{args.port}: {options.served()}"
     )
     LocalSageMaker(options).serve_forever(args.host, args.port)
     return 0

@@ -169,7 +169,8 @@ def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
     options = EndpointOptions(db=settings.local_db, region=settings.target_specs()[0].region)
     endpoint = stack.enter_context(BackgroundEndpoint(options))
     log.info(
-        f"Backend: the embedded local SageMaker endpoint at {endpoint.url} with its demo "
-        f"catalog ({settings.local_db}). Set SMGQL_BACKEND=aws for real SageMaker."
+        f"Backend: the embedded local SageMaker endpoint (and STS) at {endpoint.url} with its "
+        f"demo catalog ({settings.local_db}), serving {options.served()}. "
+        "Set SMGQL_BACKEND=aws for real SageMaker."
     )
     return dataclasses.replace(settings, endpoint_url=endpoint.url)

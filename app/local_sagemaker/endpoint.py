@@ -1,14 +1,21 @@
 """The local SageMaker endpoint as an ASGI app: routing, checks, faults and one log line per call.
 
-``POST /`` serves the SageMaker operations the project uses. A few ``/_local/...`` routes, which
-AWS does not have, let tests and benchmarks steer the endpoint and read what reached it:
+``POST /`` serves the SageMaker operations the project uses (AWS JSON 1.1) and, on the same port,
+STS's ``GetCallerIdentity`` and ``AssumeRole`` (the query protocol, :mod:`.sts`). A call lands
+where AWS would send it: in the region its SigV4 credential scope names, which must be one the
+endpoint serves, and in the account its access key belongs to (:mod:`.identities`), each pair
+with a catalog of its own (:mod:`.targets`). A few ``/_local/...`` routes, which AWS does not
+have, let tests and benchmarks steer the endpoint and read what reached it:
 
 ==========================  =====================================================================
 ``GET /_local/health``      liveness, for docker-compose and for waiting on a fresh start
-``GET /_local/stats``       calls per operation, calls in flight now and at the peak
+``GET /_local/stats``       calls per operation (``calls``) and per ``region/account`` and
+                            operation (``byTarget``), STS calls per action (``sts``), calls in
+                            flight now and at the peak
 ``DELETE /_local/stats``    reset the counters
 ``GET|PUT /_local/faults``  read or replace the fault plan (``latencyMs``, ``throttleRate``,
-                            ``serverErrorRate``, ``rejectedAccessKeys``)
+                            ``serverErrorRate``, ``rejectedAccessKeys``, and ``regions``, the
+                            regions it applies to: empty for all)
 ==========================  =====================================================================
 """
 
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,11 +32,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.local_sagemaker import protocol, signatures
+from app.local_sagemaker import protocol, signatures, sts
 from app.local_sagemaker.faults import FaultPlan, Faults
+from app.local_sagemaker.identities import Caller, Identities
 from app.local_sagemaker.protocol import AwsError
-from app.local_sagemaker.shapes import SERIALIZATION, input_shape, problems
+from app.local_sagemaker.shapes import check_input, input_shape
+from app.local_sagemaker.signatures import Credential
 from app.local_sagemaker.store import ImageStore
+from app.local_sagemaker.targets import Catalogs, Target
 
 log = logging.getLogger("app.local_sagemaker")
 
@@ -51,63 +61,71 @@ def supported_operations(store: ImageStore) -> dict[str, Operation]:
     }
 
 
-def check_input(operation: str, params: dict[str, Any]) -> None:
-    """Raise the error AWS would give for ``params``: a SerializationException for the first
-    wrong type, else one ValidationException listing every broken constraint."""
-    found = list(problems(input_shape(operation), params))
-    for problem in found:
-        if problem.kind == SERIALIZATION:
-            raise AwsError(SERIALIZATION, problem.message)
-    if found:
-        count = len(found)
-        summary = f"{count} validation error{'s' if count > 1 else ''} detected: "
-        raise AwsError("ValidationException", summary + "; ".join(p.message for p in found))
+def signed_for(credential: Credential, service: str, regions: tuple[str, ...]) -> None:
+    """Pass if ``credential`` is scoped to ``service`` in a served region; AWS's 403 if not."""
+    if credential.region not in regions:
+        raise AwsError(
+            "InvalidSignatureException",
+            f"Credential should be scoped to a valid region, not '{credential.region[:40]}'. ",
+            status=403,
+        )
+    if credential.service != service:
+        raise AwsError(
+            "InvalidSignatureException",
+            f"Credential should be scoped to correct service: '{service}'. ",
+            status=403,
+        )
 
 
 def create_endpoint_app(
-    store: ImageStore, faults: Faults, secrets: Mapping[str, str] | None = None
+    catalogs: Catalogs, identities: Identities, faults: Faults, regions: tuple[str, ...]
 ) -> Starlette:
-    """The endpoint over ``store``; with ``secrets`` (access key to secret key), it checks
-    every request's SigV4 signature as AWS would."""
-    operations = supported_operations(store)
+    """The endpoint over ``catalogs``, for calls signed for ``regions``; when ``identities``
+    holds secrets, it checks every request's SigV4 signature as AWS would."""
+
+    def authenticated(request: Request, body: bytes, service: str) -> tuple[str, Caller]:
+        """The region a request was signed for, and its caller."""
+        credential = signatures.credential(request)
+        signed_for(credential, service, regions)
+        return credential.region, identities.authenticate(request, body, credential)
 
     async def serve_call(request: Request) -> Response:
         request_id = protocol.new_request_id()
         started = time.perf_counter()
         operation = "-"
+        target: Target | None = None
+        for_sts = request.method == "POST" and sts.is_sts_call(request)
         try:
             if request.method != "POST":
                 raise AwsError("UnknownOperationException", "Only POST / is served", status=405)
             body = await protocol.read_body(request)
-            if secrets is None:
-                access_key = signatures.access_key(request)
+            if for_sts:
+                _, caller = authenticated(request, body, sts.SERVICE)
+                operation, params = sts.action(body)
+                faults.count_sts(operation)
+                result = sts.serve(operation, params, caller, identities)
+                response = sts.success(operation, result, request_id)
             else:
-                access_key = signatures.check(request, body, secrets, store.arns.region)
-            operation = protocol.operation_name(request)
-            serve = operations.get(operation)
-            if serve is None:
-                raise AwsError(
-                    "UnknownOperationException",
-                    f"Operation {operation[:100]!r} is not supported by the local endpoint; "
-                    f"supported: {', '.join(sorted(operations))}",
-                )
-            params = protocol.decode_input(body)
-            async with faults.call(operation, access_key):
-                check_input(operation, params)
-                response = protocol.success(serve(params), request_id)
+                region, caller = authenticated(request, body, "sagemaker")
+                target = Target(region, caller.account)
+                operation = protocol.operation_name(request)
+                response = await serve_sagemaker(operation, body, caller, target, request_id)
             error_code = None
         except AwsError as error:
-            response, error_code = protocol.failure(error, request_id), error.code
+            error_code = error.code
+            response = (sts.failure if for_sts else protocol.failure)(error, request_id)
         except Exception:
             log.exception(
                 "local SageMaker endpoint failed on %s (request %s)", operation, request_id
             )
             fault = AwsError("InternalFailure", "The local endpoint failed", status=500)
-            response, error_code = protocol.failure(fault, request_id), fault.code
+            error_code = fault.code
+            response = (sts.failure if for_sts else protocol.failure)(fault, request_id)
         log.info(
             {
-                "event": "sagemaker_call",
+                "event": "sts_call" if for_sts else "sagemaker_call",
                 "operation": operation[:100],
+                "target": None if target is None else str(target),
                 "status": response.status_code,
                 "errorCode": error_code,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
@@ -115,6 +133,22 @@ def create_endpoint_app(
             }
         )
         return response
+
+    async def serve_sagemaker(
+        operation: str, body: bytes, caller: Caller, target: Target, request_id: str
+    ) -> Response:
+        operations = supported_operations(catalogs.of(target))
+        serve = operations.get(operation)
+        if serve is None:
+            raise AwsError(
+                "UnknownOperationException",
+                f"Operation {operation[:100]!r} is not supported by the local endpoint; "
+                f"supported: {', '.join(sorted(operations))}",
+            )
+        params = protocol.decode_input(body)
+        async with faults.call(operation, caller.access_key, target):
+            check_input(input_shape(operation), params)
+            return protocol.success(serve(params), request_id)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

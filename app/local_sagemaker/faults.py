@@ -3,7 +3,9 @@ let tests and benchmarks see what reached it.
 
 Everything is off by default. Faults are spread evenly instead of drawn at random: a throttle rate
 of 0.5 throttles every other call, so a test of botocore's retries is deterministic (the retry of
-a throttled call always goes through) and a rate of 1.0 throttles every call.
+a throttled call always goes through) and a rate of 1.0 throttles every call. A plan may be limited
+to calls signed for some regions, so a test can make one region's endpoint fail and no other.
+STS calls are counted apart and never faulted: the plan plays a struggling SageMaker.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.local_sagemaker.protocol import AwsError
+from app.local_sagemaker.targets import Target
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class FaultPlan:
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
     rejected_access_keys: frozenset[str] = field(default_factory=frozenset)
+    # The regions whose calls the plan applies to; empty, every region.
+    regions: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         # Written so that NaN, which fails every comparison, fails the check too.
@@ -41,17 +46,22 @@ class FaultPlan:
         """Parse the control API's camelCase JSON; raises ValueError with a readable reason."""
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
-        known = {"latencyMs", "throttleRate", "serverErrorRate", "rejectedAccessKeys"}
+        known = {"latencyMs", "throttleRate", "serverErrorRate", "rejectedAccessKeys", "regions"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}; known: {sorted(known)}")
         keys = body.get("rejectedAccessKeys", [])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ValueError("rejectedAccessKeys must be a list of strings")
+        regions = body.get("regions", [])
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise ValueError("regions must be a list of strings")
         latency_ms, throttle_rate, server_error_rate = (
             _number(body, member) for member in ("latencyMs", "throttleRate", "serverErrorRate")
         )
-        return cls(latency_ms / 1000, throttle_rate, server_error_rate, frozenset(keys))
+        return cls(
+            latency_ms / 1000, throttle_rate, server_error_rate, frozenset(keys), frozenset(regions)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +69,11 @@ class FaultPlan:
             "throttleRate": self.throttle_rate,
             "serverErrorRate": self.server_error_rate,
             "rejectedAccessKeys": sorted(self.rejected_access_keys),
+            "regions": sorted(self.regions),
         }
+
+    def applies_to(self, target: Target | None) -> bool:
+        return not self.regions or target is None or target.region in self.regions
 
 
 def _number(body: dict[str, Any], member: str) -> float:
@@ -100,6 +114,8 @@ class Faults:
         self._throttle = _EvenSpread()
         self._server_error = _EvenSpread()
         self._calls: Counter[str] = Counter()
+        self._calls_by_target: dict[Target, Counter[str]] = {}
+        self._sts_calls: Counter[str] = Counter()
         self._in_flight = 0
         self._peak_in_flight = 0
         # Notified as each call arrives, for whoever waits for one to be in flight.
@@ -115,6 +131,10 @@ class Faults:
         with self._lock:
             return {
                 "calls": dict(self._calls),
+                "byTarget": {
+                    str(target): dict(calls) for target, calls in self._calls_by_target.items()
+                },
+                "sts": dict(self._sts_calls),
                 "inFlight": self._in_flight,
                 "peakInFlight": self._peak_in_flight,
             }
@@ -127,10 +147,18 @@ class Faults:
     def reset_stats(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._calls_by_target.clear()
+            self._sts_calls.clear()
             self._peak_in_flight = self._in_flight
 
+    def count_sts(self, action: str) -> None:
+        with self._lock:
+            self._sts_calls[action] += 1
+
     @asynccontextmanager
-    async def call(self, operation: str, access_key: str | None) -> AsyncIterator[None]:
+    async def call(
+        self, operation: str, access_key: str | None, target: Target | None = None
+    ) -> AsyncIterator[None]:
         """Count one call, hold it for the planned latency, then maybe fail it.
 
         The latency is an ``asyncio.sleep``, so concurrent calls overlap instead of queueing, as
@@ -139,10 +167,12 @@ class Faults:
         """
         with self._lock:
             self._calls[operation] += 1
+            if target is not None:
+                self._calls_by_target.setdefault(target, Counter())[operation] += 1
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             self._arrivals.notify_all()
-            plan = self.plan
+            plan = self.plan if self.plan.applies_to(target) else FaultPlan()
         try:
             if plan.latency:
                 await asyncio.sleep(plan.latency)

@@ -16,6 +16,11 @@ from app.local_sagemaker.store import ImageStore
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerImageRole"
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+# The demo's second account, whose key the endpoint's default options name.
+SECOND_ACCOUNT = "210987654321"
+
+# (image, versions) pairs; versions use DescribeImageVersion's member names plus Aliases.
+Catalog = list[tuple[dict[str, Any], list[dict[str, Any]]]]
 
 
 def _epoch(day: str) -> float:
@@ -27,14 +32,21 @@ def _digest(repository: str, tag: str) -> str:
 
 
 def _version(
-    number: int, day: str, repository: str, tag: str, stack: dict[str, str], **fields: Any
+    number: int,
+    day: str,
+    repository: str,
+    tag: str,
+    stack: dict[str, str],
+    *,
+    registry: str = REGISTRY,
+    **fields: Any,
 ) -> dict[str, Any]:
     """One version; ``stack`` holds the framework and language, which ``fields`` may override."""
     fields = {"ImageVersionStatus": "CREATED", **stack, **fields}
     return {
         "Version": number,
-        "BaseImage": f"{REGISTRY}/{repository}:{tag}",
-        "ContainerImage": f"{REGISTRY}/{repository}@sha256:{_digest(repository, tag)}",
+        "BaseImage": f"{registry}/{repository}:{tag}",
+        "ContainerImage": f"{registry}/{repository}@sha256:{_digest(repository, tag)}",
         "CreationTime": _epoch(day),
         "LastModifiedTime": _epoch(day) + 3600,
         **fields,
@@ -54,8 +66,8 @@ def _image(name: str, display: str, description: str, day: str, **fields: Any) -
     }
 
 
-def demo_catalog() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """(image, versions) pairs; versions use DescribeImageVersion's member names plus Aliases."""
+def demo_catalog() -> Catalog:
+    """The home catalog: the home region of the default account."""
     pytorch = {"MLFramework": "PyTorch 2.3", "ProgrammingLang": "Python 3.11"}
     tensorflow = {"MLFramework": "TensorFlow 2.15", "ProgrammingLang": "Python 3.10"}
     sklearn = {"MLFramework": "scikit-learn 1.5", "ProgrammingLang": "Python 3.11"}
@@ -268,9 +280,146 @@ def demo_catalog() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     ]
 
 
-def load_demo_catalog(store: ImageStore) -> None:
-    """Fill an empty store with :func:`demo_catalog`; a store that holds anything is left alone."""
+def regional_demo_catalog(region: str) -> Catalog:
+    """A few images in another region of the default account. One shares its name with a home
+    image, as teams copy images across regions: only the ARN tells them apart."""
+    registry = f"123456789012.dkr.ecr.{region}.amazonaws.com"
+    pytorch = {"MLFramework": "PyTorch 2.3", "ProgrammingLang": "Python 3.11"}
+    xgboost = {"MLFramework": "XGBoost 1.7", "ProgrammingLang": "Python 3.10"}
+    return [
+        (
+            _image(
+                "pytorch-training",
+                "PyTorch training",
+                f"The {region} copy of the GPU training image, for data that stays in {region}.",
+                "2024-10-10",
+            ),
+            [
+                _version(
+                    1,
+                    "2024-10-10",
+                    "pytorch-training",
+                    "2.3-gpu",
+                    pytorch,
+                    registry=registry,
+                    JobType="TRAINING",
+                    Processor="GPU",
+                    Horovod=True,
+                    VendorGuidance="STABLE",
+                    Aliases=["stable"],
+                ),
+            ],
+        ),
+        (
+            _image(
+                "xgboost-training",
+                "XGBoost training",
+                f"CPU training image for gradient-boosted trees, built in {region} only.",
+                "2024-08-19",
+            ),
+            [
+                _version(
+                    1,
+                    "2024-08-19",
+                    "xgboost-training",
+                    "1.7-cpu",
+                    xgboost,
+                    registry=registry,
+                    JobType="TRAINING",
+                    Processor="CPU",
+                    VendorGuidance="TO_BE_ARCHIVED",
+                ),
+                _version(
+                    2,
+                    "2025-01-08",
+                    "xgboost-training",
+                    "2.0-cpu",
+                    xgboost,
+                    registry=registry,
+                    MLFramework="XGBoost 2.0",
+                    JobType="TRAINING",
+                    Processor="CPU",
+                    VendorGuidance="STABLE",
+                    ReleaseNotes="XGBoost 2.0 with the new hist tree method.",
+                    Aliases=["stable"],
+                ),
+            ],
+        ),
+    ]
+
+
+def second_account_demo_catalog(region: str) -> Catalog:
+    """A few images of :data:`SECOND_ACCOUNT`, another team's account, reached with its key or
+    by assuming one of its roles."""
+    registry = f"{SECOND_ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
+    role = {"RoleArn": f"arn:aws:iam::{SECOND_ACCOUNT}:role/SageMakerImageRole"}
+    tensorflow = {"MLFramework": "TensorFlow 2.16", "ProgrammingLang": "Python 3.11"}
+    return [
+        (
+            _image(
+                "tensorflow-inference",
+                "TensorFlow inference",
+                "The forecasting team's serving image.",
+                "2024-09-02",
+                **role,
+            ),
+            [
+                _version(
+                    1,
+                    "2024-09-02",
+                    "tensorflow-inference",
+                    "2.15-cpu",
+                    tensorflow,
+                    registry=registry,
+                    MLFramework="TensorFlow 2.15",
+                    JobType="INFERENCE",
+                    Processor="CPU",
+                    VendorGuidance="ARCHIVED",
+                ),
+                _version(
+                    2,
+                    "2025-02-14",
+                    "tensorflow-inference",
+                    "2.16-gpu",
+                    tensorflow,
+                    registry=registry,
+                    JobType="INFERENCE",
+                    Processor="GPU",
+                    VendorGuidance="STABLE",
+                    ReleaseNotes="TensorFlow 2.16 with TF Serving 2.16.",
+                    Aliases=["stable"],
+                ),
+            ],
+        ),
+        (
+            _image(
+                "forecasting-notebook",
+                "Forecasting notebook kernel",
+                "Notebook kernel the forecasting team explores data with.",
+                "2025-01-27",
+                **role,
+            ),
+            [
+                _version(
+                    1,
+                    "2025-01-27",
+                    "forecasting-notebook",
+                    "2.16",
+                    tensorflow,
+                    registry=registry,
+                    JobType="NOTEBOOK_KERNEL",
+                    Processor="CPU",
+                    VendorGuidance="STABLE",
+                ),
+            ],
+        ),
+    ]
+
+
+def load_demo_catalog(store: ImageStore, catalog: Catalog | None = None) -> None:
+    """Fill an empty store with ``catalog`` (by default :func:`demo_catalog`); a store that
+    holds anything is left alone."""
     if not store.is_empty():
         return
-    for image, versions in demo_catalog():
+    for image, versions in demo_catalog() if catalog is None else catalog:
         store.insert_seed_image(image, versions)

@@ -4,6 +4,11 @@ In-process, the endpoint gets its own thread and event loop. The GraphQL service
 waits on the endpoint's SQLite work, and the two talk over real HTTP exactly as the service talks
 to AWS, which is the point: botocore's whole stack (serialization, signing, retries, error
 parsing) runs for every call, over the service's own transport.
+
+One endpoint serves several regions and accounts, and STS, on one port: the region is the one a
+request is signed for, the account the one its access key (or the role it assumed) belongs to.
+The defaults serve the demo's two regions and its second account's key, so the embedded endpoint
+shows a service routing by ARN something in each.
 """
 
 from __future__ import annotations
@@ -17,9 +22,20 @@ import uvicorn
 
 from app.local_sagemaker.endpoint import create_endpoint_app
 from app.local_sagemaker.faults import FaultPlan, Faults
-from app.local_sagemaker.seed import load_demo_catalog
-from app.local_sagemaker.store import ImageStore
+from app.local_sagemaker.identities import Identities
+from app.local_sagemaker.seed import SECOND_ACCOUNT
+from app.local_sagemaker.targets import (
+    DEFAULT_ACCOUNT,
+    Catalogs,
+    Target,
+    check_account,
+    check_region,
+)
 from app.server_thread import ServerThread
+
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+# The documented key of the demo's second account: sign with it to act there.
+DEMO_SECOND_ACCOUNT_KEY = "demo-second-account"
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,14 @@ class EndpointOptions:
     """How to build one endpoint."""
 
     db: str = ":memory:"
-    region: str = "us-east-1"
+    # The regions served, the home one first: a call signed for another gets AWS's 403.
+    regions: tuple[str, ...] = DEMO_REGIONS
+    # For callers that name one region: it becomes the home region, the others still served.
+    region: str | None = None
+    # Access key -> account ID; any other key acts in DEFAULT_ACCOUNT.
+    accounts: Mapping[str, str] = field(
+        default_factory=lambda: {DEMO_SECOND_ACCOUNT_KEY: SECOND_ACCOUNT}
+    )
     transition_delay: float = 0.0
     seed: bool = True
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -36,21 +59,47 @@ class EndpointOptions:
     # What the store takes for now (timestamps, transitions); tests move their own.
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        """Check the regions and accounts (a ValueError says which is wrong)."""
+        if self.region is not None:
+            others = (region for region in self.regions if region != self.region)
+            object.__setattr__(self, "regions", (self.region, *others))
+        if not self.regions:
+            raise ValueError("at least one region must be served")
+        for region in self.regions:
+            check_region(region)
+        for account in self.accounts.values():
+            check_account(account)
+
+    def served(self) -> str:
+        """What the endpoint serves, in words, for the log line that announces it."""
+        home, *others = self.regions
+        keys = ", ".join(f"{key} -> {account}" for key, account in sorted(self.accounts.items()))
+        signed = "checked" if self.secrets is not None else "not checked"
+        return (
+            f"regions {', '.join([f'{home} (home)', *others])}; "
+            f"accounts {DEFAULT_ACCOUNT} (any key){f', {keys}' if keys else ''}, "
+            f"and any role assumed through its STS; signatures {signed}"
+        )
+
 
 class LocalSageMaker:
-    """A store, its fault knobs and the ASGI app serving them."""
+    """The catalogs of every region and account, the callers' identities, the fault knobs and
+    the ASGI app serving them."""
 
     def __init__(self, options: EndpointOptions) -> None:
-        self.store = ImageStore(
+        self.catalogs = Catalogs(
             options.db,
-            region=options.region,
+            Target(options.regions[0], DEFAULT_ACCOUNT),
             transition_delay=options.transition_delay,
             clock=options.clock,
+            seed=options.seed,
         )
-        if options.seed:
-            load_demo_catalog(self.store)
+        # The home catalog, which tests read and seed directly.
+        self.store = self.catalogs.home
+        self.identities = Identities(options.accounts, options.secrets, options.clock)
         self.faults = Faults(options.faults)
-        self.app = create_endpoint_app(self.store, self.faults, options.secrets)
+        self.app = create_endpoint_app(self.catalogs, self.identities, self.faults, options.regions)
 
     def serve_forever(self, host: str, port: int) -> None:
         """Standalone: serve in the foreground until interrupted."""
@@ -60,7 +109,7 @@ class LocalSageMaker:
                 self.app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
             )
         finally:
-            self.store.close()
+            self.catalogs.close()
 
 
 class BackgroundEndpoint:
@@ -79,7 +128,7 @@ class BackgroundEndpoint:
 
     def stop(self) -> None:
         self._thread.stop()
-        self.endpoint.store.close()
+        self.endpoint.catalogs.close()
 
     def __enter__(self) -> BackgroundEndpoint:
         return self.start()

@@ -26,6 +26,8 @@ import botocore.session
 import regex
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
+from app.local_sagemaker.protocol import AwsError
+
 
 @cache
 def service_model() -> ServiceModel:
@@ -110,6 +112,19 @@ def problems(shape: Shape, value: Any, path: str = "") -> Iterator[Problem]:
             yield Problem(SERIALIZATION, path, f"Timestamp at '{path}' is out of range")
     elif type_name == "blob" and not isinstance(value, str):
         yield _wrong_type(path, "a base64 string", value)
+
+
+def check_input(shape: Shape, params: dict[str, Any]) -> None:
+    """Raise the error AWS would give for ``params``: a SerializationException for the first
+    wrong type, else one ValidationException listing every broken constraint."""
+    found = list(problems(shape, params))
+    for problem in found:
+        if problem.kind == SERIALIZATION:
+            raise AwsError(SERIALIZATION, problem.message)
+    if found:
+        count = len(found)
+        summary = f"{count} validation error{'s' if count > 1 else ''} detected: "
+        raise AwsError(VALIDATION, summary + "; ".join(p.message for p in found))
 
 
 def _wrong_type(path: str, expected: str, value: Any) -> Problem:

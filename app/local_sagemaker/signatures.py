@@ -1,18 +1,20 @@
 """SigV4 signatures, checked the way AWS checks them, when the endpoint is given secrets.
 
-By default the endpoint holds no secrets: it reads the access key from the ``Authorization``
-header (fault plans can reject a key) and trusts the rest. Given a table of access keys and
-their secrets, it recomputes each request's signature with botocore's own SigV4 code over the
-headers the client says it signed, so a client that signs wrongly gets AWS's answer
-(403 ``InvalidSignatureException``; an unknown key, ``UnrecognizedClientException``). Tests use
-this to prove that the service's requests would pass AWS's check, not only the endpoint's routing.
+The credential scope of the ``Authorization`` header says which region and service a request
+was signed for, which routes it (:mod:`.endpoint`), and its access key says who calls
+(:mod:`.identities`). By default the endpoint holds no secrets and trusts the rest (fault plans
+can still reject a key). Given a table of access keys and their secrets, it recomputes each
+request's signature with botocore's own SigV4 code over the headers the client says it signed, so
+a client that signs wrongly gets AWS's answer (403 ``InvalidSignatureException``; an unknown key,
+``UnrecognizedClientException``). Tests use this to prove that the service's requests would pass
+AWS's check, not only the endpoint's routing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
@@ -23,41 +25,51 @@ from starlette.requests import Request
 from app.local_sagemaker.protocol import AwsError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-SERVICE = "sagemaker"
 TIMESTAMP = "%Y%m%dT%H%M%SZ"
 # How far a request's X-Amz-Date may be from the endpoint's clock, as AWS allows.
 MAX_SKEW = timedelta(minutes=15)
 
 
-def access_key(request: Request) -> str:
-    """The access key ID of a SigV4 ``Authorization`` header; AWS's error when there is none."""
-    return _access_key(_fields(request.headers.get("authorization", "")))
+@dataclass(frozen=True)
+class Credential:
+    """The ``Credential`` of a SigV4 ``Authorization`` header:
+    ``<access key>/<date>/<region>/<service>/aws4_request``. A part missing is empty."""
+
+    access_key: str
+    region: str
+    service: str
 
 
-def _access_key(fields: Mapping[str, str]) -> str:
-    key = fields.get("Credential", "").split("/")[0]
-    if not key:
+def credential(request: Request) -> Credential:
+    """The credential a request was signed with; AWS's error when there is none."""
+    found = _credential(request)
+    if not found.access_key:
         raise AwsError(
             "MissingAuthenticationTokenException", "Missing Authentication Token", status=403
         )
-    return key
+    return found
 
 
-def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str) -> str:
-    """The request's access key, once its signature proves it holds the key's secret."""
+def scoped_service(request: Request) -> str:
+    """The service a request says it was signed for, or "" when it says none."""
+    return _credential(request).service
+
+
+def _credential(request: Request) -> Credential:
+    scope = _fields(request.headers.get("authorization", "")).get("Credential", "").split("/")
+    access_key, region, service = (
+        scope[index] if len(scope) > index else "" for index in (0, 2, 3)
+    )
+    return Credential(access_key, region, service)
+
+
+def check(request: Request, body: bytes, credential: Credential, secret: str) -> None:
+    """Pass if the request's signature proves it holds ``secret``; AWS's 403 if not."""
     fields = _fields(request.headers.get("authorization", ""))
-    key = _access_key(fields)
-    secret = secrets.get(key)
-    if secret is None:
-        raise AwsError(
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-            status=403,
-        )
     scope = fields["Credential"].split("/")
     signed = fields.get("SignedHeaders", "").split(";")
     timestamp = request.headers.get("x-amz-date", "")
-    if scope[1:] != [timestamp[:8], region, SERVICE, "aws4_request"]:
+    if scope[1:] != [timestamp[:8], credential.region, credential.service, "aws4_request"]:
         raise _mismatch()
     # AWS requires the host and every x-amz-* header sent to be signed: a header left out
     # (the operation's X-Amz-Target, say) could be swapped without breaking the signature.
@@ -77,13 +89,14 @@ def check(request: Request, body: bytes, secrets: Mapping[str, str], region: str
         data=body,
     )
     signable.context["timestamp"] = timestamp
-    signer = SigV4Auth(Credentials(key, secret), SERVICE, region)
+    signer = SigV4Auth(
+        Credentials(credential.access_key, secret), credential.service, credential.region
+    )
     canonical = signer.canonical_request(signable)
     expected = signer.signature(signer.string_to_sign(signable, canonical), signable)
     given = fields.get("Signature", "")
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         raise _mismatch()
-    return key
 
 
 def _fields(authorization: str) -> dict[str, str]:
