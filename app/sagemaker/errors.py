@@ -138,10 +138,10 @@ class UnexpectedAnswer(SageMakerError):
 
 # botocore's own lists of the codes that mean "throttled" and "failed for now", as its standard
 # retry mode keeps them (ThrottledRetryableChecker and TransientRetryableChecker in
-# botocore.retries.standard): what botocore retries, the service calls retryable. They are private
-# there, so they are mirrored, and tests/unit/test_error_table_vs_botocore.py fails when an upgrade of
-# botocore changes them. ``PriorRequestNotComplete`` is on both lists; as botocore's throttling
-# detector does (its adaptive mode slows down for it), it counts as throttling.
+# botocore.retries.standard): what botocore retries, the service calls retryable. They are
+# private there, so they are mirrored, and tests/unit/test_error_table_vs_botocore.py fails when
+# an upgrade of botocore changes them. ``PriorRequestNotComplete`` is on both lists; as botocore's
+# throttling detector does (its adaptive mode slows down for it), it counts as throttling.
 _THROTTLING_CODES = frozenset(
     (
         "Throttling",
