@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
@@ -30,7 +33,7 @@ from app.logs import configure_logging, log_uncaught
 from app.sagemaker import SageMaker
 from app.sagemaker.client import connect, learn_targets, namespace_of
 from app.sagemaker.routing import TargetedSageMaker
-from app.sagemaker.targets import Target
+from app.sagemaker.targets import Target, TargetSpec
 from app.schema import build_schema, schema_version
 from app.watch import VersionWatch
 from app.web.app import GRAPHQL_PATH, web_app
@@ -158,19 +161,41 @@ async def running_services(
 
 def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
     """``settings`` as they are, or, when the backend is the local endpoint and none is named,
-    with the URL of one started now in this process (stopped with ``stack``)."""
+    with the URL of one started now in this process (stopped with ``stack``) and, unless they
+    name a targets file, one listing every target of its demo catalog: the home region, a second
+    region, and a second account reached by assuming a role through the endpoint's STS. (A
+    file, so that worker processes read the same targets.)"""
     if settings.backend != "local" or settings.endpoint_url is not None:
         where = settings.endpoint_url or "SageMaker"
         log.info(f"Backend: {settings.backend}, {where}")
         return settings
     # Imported only here: a service on AWS never loads the local endpoint's code.
-    from app.local_sagemaker import BackgroundEndpoint, EndpointOptions
+    from app.local_sagemaker import (
+        DEFAULT_ACCOUNT,
+        SECOND_ACCOUNT,
+        BackgroundEndpoint,
+        EndpointOptions,
+    )
 
-    options = EndpointOptions(db=settings.local_db, region=settings.target_specs()[0].region)
+    specs = settings.target_specs()
+    home = specs[0].region
+    regions = tuple(dict.fromkeys(spec.region for spec in specs))
+    options = EndpointOptions(db=settings.local_db, regions=regions, region=home)
     endpoint = stack.enter_context(BackgroundEndpoint(options))
     log.info(
         f"Backend: the embedded local SageMaker endpoint (and STS) at {endpoint.url} with its "
         f"demo catalog ({settings.local_db}), serving {options.served()}. "
         "Set SMGQL_BACKEND=aws for real SageMaker."
     )
-    return dataclasses.replace(settings, endpoint_url=endpoint.url)
+    settings = dataclasses.replace(settings, endpoint_url=endpoint.url)
+    if settings.targets_file is not None:
+        return settings
+    demo = [
+        TargetSpec(home, DEFAULT_ACCOUNT),
+        *(TargetSpec(region, DEFAULT_ACCOUNT) for region in options.regions if region != home),
+        TargetSpec(home, SECOND_ACCOUNT, role_arn=f"arn:aws:iam::{SECOND_ACCOUNT}:role/Images"),
+    ]
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="smgql-demo-"))
+    targets = Path(folder, "targets.json")
+    targets.write_text(json.dumps([spec.as_entry() for spec in demo]), encoding="utf-8")
+    return dataclasses.replace(settings, targets_file=str(targets))

@@ -8,7 +8,9 @@ their module paths stay valid too):
 * :class:`~app.local_sagemaker.server.EndpointOptions`: how to build an endpoint;
 * :class:`~app.local_sagemaker.server.LocalSageMaker`: an endpoint, served in the foreground;
 * :class:`~app.local_sagemaker.server.BackgroundEndpoint`: an endpoint on a loopback thread;
-* :class:`~app.local_sagemaker.faults.FaultPlan`: the latency and failures to inject.
+* :class:`~app.local_sagemaker.faults.FaultPlan`: the latency and failures to inject;
+* ``DEFAULT_ACCOUNT`` (the account of any access key it was not told of) and ``SECOND_ACCOUNT``
+  (the demo catalog's other account).
 
 Tests may also reach into the modules behind them, to check the endpoint against the same model
 it checks requests with: :mod:`.shapes` (``operation_model``, ``enum_values``, ``problems``),
@@ -17,6 +19,15 @@ it checks requests with: :mod:`.shapes` (``operation_model``, ``enum_values``, `
 """
 
 from app.local_sagemaker.faults import FaultPlan
+from app.local_sagemaker.seed import SECOND_ACCOUNT
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions, LocalSageMaker
+from app.local_sagemaker.targets import DEFAULT_ACCOUNT
 
-__all__ = ["BackgroundEndpoint", "EndpointOptions", "FaultPlan", "LocalSageMaker"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "SECOND_ACCOUNT",
+    "BackgroundEndpoint",
+    "EndpointOptions",
+    "FaultPlan",
+    "LocalSageMaker",
+]

@@ -82,6 +82,18 @@ class TargetSpec:
     external_id: str | None = None
     session_name: str | None = None
 
+    def as_entry(self) -> dict[str, str]:
+        """The spec as an entry of a targets file."""
+        members = {
+            "region": self.region,
+            "account": self.account,
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+            "external_id": self.external_id,
+            "session_name": self.session_name,
+        }
+        return {member: value for member, value in members.items() if value is not None}
+
     @property
     def credentials(self) -> str:
         """How the target's credentials are had, in words for a log line."""
