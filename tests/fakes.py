@@ -35,6 +35,19 @@ class FakeClock:
         self.now += seconds
 
 
+class TickingClock:
+    """Seconds that pass by ``step`` at every reading: a waiter polling an endpoint on this clock
+    sees its transitions end after a few polls, with nothing sleeping."""
+
+    def __init__(self, step: float, now: float = 1_000_000.0) -> None:
+        self.step = step
+        self.now = now
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
 class SkippingClock:
     """Real time, plus what a test skips: a transition the test does not watch ends at once,
     one it watches takes its real time."""

@@ -5,19 +5,25 @@ served from several threads (or several processes sharing a file in WAL mode) ne
 a half-applied change.
 
 Lifecycle: a new image or version starts ``CREATING`` and becomes ``CREATED`` once its
-``settles_at`` time has passed; a deleted one is ``DELETING`` until then and then gone. Each
-transaction first applies the transitions whose time has come (:func:`_settle`), so there is no
-background task to start, stop or race with.
+``settles_at`` time has passed (``CREATE_FAILED`` when it was made with a ``failure_reason``, as a
+version of a failing base image is); an updated image is ``UPDATING`` until then; a deleted one is
+``DELETING`` until then and then gone. Each transaction first applies the transitions whose time
+has come (:func:`_settle`), so there is no background task to start, stop or race with.
+
+Times are epoch seconds in whole milliseconds, as AWS keeps them (:func:`milliseconds`): a time
+read from an answer and sent back as a filter bound then equals the stored one exactly.
 
 Image names are case-insensitive, as in SageMaker: every name column collates ``NOCASE``.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 _SCHEMA = """
@@ -29,7 +35,6 @@ CREATE TABLE IF NOT EXISTS images (
     role_arn        TEXT NOT NULL,
     status          TEXT NOT NULL,
     failure_reason  TEXT,
-    tags            TEXT NOT NULL DEFAULT '[]',
     next_version    INTEGER NOT NULL DEFAULT 1,
     created         REAL NOT NULL,
     modified        REAL NOT NULL,
@@ -60,6 +65,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS image_versions_token
     ON image_versions (image_name, client_token);
 CREATE INDEX IF NOT EXISTS image_versions_status ON image_versions (status);
 CREATE INDEX IF NOT EXISTS images_status ON images (status);
+CREATE TABLE IF NOT EXISTS image_tags (
+    image_name  TEXT NOT NULL COLLATE NOCASE REFERENCES images(name) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (image_name, key)
+);
 CREATE TABLE IF NOT EXISTS aliases (
     image_name  TEXT NOT NULL COLLATE NOCASE,
     alias       TEXT NOT NULL,
@@ -80,6 +91,19 @@ VERSION_FIELDS = {
     "Horovod": "horovod",
     "ReleaseNotes": "release_notes",
 }
+
+
+def milliseconds(seconds: float) -> float:
+    """``seconds`` cut to whole milliseconds, below which AWS keeps no time.
+
+    Cut in decimal, from the float's shortest spelling (the one JSON carries): ``x.123`` is
+    stored as the nearest double and times 1000 may land just under ``x123``, which ``floor``
+    of the binary product would cut to the millisecond before.
+    """
+    if not math.isfinite(seconds):
+        return seconds
+    thousandths = (Decimal(repr(seconds)) * 1000).to_integral_value(rounding=ROUND_FLOOR)
+    return float(thousandths / 1000)
 
 
 class Database:
@@ -119,10 +143,16 @@ def _settle(db: sqlite3.Connection, now: float) -> None:
     """Apply the lifecycle transitions whose time has come."""
     for table in ("images", "image_versions"):
         db.execute(
-            f"UPDATE {table} SET status = 'CREATED', modified = settles_at "  # noqa: S608
+            f"UPDATE {table} SET modified = settles_at, status = CASE "  # noqa: S608
+            "WHEN failure_reason IS NULL THEN 'CREATED' ELSE 'CREATE_FAILED' END "
             "WHERE status = 'CREATING' AND settles_at <= ?",
             (now,),
         )
+    db.execute(
+        "UPDATE images SET status = 'CREATED', modified = settles_at "
+        "WHERE status = 'UPDATING' AND settles_at <= ?",
+        (now,),
+    )
     db.execute("DELETE FROM image_versions WHERE status = 'DELETING' AND settles_at <= ?", (now,))
     db.execute("DELETE FROM images WHERE status = 'DELETING' AND settles_at <= ?", (now,))
 

@@ -14,8 +14,10 @@ have, let tests and benchmarks steer the endpoint and read what reached it:
                             flight now and at the peak
 ``DELETE /_local/stats``    reset the counters
 ``GET|PUT /_local/faults``  read or replace the fault plan (``latencyMs``, ``throttleRate``,
-                            ``serverErrorRate``, ``rejectedAccessKeys``, and ``regions``, the
-                            regions it applies to: empty for all)
+                            ``serverErrorRate``, ``rejectedAccessKeys``, ``expiredAccessKeys``,
+                            ``resourceInUseRate``, ``resourceLimitExceededRate``,
+                            ``failingBaseImages``, and ``regions``, the regions it applies to:
+                            empty for all)
 ==========================  =====================================================================
 """
 
@@ -58,6 +60,10 @@ def supported_operations(store: ImageStore) -> dict[str, Operation]:
         "UpdateImageVersion": store.update_image_version,
         "DeleteImageVersion": store.delete_image_version,
         "ListAliases": store.list_aliases,
+        "UpdateImage": store.update_image,
+        "AddTags": store.add_tags,
+        "ListTags": store.list_tags,
+        "DeleteTags": store.delete_tags,
     }
 
 

@@ -6,11 +6,18 @@ of 0.5 throttles every other call, so a test of botocore's retries is determinis
 a throttled call always goes through) and a rate of 1.0 throttles every call. A plan may be limited
 to calls signed for some regions, so a test can make one region's endpoint fail and no other.
 STS calls are counted apart and never faulted: the plan plays a struggling SageMaker.
+
+Besides throttling and server errors, a plan can give the answers a busy account gives, each only
+to the operations whose model lists it, as AWS would: ``ResourceInUse`` for a resource
+modified concurrently, ``ResourceLimitExceeded`` for a service quota reached, and
+``ExpiredTokenException`` for temporary credentials past their expiry. Base images matching a
+planned pattern make versions that end ``CREATE_FAILED``, as a base image SageMaker cannot pull.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.local_sagemaker.protocol import AwsError
+from app.local_sagemaker.shapes import operation_model
 from app.local_sagemaker.targets import Target
 
 
@@ -30,6 +38,11 @@ class FaultPlan:
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
     rejected_access_keys: frozenset[str] = field(default_factory=frozenset)
+    # Glob patterns (fnmatch) of base images whose versions end CREATE_FAILED.
+    failing_base_images: frozenset[str] = field(default_factory=frozenset)
+    resource_in_use_rate: float = 0.0
+    resource_limit_exceeded_rate: float = 0.0
+    expired_access_keys: frozenset[str] = field(default_factory=frozenset)
     # The regions whose calls the plan applies to; empty, every region.
     regions: frozenset[str] = field(default_factory=frozenset)
 
@@ -37,7 +50,7 @@ class FaultPlan:
         # Written so that NaN, which fails every comparison, fails the check too.
         if not 0.0 <= self.latency <= 60.0:
             raise ValueError("latency must be between 0 and 60 seconds")
-        for name in ("throttle_rate", "server_error_rate"):
+        for name in _RATES.values():
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
 
@@ -46,34 +59,46 @@ class FaultPlan:
         """Parse the control API's camelCase JSON; raises ValueError with a readable reason."""
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
-        known = {"latencyMs", "throttleRate", "serverErrorRate", "rejectedAccessKeys", "regions"}
+        known = {"latencyMs", *_RATES, *_STRING_SETS}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}; known: {sorted(known)}")
-        keys = body.get("rejectedAccessKeys", [])
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ValueError("rejectedAccessKeys must be a list of strings")
-        regions = body.get("regions", [])
-        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
-            raise ValueError("regions must be a list of strings")
-        latency_ms, throttle_rate, server_error_rate = (
-            _number(body, member) for member in ("latencyMs", "throttleRate", "serverErrorRate")
-        )
-        return cls(
-            latency_ms / 1000, throttle_rate, server_error_rate, frozenset(keys), frozenset(regions)
-        )
+        fields: dict[str, Any] = {name: _number(body, member) for member, name in _RATES.items()}
+        fields.update({name: _strings(body, member) for member, name in _STRING_SETS.items()})
+        return cls(latency=_number(body, "latencyMs") / 1000, **fields)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "latencyMs": self.latency * 1000,
-            "throttleRate": self.throttle_rate,
-            "serverErrorRate": self.server_error_rate,
-            "rejectedAccessKeys": sorted(self.rejected_access_keys),
-            "regions": sorted(self.regions),
+            **{member: getattr(self, name) for member, name in _RATES.items()},
+            **{member: sorted(getattr(self, name)) for member, name in _STRING_SETS.items()},
         }
 
     def applies_to(self, target: Target | None) -> bool:
         return not self.regions or target is None or target.region in self.regions
+
+
+# The control API's members of the plan, beside latencyMs: JSON member -> field.
+_RATES = {
+    "throttleRate": "throttle_rate",
+    "serverErrorRate": "server_error_rate",
+    "resourceInUseRate": "resource_in_use_rate",
+    "resourceLimitExceededRate": "resource_limit_exceeded_rate",
+}
+_STRING_SETS = {
+    "rejectedAccessKeys": "rejected_access_keys",
+    "expiredAccessKeys": "expired_access_keys",
+    "failingBaseImages": "failing_base_images",
+    "regions": "regions",
+}
+
+
+def _strings(body: dict[str, Any], member: str) -> frozenset[str]:
+    """A member of the control API's JSON that lists strings; empty when absent."""
+    values = body.get(member, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{member} must be a list of strings")
+    return frozenset(values)
 
 
 def _number(body: dict[str, Any], member: str) -> float:
@@ -111,8 +136,7 @@ class Faults:
     def __init__(self, plan: FaultPlan | None = None) -> None:
         self._lock = threading.Lock()
         self.plan = plan or FaultPlan()
-        self._throttle = _EvenSpread()
-        self._server_error = _EvenSpread()
+        self._spreads = _spreads()
         self._calls: Counter[str] = Counter()
         self._calls_by_target: dict[Target, Counter[str]] = {}
         self._sts_calls: Counter[str] = Counter()
@@ -124,8 +148,7 @@ class Faults:
     def configure(self, plan: FaultPlan) -> None:
         with self._lock:
             self.plan = plan
-            self._throttle = _EvenSpread()
-            self._server_error = _EvenSpread()
+            self._spreads = _spreads()
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -138,6 +161,16 @@ class Faults:
                 "inFlight": self._in_flight,
                 "peakInFlight": self._peak_in_flight,
             }
+
+    def base_image_failure(self, base_image: str) -> str | None:
+        """Why a version of ``base_image`` fails to build under the plan; ``None``: it builds."""
+        patterns = self.plan.failing_base_images
+        if not any(fnmatch.fnmatchcase(base_image, pattern) for pattern in patterns):
+            return None
+        return (
+            f"ClientError: Unable to pull image {base_image}: the image does not exist or the"
+            " image's role is not authorized to pull it."
+        )
 
     def wait_in_flight(self, timeout: float) -> bool:
         """Block until a call is in flight; False if none came within ``timeout`` seconds."""
@@ -177,6 +210,7 @@ class Faults:
             if plan.latency:
                 await asyncio.sleep(plan.latency)
             self._raise_planned_fault(plan, access_key)
+            self._raise_planned_conflict(plan, operation)
             yield
         finally:
             with self._lock:
@@ -189,10 +223,55 @@ class Faults:
                 "The security token included in the request is invalid.",
                 status=403,
             )
+        if access_key is not None and access_key in plan.expired_access_keys:
+            # AWS JSON services answer an expired session token with a 400 of this code.
+            raise AwsError(
+                "ExpiredTokenException", "The security token included in the request is expired"
+            )
         with self._lock:
-            throttled = self._throttle.fire(plan.throttle_rate)
-            broken = not throttled and self._server_error.fire(plan.server_error_rate)
+            throttled = self._spreads["throttle_rate"].fire(plan.throttle_rate)
+            broken = not throttled and self._spreads["server_error_rate"].fire(
+                plan.server_error_rate
+            )
         if throttled:
             raise AwsError("ThrottlingException", "Rate exceeded")
         if broken:
             raise AwsError("InternalFailure", "The local endpoint failed on purpose", status=500)
+
+    def _raise_planned_conflict(self, plan: FaultPlan, operation: str) -> None:
+        """ResourceInUse or ResourceLimitExceeded, for the operations whose model lists it."""
+        errors = _modelled_errors(operation)
+        with self._lock:
+            in_use = "ResourceInUse" in errors and self._spreads["resource_in_use_rate"].fire(
+                plan.resource_in_use_rate
+            )
+            limited = (
+                not in_use
+                and "ResourceLimitExceeded" in errors
+                and self._spreads["resource_limit_exceeded_rate"].fire(
+                    plan.resource_limit_exceeded_rate
+                )
+            )
+        if in_use:
+            raise AwsError(
+                "ResourceInUse",
+                f"{operation} could not complete: the resource is being modified concurrently."
+                " Please try again.",
+            )
+        if limited:
+            # The shape of SageMaker's quota messages.
+            raise AwsError(
+                "ResourceLimitExceeded",
+                f"The account-level service limit for {operation} has been reached, with current"
+                " utilization at the limit. Please use AWS Service Quotas to request an"
+                " increase for this quota.",
+            )
+
+
+def _spreads() -> dict[str, _EvenSpread]:
+    return {name: _EvenSpread() for name in _RATES.values()}
+
+
+def _modelled_errors(operation: str) -> set[str]:
+    # Only operations the endpoint serves reach the faults, and the model has each of them.
+    return {shape.name for shape in operation_model(operation).error_shapes}

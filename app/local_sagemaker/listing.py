@@ -3,7 +3,9 @@
 Pages are cut by keyset (``WHERE (sort, tiebreak) > last seen``), not by offset, so paging never
 repeats or skips a row, whatever is inserted or deleted meanwhile. The ``NextToken`` carries the
 last row's keys and a digest of the query; a token is refused with AWS's ValidationException
-when it is garbled or replayed against another query, whose order it would not fit.
+("Invalid pagination token") when it is garbled, forged or replayed against another query, whose
+order it would not fit. Whatever a client puts in a token, it never reaches SQLite unless it is
+a pair of plain keys (text, or numbers SQLite holds), so no token can fail the endpoint.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import sqlite3
 from typing import Any
 
+from app.local_sagemaker.database import milliseconds
 from app.local_sagemaker.protocol import AwsError
 
 DEFAULT_PAGE_SIZE = 10
@@ -34,10 +38,12 @@ _TIME_FILTERS = {
 
 
 def time_filters(params: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """The ``WHERE`` clauses and arguments of the request's time filters."""
+    """The ``WHERE`` clauses and arguments of the request's time filters, cut to milliseconds
+    as the stored times are, so a bound read from an answer matches its row exactly."""
     where = [clause for member, clause in _TIME_FILTERS.items() if member in params]
     # As floats, like the columns: an integer timestamp past 64 bits would overflow SQLite's.
-    return where, [float(params[member]) for member in _TIME_FILTERS if member in params]
+    bounds = [milliseconds(float(params[member])) for member in _TIME_FILTERS if member in params]
+    return where, bounds
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -55,12 +61,32 @@ def _decode_token(token: str, fingerprint: str) -> list[Any]:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
         position = decoded["after"]
-        valid = decoded["query"] == fingerprint and isinstance(position, list)
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        valid = (
+            decoded["query"] == fingerprint
+            and isinstance(position, list)
+            and len(position) == 2
+            and all(_is_a_key(key) for key in position)
+        )
+    # RecursionError: a token of deeply nested JSON, which json.loads cannot read.
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
         valid = False
-    if not valid or len(position) != 2:
-        raise AwsError("ValidationException", "The NextToken is not valid for this request")
+    if not valid:
+        raise AwsError(
+            "ValidationException",
+            "Invalid pagination token: the NextToken is not one this request returned",
+        )
     return list(position)
+
+
+def _is_a_key(key: Any) -> bool:
+    """Whether ``key`` is a value a page can end on: text or a number SQLite can bind."""
+    if isinstance(key, bool):
+        return False
+    if isinstance(key, int):
+        return -(2**63) <= key < 2**63
+    if isinstance(key, float):
+        return math.isfinite(key)
+    return isinstance(key, str)
 
 
 def page(

@@ -18,6 +18,13 @@ def _without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def _failure_reason(row: sqlite3.Row) -> str | None:
+    """The row's failure reason, once it has failed: a version of a failing base image holds
+    its reason from the start, while it is still CREATING."""
+    reason: str | None = row["failure_reason"]
+    return reason if row["status"].endswith("_FAILED") else None
+
+
 def image_summary(row: sqlite3.Row) -> dict[str, Any]:
     """An ``Image`` as ListImages returns it; DescribeImage adds the role."""
     return _without_nulls(
@@ -25,7 +32,7 @@ def image_summary(row: sqlite3.Row) -> dict[str, Any]:
             "CreationTime": row["created"],
             "Description": row["description"],
             "DisplayName": row["display_name"],
-            "FailureReason": row["failure_reason"],
+            "FailureReason": _failure_reason(row),
             "ImageArn": row["arn"],
             "ImageName": row["name"],
             "ImageStatus": row["status"],
@@ -43,7 +50,7 @@ def version_summary(row: sqlite3.Row) -> dict[str, Any]:
     return _without_nulls(
         {
             "CreationTime": row["created"],
-            "FailureReason": row["failure_reason"],
+            "FailureReason": _failure_reason(row),
             "ImageArn": image_arn_of_version(row["arn"], row["image_name"]),
             "ImageVersionArn": row["arn"],
             "ImageVersionStatus": row["status"],

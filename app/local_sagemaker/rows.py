@@ -5,7 +5,9 @@ and therefore their error messages.
 
 Every not-found message says "does not exist", as AWS's do: tools that manage images (the
 Terraform provider among them) take a ResourceNotFound for "already gone" only on those words.
-The latest-version message is AWS's verbatim; the others follow its pattern.
+A missing image's message also says "No Image with the name <name>", the words the Terraform
+provider matches after DeleteImage and while it polls DescribeImage. The latest-version message
+is AWS's verbatim; the others follow its pattern.
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ def image_row(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
 def require_image(db: sqlite3.Connection, name: str) -> sqlite3.Row:
     row = image_row(db, name)
     if row is None:
-        raise AwsError("ResourceNotFound", f"Image with ImageName {name} does not exist.")
+        raise AwsError(
+            "ResourceNotFound", f"No Image with the name {name} exists: the Image does not exist."
+        )
+    return row
+
+
+def require_tagged_image(db: sqlite3.Connection, arn: str) -> sqlite3.Row:
+    """The image a tagging call's ``ResourceArn`` names. The tagging operations model no
+    ResourceNotFound, so AWS answers an unknown resource with a ValidationException."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM images WHERE arn = ?", (arn,)).fetchone()
+    if row is None:
+        raise AwsError("ValidationException", f"Resource {arn} does not exist.")
     return row
 
 

@@ -3,7 +3,8 @@
 It reads like a real account's custom images (notebook kernels, training and inference images for
 PyTorch, TensorFlow and scikit-learn) and, between them, holds every value of every enum the
 describe call returns, a FailureReason on each failed version, and aliases, so a person exploring
-the API in GraphiQL meets each case at least once.
+the API in GraphiQL meets each case at least once. Every value passes the model's input checks,
+as AWS would have refused to create one that does not (``MLFramework`` is ``<letters> <x.y>``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def demo_catalog() -> Catalog:
     """The home catalog: the home region of the default account."""
     pytorch = {"MLFramework": "PyTorch 2.3", "ProgrammingLang": "Python 3.11"}
     tensorflow = {"MLFramework": "TensorFlow 2.15", "ProgrammingLang": "Python 3.10"}
-    sklearn = {"MLFramework": "scikit-learn 1.5", "ProgrammingLang": "Python 3.11"}
+    sklearn = {"MLFramework": "sklearn 1.5", "ProgrammingLang": "Python 3.11"}
     return [
         (
             _image(
@@ -246,7 +247,7 @@ def demo_catalog() -> Catalog:
                     "sklearn-kernel",
                     "1.4",
                     sklearn,
-                    MLFramework="scikit-learn 1.4",
+                    MLFramework="sklearn 1.4",
                     JobType="NOTEBOOK_KERNEL",
                     Processor="CPU",
                     VendorGuidance="TO_BE_ARCHIVED",

@@ -88,17 +88,18 @@ class LocalSageMaker:
     the ASGI app serving them."""
 
     def __init__(self, options: EndpointOptions) -> None:
+        self.faults = Faults(options.faults)
         self.catalogs = Catalogs(
             options.db,
             Target(options.regions[0], DEFAULT_ACCOUNT),
             transition_delay=options.transition_delay,
             clock=options.clock,
             seed=options.seed,
+            base_image_failure=self.faults.base_image_failure,
         )
         # The home catalog, which tests read and seed directly.
         self.store = self.catalogs.home
         self.identities = Identities(options.accounts, options.secrets, options.clock)
-        self.faults = Faults(options.faults)
         self.app = create_endpoint_app(self.catalogs, self.identities, self.faults, options.regions)
 
     def serve_forever(self, host: str, port: int) -> None:

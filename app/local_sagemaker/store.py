@@ -3,8 +3,8 @@
 Each public method is one SageMaker operation: it takes the operation's input structure (already
 checked against the service model by the caller) and returns its output structure, both with AWS's
 member names, or raises :class:`AwsError` as AWS would (``ResourceNotFound``, ``ResourceInUse``,
-``ValidationException``). The methods hold the operations' rules; the modules around them hold
-what several operations share:
+``ValidationException``). Only images carry tags here, as only they take them on creation. The
+methods hold the operations' rules; the modules around them hold what several operations share:
 
 =======================  ========================================================================
 :mod:`.database`         the tables, the transaction each operation runs in, lazy lifecycle
@@ -18,7 +18,6 @@ what several operations share:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -27,11 +26,15 @@ from typing import Any
 from app.local_sagemaker import listing, outputs, rows
 from app.local_sagemaker.arns import Arns
 from app.local_sagemaker.container_images import container_image
-from app.local_sagemaker.database import VERSION_FIELDS, Database, insert
+from app.local_sagemaker.database import VERSION_FIELDS, Database, insert, milliseconds
 from app.local_sagemaker.protocol import AwsError
 
 # Seeded transitional states (a version shown as DELETING) are frozen: they never settle.
 _NEVER = float("inf")
+# The members UpdateImage sets or, named in DeleteProperties, removes: member -> column.
+_IMAGE_PROPERTIES = {"DisplayName": "display_name", "Description": "description"}
+# An image being made, changed or removed takes no other change meanwhile.
+_TRANSITIONAL = ("CREATING", "UPDATING", "DELETING")
 
 
 class ImageStore:
@@ -39,6 +42,10 @@ class ImageStore:
 
     A new image or version starts ``CREATING`` and a deleted one is ``DELETING`` for
     ``transition_delay`` seconds; with no delay, both happen at once.
+
+    ``base_image_failure`` says why a version of a base image fails to build (``None``: it
+    builds); the endpoint hands it its fault plan's, so tests can make versions end
+    ``CREATE_FAILED``.
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class ImageStore:
     ) -> None:
         self.arns = Arns(region, account_id)
         self.transition_delay = transition_delay
+        self.base_image_failure: Callable[[str], str | None] = lambda base_image: None
         self._clock = clock
         self._database = Database(path, clock)
 
@@ -66,6 +74,8 @@ class ImageStore:
 
     def create_image(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["ImageName"]
+        tags = params.get("Tags", [])
+        _check_tags(tags)
         with self._database.transaction() as db:
             if rows.image_row(db, name) is not None:
                 raise AwsError(
@@ -73,7 +83,7 @@ class ImageStore:
                     f"The Image with ImageName {name} already exists."
                     " Please use a different ImageName.",
                 )
-            now = self._clock()
+            now = self._now()
             arn = self.arns.image(name)
             insert(
                 db,
@@ -85,17 +95,54 @@ class ImageStore:
                     "description": params.get("Description"),
                     "role_arn": params["RoleArn"],
                     "status": self._initial_status(),
-                    "tags": json.dumps(params.get("Tags", [])),
                     "created": now,
                     "modified": now,
-                    "settles_at": now + self.transition_delay,
+                    "settles_at": self._settles_at(now),
                 },
             )
+            _put_tags(db, name, tags)
         return {"ImageArn": arn}
 
     def describe_image(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._database.transaction() as db:
             return outputs.image_description(rows.require_image(db, params["ImageName"]))
+
+    def update_image(self, params: dict[str, Any]) -> dict[str, Any]:
+        deleted = params.get("DeleteProperties", [])
+        both = sorted(set(deleted) & set(params))
+        if both:
+            raise AwsError(
+                "ValidationException",
+                f"Cannot both set and delete {', '.join(both)} in one UpdateImage request",
+            )
+        with self._database.transaction() as db:
+            row = rows.require_image(db, params["ImageName"])
+            if row["status"] in _TRANSITIONAL:
+                raise AwsError(
+                    "ResourceInUse",
+                    f"Image {row['name']} is {row['status']} and cannot be updated now.",
+                )
+            if row["status"] not in ("CREATED", "UPDATE_FAILED"):
+                # The words AWS uses when a version is added to an image in such a state.
+                raise AwsError(
+                    "ValidationException", f"Image {row['name']} is in an invalid state."
+                )
+            changes = {
+                column: params.get(member)
+                for member, column in _IMAGE_PROPERTIES.items()
+                if member in params or member in deleted
+            }
+            if "RoleArn" in params:
+                changes["role_arn"] = params["RoleArn"]
+            now = self._now()
+            status = "UPDATING" if self.transition_delay > 0 else "CREATED"
+            assignments = "".join(f"{column} = ?, " for column in changes)
+            db.execute(
+                f"UPDATE images SET {assignments}status = ?, failure_reason = NULL, "  # noqa: S608
+                "modified = ?, settles_at = ? WHERE name = ?",
+                (*changes.values(), status, now, self._settles_at(now), row["name"]),
+            )
+        return {"ImageArn": row["arn"]}
 
     def delete_image(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._database.transaction() as db:
@@ -136,8 +183,9 @@ class ImageStore:
                 )
             rows.check_aliases_free(db, image["name"], aliases, version=None)
             version = image["next_version"]
-            now = self._clock()
+            now = self._now()
             arn = self.arns.image_version(image["name"], version)
+            failure = self.base_image_failure(params["BaseImage"])
             insert(
                 db,
                 "image_versions",
@@ -146,12 +194,13 @@ class ImageStore:
                     "version": version,
                     "arn": arn,
                     "base_image": params["BaseImage"],
-                    "container_image": container_image(params["BaseImage"], version),
-                    "status": self._initial_status(),
+                    "container_image": container_image(params["BaseImage"]),
+                    "status": self._initial_status(failure),
+                    "failure_reason": failure,
                     "client_token": params["ClientToken"],
                     "created": now,
                     "modified": now,
-                    "settles_at": now + self.transition_delay,
+                    "settles_at": self._settles_at(now),
                     **_version_fields(params),
                 },
             )
@@ -187,7 +236,7 @@ class ImageStore:
             db.execute(
                 f"UPDATE image_versions SET {assignments}modified = ? "  # noqa: S608
                 "WHERE image_name = ? AND version = ?",
-                (*changes.values(), self._clock(), name, version),
+                (*changes.values(), self._now(), name, version),
             )
             return {"ImageVersionArn": row["arn"]}
 
@@ -239,6 +288,38 @@ class ImageStore:
             )
         return {"SageMakerImageVersionAliases": [row["alias"] for row in found], **token}
 
+    # Tags -------------------------------------------------------------------------------------
+
+    def add_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        _check_tags(params["Tags"])
+        with self._database.transaction() as db:
+            image = rows.require_tagged_image(db, params["ResourceArn"])
+            _put_tags(db, image["name"], params["Tags"])
+        return {"Tags": params["Tags"]}
+
+    def list_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._database.transaction() as db:
+            image = rows.require_tagged_image(db, params["ResourceArn"])
+            found, token = listing.page(
+                db,
+                "image_tags",
+                ["image_name = ?"],
+                [image["name"]],
+                "key",
+                "key",
+                {**params, "SortOrder": "ASCENDING", "MaxResults": params.get("MaxResults", 50)},
+            )
+        return {"Tags": [{"Key": row["key"], "Value": row["value"]} for row in found], **token}
+
+    def delete_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._database.transaction() as db:
+            image = rows.require_tagged_image(db, params["ResourceArn"])
+            db.executemany(
+                "DELETE FROM image_tags WHERE image_name = ? AND key = ?",
+                [(image["name"], key) for key in params["TagKeys"]],
+            )
+        return {}
+
     # Seeding ----------------------------------------------------------------------------------
 
     def insert_seed_image(self, image: dict[str, Any], versions: list[dict[str, Any]]) -> None:
@@ -261,8 +342,8 @@ class ImageStore:
                     "status": image["ImageStatus"],
                     "failure_reason": image.get("FailureReason"),
                     "next_version": max((v["Version"] for v in versions), default=0) + 1,
-                    "created": image["CreationTime"],
-                    "modified": image["LastModifiedTime"],
+                    "created": milliseconds(image["CreationTime"]),
+                    "modified": milliseconds(image["LastModifiedTime"]),
                     "settles_at": _NEVER,
                 },
             )
@@ -278,8 +359,8 @@ class ImageStore:
                         "container_image": v.get("ContainerImage"),
                         "status": v["ImageVersionStatus"],
                         "failure_reason": v.get("FailureReason"),
-                        "created": v["CreationTime"],
-                        "modified": v["LastModifiedTime"],
+                        "created": milliseconds(v["CreationTime"]),
+                        "modified": milliseconds(v["LastModifiedTime"]),
                         "settles_at": _NEVER,
                         **_version_fields(v),
                     },
@@ -288,18 +369,28 @@ class ImageStore:
 
     # Lifecycle --------------------------------------------------------------------------------
 
-    def _initial_status(self) -> str:
-        return "CREATING" if self.transition_delay > 0 else "CREATED"
+    def _now(self) -> float:
+        """The clock's time in whole milliseconds, as every stored time is."""
+        return milliseconds(self._clock())
+
+    def _settles_at(self, now: float) -> float:
+        # In milliseconds too: a settled row's modified time becomes its settles_at.
+        return milliseconds(now + self.transition_delay)
+
+    def _initial_status(self, failure: str | None = None) -> str:
+        if self.transition_delay > 0:
+            return "CREATING"
+        return "CREATED" if failure is None else "CREATE_FAILED"
 
     def _start_deleting(
         self, db: sqlite3.Connection, table: str, where: str, args: tuple[Any, ...]
     ) -> None:
-        now = self._clock()
+        now = self._now()
         if self.transition_delay > 0:
             db.execute(
                 f"UPDATE {table} SET status = 'DELETING', modified = ?, settles_at = ? "  # noqa: S608
                 f"WHERE {where}",
-                (now, now + self.transition_delay, *args),
+                (now, self._settles_at(now), *args),
             )
         else:
             db.execute(f"DELETE FROM {table} WHERE {where}", args)  # noqa: S608
@@ -314,4 +405,32 @@ def _add_aliases(db: sqlite3.Connection, name: str, version: int, aliases: list[
     db.executemany(
         "INSERT OR IGNORE INTO aliases (image_name, alias, version) VALUES (?, ?, ?)",
         [(name, alias, version) for alias in aliases],
+    )
+
+
+def _check_tags(tags: list[dict[str, str]]) -> None:
+    """Refuse what AWS refuses of any request's tags beyond the model's patterns: keys in the
+    ``aws:`` prefix (reserved for AWS, in any case) and a key given twice."""
+    seen: set[str] = set()
+    for tag in tags:
+        key = tag["Key"]
+        if key.lower().startswith("aws:"):
+            raise AwsError(
+                "ValidationException",
+                f"Tag key '{key}' is not valid: tag keys starting with 'aws:' are reserved"
+                " for internal use.",
+            )
+        if key in seen:
+            raise AwsError(
+                "ValidationException", f"Duplicate tag key '{key}': a key may appear only once."
+            )
+        seen.add(key)
+
+
+def _put_tags(db: sqlite3.Connection, name: str, tags: list[dict[str, str]]) -> None:
+    """Set ``tags`` on an image; a key it already has takes the new value."""
+    db.executemany(
+        "INSERT INTO image_tags (image_name, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (image_name, key) DO UPDATE SET value = excluded.value",
+        [(name, tag["Key"], tag["Value"]) for tag in tags],
     )

@@ -65,12 +65,15 @@ class Catalogs:
         transition_delay: float,
         clock: Callable[[], float] = time.time,
         seed: bool = True,
+        base_image_failure: Callable[[str], str | None] = lambda base_image: None,
     ) -> None:
         self._db = db
         self._home = home
         self._transition_delay = transition_delay
         self._clock = clock
         self._seed = seed
+        # Why a version of a base image fails to build (the fault plan's say), in every catalog.
+        self._base_image_failure = base_image_failure
         self._lock = threading.Lock()
         self._stores: dict[Target, ImageStore] = {}
         self.home = self.of(home)
@@ -86,6 +89,7 @@ class Catalogs:
                     transition_delay=self._transition_delay,
                     clock=self._clock,
                 )
+                store.base_image_failure = self._base_image_failure
                 if self._seed:
                     seed.load_demo_catalog(store, self._demo_catalog(target))
                 self._stores[target] = store

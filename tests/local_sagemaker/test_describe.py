@@ -127,3 +127,17 @@ def test_a_fault_on_every_call_fails_after_every_attempt(
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert raised.value.response["Error"]["Code"] == code
     assert control.calls("DescribeImageVersion") == 3
+
+
+@pytest.mark.parametrize("operation", ["describe_image", "delete_image", "update_image"])
+def test_a_missing_image_is_named_in_the_words_terraform_matches(
+    sagemaker: SageMakerClient, operation: str
+) -> None:
+    # Terraform's AWS provider takes a ResourceNotFound for "already gone" when it says
+    # "No Image with the name" (deleting, and waiting on DescribeImage) or "does not exist"
+    # (reading): a missing image's message holds both.
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound) as raised:
+        getattr(sagemaker, operation)(ImageName="no-such-image")
+    message = raised.value.response["Error"]["Message"]
+    assert "No Image with the name no-such-image" in message
+    assert "does not exist" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -179,31 +180,39 @@ IMAGE_REFERENCE = re.compile(
     r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-f]{32,})?"
 )
 DIGEST = "sha256:" + "ab12" * 16
+PINNED = re.compile(r"[^@:]+(?::[0-9]+/[^@:]+)?@sha256:[0-9a-f]{64}")
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def _pinned(repository: str, reference: str) -> str:
+    """The digest reference the endpoint resolves ``repository:reference`` to."""
+    digest = hashlib.sha256(f"{repository}:{reference}".encode()).hexdigest()
+    return f"{repository}@sha256:{digest}"
 
 
 @pytest.mark.parametrize(
     ("base_image", "expected"),
     [
-        (f"{ECR}/team/img:1.0", f"{ECR}/team/img:v1"),
-        (f"{ECR}/team/img", f"{ECR}/team/img:v1"),
-        ("python:3.11", "python:v1"),
-        ("python", "python:v1"),
-        ("localhost:5000/team/img", "localhost:5000/team/img:v1"),
-        ("localhost:5000/team/img:2", "localhost:5000/team/img:v1"),
+        (f"{ECR}/team/img:1.0", _pinned(f"{ECR}/team/img", "1.0")),
+        (f"{ECR}/team/img", _pinned(f"{ECR}/team/img", "latest")),
+        ("python:3.11", _pinned("python", "3.11")),
+        ("python", _pinned("python", "latest")),
+        ("localhost:5000/team/img", _pinned("localhost:5000/team/img", "latest")),
+        ("localhost:5000/team/img:2", _pinned("localhost:5000/team/img", "2")),
         (f"{ECR}/team/img@{DIGEST}", f"{ECR}/team/img@{DIGEST}"),
         (f"{ECR}/team/img:1.0@{DIGEST}", f"{ECR}/team/img@{DIGEST}"),
     ],
     ids=["tag", "tagless", "hub-tag", "hub", "port", "port-tag", "digest", "tag-and-digest"],
 )
-def test_container_image_is_a_well_formed_reference(
+def test_container_image_is_the_base_image_pinned_to_a_digest(
     sagemaker: SageMakerClient, base_image: str, expected: str
 ) -> None:
-    # A digest names exactly one image already, so it is kept; otherwise the tag becomes the
-    # version's own.
+    # AWS resolves a tag to the digest it names when the version is made, so a tag moved later
+    # does not change the version; a digest names exactly one image already, so it is kept.
     name = create_image(sagemaker, prefix="ref")
     sagemaker.create_image_version(ImageName=name, BaseImage=base_image, ClientToken="t1")
     described = sagemaker.describe_image_version(ImageName=name, Version=1)
     assert described["BaseImage"] == base_image
     assert described["ContainerImage"] == expected
     assert IMAGE_REFERENCE.fullmatch(described["ContainerImage"])
+    assert PINNED.fullmatch(described["ContainerImage"])

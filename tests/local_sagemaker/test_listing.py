@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -136,3 +138,45 @@ def test_time_filters_include_their_bounds(sagemaker: SageMakerClient) -> None:
         LastModifiedTimeBefore=image["LastModifiedTime"],
     )
     assert [i["ImageName"] for i in images["Images"]] == ["pytorch-training"]
+
+
+def _forged_tokens(big_image: str, genuine: str) -> list[str]:
+    """Tokens a client could send: garbage, base64 of garbage or of JSON of the wrong shape,
+    and well-shaped ones whose keys are not what a page ends on."""
+
+    def encoded(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+    query = json.loads(base64.urlsafe_b64decode(genuine))["query"]
+    return [
+        "not-a-token",
+        base64.urlsafe_b64encode(b"\xff\xfe garbage \x00").decode(),
+        base64.urlsafe_b64encode(b"{not json").decode(),
+        encoded(None),
+        encoded([1, 2]),
+        encoded("after"),
+        encoded({"after": [1, 2]}),
+        encoded({"after": [1, 2, 3], "query": query}),
+        encoded({"after": [{"a": 1}, [2]], "query": query}),
+        encoded({"after": [10**30, 1], "query": query}),
+        encoded({"after": [True, None], "query": query}),
+        base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()[:8192],
+        genuine[:-4] + "AAAA",
+    ]
+
+
+def test_a_forged_or_corrupt_token_is_invalid_never_a_server_error(
+    sagemaker: SageMakerClient, big_image: str
+) -> None:
+    genuine = sagemaker.list_image_versions(ImageName=big_image)["NextToken"]
+    for token in _forged_tokens(big_image, genuine):
+        for operation, params in (
+            ("list_image_versions", {"ImageName": big_image}),
+            ("list_images", {}),
+            ("list_aliases", {"ImageName": "pytorch-training"}),
+        ):
+            with pytest.raises(ClientError) as raised:
+                getattr(sagemaker, operation)(NextToken=token, **params)
+            error = raised.value.response["Error"]
+            assert error["Code"] == "ValidationException", (operation, token[:40])
+            assert error["Message"].startswith("Invalid pagination token"), token[:40]

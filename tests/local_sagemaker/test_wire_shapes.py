@@ -12,10 +12,13 @@ import httpx
 import pytest
 
 from app.local_sagemaker import EndpointOptions
+from app.local_sagemaker.database import VERSION_FIELDS
+from app.local_sagemaker.seed import demo_catalog
 from app.local_sagemaker.server import BackgroundEndpoint
-from app.local_sagemaker.shapes import enum_values, operation_model, problems
+from app.local_sagemaker.shapes import enum_values, input_shape, operation_model, problems
 from tests.conftest import raw_call
 
+SHAPE_CHECK_ARN = "arn:aws:sagemaker:us-east-1:123456789012:image/shape-check"
 # One call per operation, in an order where each finds what it needs (its own image).
 CALLS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -60,6 +63,10 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("ListAliases", {"ImageName": "shape-check", "Version": 1}),
     ("DeleteImageVersion", {"ImageName": "shape-check", "Version": 1}),
+    ("UpdateImage", {"ImageName": "shape-check", "Description": "updated"}),
+    ("AddTags", {"ResourceArn": SHAPE_CHECK_ARN, "Tags": [{"Key": "stage", "Value": "dev"}]}),
+    ("ListTags", {"ResourceArn": SHAPE_CHECK_ARN}),
+    ("DeleteTags", {"ResourceArn": SHAPE_CHECK_ARN, "TagKeys": ["stage"]}),
     ("DeleteImage", {"ImageName": "shape-check"}),
 ]
 
@@ -173,3 +180,28 @@ def test_control_api_reports_calls_and_rejects_bad_plans(endpoint: BackgroundEnd
     unknown = httpx.put(f"{endpoint.url}/_local/faults", json={"latency": 1})
     assert unknown.status_code == 400
     assert httpx.get(f"{endpoint.url}/_local/faults").json()["throttleRate"] == 0
+
+
+def test_every_seeded_value_passes_the_models_input_checks() -> None:
+    # The seed stands in for what a real account holds, and AWS would have refused to create
+    # anything its own input checks refuse.
+    found = []
+    for image, versions in demo_catalog():
+        create_image = {
+            member: image[member]
+            for member in ("ImageName", "RoleArn", "DisplayName", "Description")
+            if member in image
+        }
+        found += list(problems(input_shape("CreateImage"), create_image))
+        for version in versions:
+            create_version = {
+                "ImageName": image["ImageName"],
+                "ClientToken": f"seed-{version['Version']}",
+                **{
+                    member: version[member]
+                    for member in ("BaseImage", "Aliases", *VERSION_FIELDS)
+                    if member in version
+                },
+            }
+            found += list(problems(input_shape("CreateImageVersion"), create_version))
+    assert found == []
