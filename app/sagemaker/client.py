@@ -31,7 +31,14 @@ from botocore.exceptions import NoCredentialsError
 
 from app import metrics
 from app.ledger import Ledger
-from app.sagemaker.errors import AccessDenied, SageMakerError, Unavailable, from_botocore
+from app.sagemaker.errors import (
+    UNREADABLE_MESSAGE,
+    AccessDenied,
+    SageMakerError,
+    Unavailable,
+    UnexpectedAnswer,
+    from_botocore,
+)
 from app.sagemaker.operations import Key, Operation
 from app.sagemaker.targets import ServedTargets, Target, TargetSpec
 from app.sagemaker.transport import Transport
@@ -210,10 +217,9 @@ def account_of(options: AwsOptions, spec: TargetSpec) -> str:
         )
         account: str = sts.get_caller_identity()["Account"]
     except Exception as error:
-        failure = from_botocore(error, None)
-        if failure is None:
-            raise
-        raise failure from None
+        # Anything else (botocore's parser failing on what came back) is an answer this
+        # service cannot read, not a bug of its own: STS is whatever the endpoint URL names.
+        raise from_botocore(error, None) or UnexpectedAnswer(UNREADABLE_MESSAGE) from None
     return account
 
 

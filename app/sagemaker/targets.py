@@ -182,12 +182,15 @@ class NotServed(InvalidInput):
     """A lookup names a region and account this service does not serve: refused before any
     call, since SageMaker here could only answer for another resource, or not at all."""
 
-    def __init__(self, asked: str, target: Target, served: Iterable[Target]) -> None:
+    def __init__(
+        self, asked: str, target: Target, served: Iterable[Target], value: object = None
+    ) -> None:
         listed = ", ".join(str(each) for each in served)
         super().__init__(
             f"names region {target.region} and account {target.account}, which this service "
             f"does not serve (it serves {listed}).",
             field=asked,
+            value=value,
         )
         self.target = target
 
@@ -220,11 +223,13 @@ class ServedTargets:
         target = target_of_arn(arn)
         if target is None:
             raise InvalidInput(f"{shown(arn)!r} is not a SageMaker ARN.", field=asked, value=arn)
-        return self.check(target, asked)
+        return self.check(target, asked, arn)
 
-    def check(self, target: Target, asked: str) -> Target:
+    def check(self, target: Target, asked: str, value: object = None) -> Target:
+        """``target`` if served; else NotServed, naming the argument ``asked`` and its
+        ``value``."""
         if target not in self._served:
-            raise NotServed(asked, target, self.all)
+            raise NotServed(asked, target, self.all, value)
         return target
 
     def listed(self, regions: Sequence[str] | None, accounts: Sequence[str] | None) -> list[Target]:

@@ -33,10 +33,14 @@ def test_the_endpoint_imports_nothing_of_the_service() -> None:
 
 def test_the_public_surface_is_reexported() -> None:
     from app.local_sagemaker.faults import FaultPlan
+    from app.local_sagemaker.seed import SECOND_ACCOUNT
     from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions, LocalSageMaker
+    from app.local_sagemaker.targets import DEFAULT_ACCOUNT
 
     exported = {name: getattr(app.local_sagemaker, name) for name in app.local_sagemaker.__all__}
     assert exported == {
+        "DEFAULT_ACCOUNT": DEFAULT_ACCOUNT,
+        "SECOND_ACCOUNT": SECOND_ACCOUNT,
         "BackgroundEndpoint": BackgroundEndpoint,
         "EndpointOptions": EndpointOptions,
         "FaultPlan": FaultPlan,

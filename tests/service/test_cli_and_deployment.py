@@ -71,7 +71,7 @@ def test_bad_settings_fail_at_start_with_a_clear_message() -> None:
 def test_settings_parse_and_fall_back_to_aws_variables() -> None:
     settings = Settings.from_env(
         {
-            "AWS_REGION": "eu-west-1",
+            "SMGQL_REGION": "eu-west-1",
             "SMGQL_POOL_SIZE": "8",
             "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:9",
         }

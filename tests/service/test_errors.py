@@ -13,7 +13,7 @@ from app.local_sagemaker.server import BackgroundEndpoint
 from app.sagemaker import ImageVersionKey, InvalidInput, SageMaker, build_transport
 from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
 from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
-from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
+from tests.service.conftest import LOCAL_TARGET, TEST_SETTINGS, GraphQLClient, serving
 
 QUERY = """query($name: String!, $version: Int, $alias: String) {
   imageVersion(imageName: $name, version: $version, alias: $alias) { version } }"""
@@ -54,6 +54,9 @@ async def test_not_found(
         "retryable": False,
         "awsErrorCode": "ResourceNotFound",
         **{asked[key]: value for key, value in variables.items()},
+        # The target the lookup went to.
+        "region": LOCAL_TARGET.region,
+        "account": LOCAL_TARGET.account,
     }
     assert message_part in error["message"]
 
@@ -133,6 +136,9 @@ async def test_connection_refused_is_upstream_unavailable() -> None:
         "code": "UPSTREAM_UNAVAILABLE",
         "retryable": True,
         "imageName": "sklearn-kernel",
+        # Nothing answered, STS neither: the service could not learn its account.
+        "region": "us-east-1",
+        "account": "unknown",
     }
 
 
@@ -176,13 +182,18 @@ async def test_missing_credentials_are_upstream_access_denied(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    settings = dataclasses.replace(TEST_SETTINGS, backend="aws", endpoint_url=endpoint.url)
+    settings = dataclasses.replace(
+        TEST_SETTINGS, backend="aws", region="us-east-1", endpoint_url=endpoint.url
+    )
     async with serving(settings) as (_, client):
         error = _only_error(await client.query(QUERY, name="sklearn-kernel"))
     assert error["extensions"] == {
         "code": "UPSTREAM_ACCESS_DENIED",
         "retryable": False,
         "imageName": "sklearn-kernel",
+        # Without credentials STS could not say whose they are.
+        "region": "us-east-1",
+        "account": "unknown",
     }
 
 

@@ -10,7 +10,7 @@ from mypy_boto3_sagemaker import SageMakerClient
 
 from app.local_sagemaker.seed import demo_catalog
 from app.local_sagemaker.shapes import enum_values
-from tests.service.conftest import GraphQLClient, errors_by_path
+from tests.service.conftest import LOCAL_TARGET, GraphQLClient, errors_by_path
 
 ALL_FIELDS = """
     imageVersionArn imageArn imageName version imageVersionStatus baseImage containerImage
@@ -140,6 +140,8 @@ async def test_partial_results_keep_their_order(service: GraphQLClient) -> None:
         "version": 99,
         "awsErrorCode": "ResourceNotFound",
         "awsRequestId": None,
+        "region": LOCAL_TARGET.region,
+        "account": LOCAL_TARGET.account,
     }
 
 

@@ -56,7 +56,9 @@ def test_image_version_has_a_field_for_every_member_of_the_describe_answer() -> 
     }
     image_version = schema._schema.type_map["ImageVersion"]
     assert isinstance(image_version, GraphQLObjectType)
-    assert expected | {"imageName", "aliases", "image"} == set(image_version.fields)
+    # Besides: what its ARN says (its image, region and account) and what other calls answer.
+    derived = {"imageName", "region", "accountId", "aliases", "image"}
+    assert expected | derived == set(image_version.fields)
 
 
 def test_everything_a_person_reads_in_graphiql_is_described() -> None:
@@ -96,7 +98,7 @@ def test_schema_is_a_federation_2_subgraph_with_two_entities() -> None:
     sdl = schema_sdl(schema)
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
     assert 'type ImageVersion @key(fields: "imageVersionArn")' in sdl
-    assert 'type Image @key(fields: "imageName")' in sdl
+    assert 'type Image @key(fields: "imageName") @key(fields: "imageArn")' in sdl
     assert "union _Entity = Image | ImageVersion" in sdl
 
 
@@ -106,4 +108,5 @@ def test_image_has_a_field_for_every_member_of_the_describe_answer() -> None:
     image = schema._schema.type_map["Image"]
     assert isinstance(image, GraphQLObjectType)
     expected = {name[0].lower() + name[1:] for name in output.members}
-    assert expected | {"versions", "version", "latestVersion"} == set(image.fields)
+    derived = {"region", "accountId", "versions", "version", "latestVersion"}
+    assert expected | derived == set(image.fields)

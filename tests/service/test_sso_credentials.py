@@ -68,7 +68,9 @@ def sso_profile(
 async def test_an_sso_profile_without_a_token_is_upstream_access_denied(
     endpoint: BackgroundEndpoint, control: EndpointControl, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = dataclasses.replace(TEST_SETTINGS, backend="aws", endpoint_url=endpoint.url)
+    settings = dataclasses.replace(
+        TEST_SETTINGS, backend="aws", region="us-east-1", endpoint_url=endpoint.url
+    )
     control.reset()
     with caplog.at_level(logging.WARNING):
         async with serving(settings) as (_, client):
@@ -81,6 +83,9 @@ async def test_an_sso_profile_without_a_token_is_upstream_access_denied(
         "code": "UPSTREAM_ACCESS_DENIED",
         "retryable": False,
         "imageName": "sklearn-kernel",
+        # Without credentials STS could not say whose they are.
+        "region": "us-east-1",
+        "account": "unknown",
     }
     for private in ("corp", "awsapps", "reader", "Token"):
         assert private not in error["message"]
