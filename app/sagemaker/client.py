@@ -116,6 +116,26 @@ class AwsOptions:
         )
 
 
+class _OneLineFailures(logging.Filter):
+    """botocore's credential code logs a failed refresh with its traceback, then raises the
+    error, which the service reports itself (UPSTREAM_ACCESS_DENIED and an ``upstream_failure``
+    warning): a traceback per call, for as long as the credentials stay broken, would bury the
+    log. The line keeps botocore's words and the error's, on one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_ONE_LINE_FAILURES = _OneLineFailures()
+CREDENTIAL_LOGGERS = ("botocore.credentials", "botocore.tokens")
+
+
 def _session(
     options: AwsOptions, spec: TargetSpec
 ) -> tuple[botocore.session.Session, Credentials | None]:
@@ -123,6 +143,9 @@ def _session(
     profile's, a role assumed with botocore's own assume-role fetcher over the session's
     credentials (refreshed before it expires), or the default chain's (the local endpoint's
     stand-ins, for it). Nothing is fetched yet: credentials are resolved when first used."""
+    for name in CREDENTIAL_LOGGERS:
+        # Added once however many sessions a process makes (a logger keeps one of each).
+        logging.getLogger(name).addFilter(_ONE_LINE_FAILURES)
     core = botocore.session.Session(profile=spec.profile)
     if spec.profile is None and options.local:
         core.set_credentials(*LOCAL_CREDENTIALS)

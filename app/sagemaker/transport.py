@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
-import logging
 import ssl
 import time
 import urllib.parse
@@ -75,26 +74,6 @@ from botocore.utils import parse_timestamp
 if TYPE_CHECKING:
     from aiohttp.tracing import Trace
     from mypy_boto3_sagemaker import SageMakerClient
-
-
-class _OneLineFailures(logging.Filter):
-    """botocore's credential code logs a failed refresh with its traceback, then raises the
-    error, which the service reports itself (UPSTREAM_ACCESS_DENIED and an ``upstream_failure``
-    warning): a traceback per call, for as long as the credentials stay broken, would bury the
-    log. The line keeps botocore's words and the error's, on one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None:
-            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
-            record.args = None
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-_ONE_LINE_FAILURES = _OneLineFailures()
-CREDENTIAL_LOGGERS = ("botocore.credentials", "botocore.tokens")
 
 
 class Answer:
@@ -155,9 +134,6 @@ class Transport:
         )
         self._credentials = credentials
         self._frozen: ReadOnlyCredentials | None = None
-        for name in CREDENTIAL_LOGGERS:
-            # Added once however many transports a process makes (a logger keeps one of each).
-            logging.getLogger(name).addFilter(_ONE_LINE_FAILURES)
         self._user_agent = (
             f"sagemaker-images-graphql botocore/{botocore.__version__} "
             f"aiohttp/{aiohttp.__version__}"

@@ -97,6 +97,7 @@ async def test_an_sso_profile_without_a_token_is_upstream_access_denied(
     # botocore's own warning still names the cause, for the operator, on one line.
     assert any("SSOTokenLoadError" in record.getMessage() for record in caplog.records)
     warned = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
-    assert {"event": "upstream_failure", "error": "AccessDenied"}.items() <= warned[0].items()
+    assert {"event": "account_unknown", "error": "AccessDenied"}.items() <= warned[0].items()
+    assert {"event": "upstream_failure", "error": "AccessDenied"}.items() <= warned[1].items()
     # Nothing went out unsigned: the calls stopped at the missing token.
     assert control.calls("DescribeImageVersion") == control.calls("ListImages") == 0
