@@ -25,7 +25,7 @@ instead of waiting on a slow SageMaker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -34,6 +34,7 @@ from app import metrics
 from app.ledger import Ledger
 from app.sagemaker import DeadlineExceeded, SageMakerCalls
 from app.sagemaker.operations import Key, Operation
+from app.sagemaker.targets import Target
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
@@ -123,27 +124,38 @@ async def gather_per_key(
     return results
 
 
+# A loader per operation and target.
+LoaderKey = tuple[Operation[Any, Any], Target | None]
+
+
 class Loaders:
     """The loaders of one request, which has ``timeout`` seconds to get SageMaker's answers
     and notes what they cost in ``ledger``.
 
-    Each operation's loader is built when a resolver first asks for it: most requests use one
-    or two.
+    There is a loader per operation and target (region and account): a batch holds the keys of
+    one target, as its calls go to one connection pool. Each is built when a resolver first
+    asks for it: most requests use one or two.
     """
 
     def __init__(self, sagemaker: SageMakerCalls, timeout: float, ledger: Ledger | None = None):
         self._sagemaker, self._timeout = sagemaker, timeout
         self.ledger = ledger if ledger is not None else Ledger()
         self._deadline = Deadline(timeout)
-        self._loaders: dict[Operation[Any, Any], OperationLoader[Any, Any]] = {}
+        self._loaders: dict[
+            tuple[Operation[Any, Any], Target | None], OperationLoader[Any, Any]
+        ] = {}
 
-    def of(self, operation: Operation[K, V]) -> OperationLoader[K, V]:
-        """This request's loader of ``operation``."""
-        loader = self._loaders.get(operation)
+    def of(self, operation: Operation[K, V], target: Target | None = None) -> OperationLoader[K, V]:
+        """This request's loader of ``operation`` in ``target``."""
+        loader = self._loaders.get((operation, target))
         if loader is None:
             loader = OperationLoader(self._sagemaker, operation, self._deadline, self.ledger)
-            self._loaders[operation] = loader
+            self._loaders[operation, target] = loader
         return loader
+
+    def load(self, operation: Operation[K, V], key: K) -> Awaitable[V]:
+        """``operation``'s answer for ``key``, through the loader of the key's target."""
+        return self.of(operation, key.target).load(key)
 
     def renewed(self) -> Loaders:
         """Loaders as a new request's: an empty memo, a deadline from now, a ledger of their

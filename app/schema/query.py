@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
@@ -227,7 +228,7 @@ async def listed_across(
     """Several targets' images as one connection; a target that failed is an error of its own
     at this field, beside the others' images."""
     connection, failures = await paginate_merged(
-        info.context.loaders.of(LIST_IMAGES).load,
+        functools.partial(info.context.loaders.load, LIST_IMAGES),
         pages,
         first,
         after,

@@ -9,6 +9,7 @@ costs no describe call unless the query wants, say, their ``baseImage``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
 from enum import Enum
@@ -210,7 +211,7 @@ async def listed(
     to_node: Callable[[ItemT], NodeT],
 ) -> Connection[NodeT]:
     """A connection over ``operation``'s pages, loaded through the request's loaders."""
-    load = info.context.loaders.of(operation).load
+    load = functools.partial(info.context.loaders.load, operation)
     return await paginate(load, page, first, after, to_node, info.context.limits.max_first)
 
 
@@ -302,12 +303,12 @@ class ImageVersion:
 
     async def describe(self, info: Info) -> ImageVersionDescription:
         if self._description is None:
-            self._description = await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(self.key)
+            self._description = await info.context.loaders.load(DESCRIBE_IMAGE_VERSION, self.key)
         return self._description
 
     @strawberry.field(description="The aliases that name this version (ListAliases).")
     async def aliases(self, info: Info) -> list[str]:
-        return await info.context.loaders.of(LIST_ALIASES).load(self.key)
+        return await info.context.loaders.load(LIST_ALIASES, self.key)
 
     @strawberry.field(description="The image this version belongs to.")
     async def image(self, info: Info) -> Image | None:
@@ -399,7 +400,7 @@ class Image:
 
     async def describe(self, info: Info) -> ImageDescription:
         if self._description is None:
-            self._description = await info.context.loaders.of(DESCRIBE_IMAGE).load(self.key)
+            self._description = await info.context.loaders.load(DESCRIBE_IMAGE, self.key)
         return self._description
 
     @strawberry.field(
@@ -478,9 +479,10 @@ ENTITIES: dict[str, Callable[[Info, Mapping[str, object]], Awaitable[object]]] =
 
 
 async def load_image(info: Info, key: ImageKey) -> Image:
-    return Image.from_record(await info.context.loaders.of(DESCRIBE_IMAGE).load(key), key.target)
+    found = await info.context.loaders.load(DESCRIBE_IMAGE, key)
+    return Image.from_record(found, key.target)
 
 
 async def load_image_version(info: Info, key: ImageVersionKey) -> ImageVersion:
-    found = await info.context.loaders.of(DESCRIBE_IMAGE_VERSION).load(key)
+    found = await info.context.loaders.load(DESCRIBE_IMAGE_VERSION, key)
     return ImageVersion.from_record(found, key.target)

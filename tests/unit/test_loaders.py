@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 
+from prometheus_client import REGISTRY
+
 from app.ledger import Ledger
 from app.loaders import Deadline, Loaders, gather_per_key
 from app.sagemaker import DeadlineExceeded, ImageVersionKey, NotFound
 from app.sagemaker.operations import DESCRIBE_IMAGE_VERSION
+from app.sagemaker.targets import Target
 from tests.fakes import FakeClock, FakeSageMaker, version
 
 
@@ -98,3 +101,23 @@ async def test_loaders_renewed_for_a_new_event_forget_and_count_apart() -> None:
     await renewed.of(DESCRIBE_IMAGE_VERSION).load(ImageVersionKey("img", 1))
     assert fake.calls["DescribeImageVersion"] == 2
     assert (loaders.ledger.upstream_calls, renewed.ledger.upstream_calls) == (1, 1)
+
+
+async def test_a_batch_holds_the_keys_of_one_target() -> None:
+    home, europe = Target.of("us-east-1", "111111111111"), Target.of("eu-west-1", "111111111111")
+    loaders = Loaders(describing(), timeout=10)
+    keys = [ImageVersionKey(name, 1, target=target) for name in "ab" for target in (home, europe)]
+
+    def batches() -> tuple[float, float]:
+        labels = {"loader": DESCRIBE_IMAGE_VERSION.name}
+        count = REGISTRY.get_sample_value("smgql_loader_batch_keys_count", labels) or 0.0
+        return count, REGISTRY.get_sample_value("smgql_loader_batch_keys_sum", labels) or 0.0
+
+    before = batches()
+    await asyncio.gather(*(loaders.load(DESCRIBE_IMAGE_VERSION, key) for key in [*keys, *keys]))
+    after = batches()
+    # Two batches (one per target) of two unique keys each.
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 4)
+    assert loaders.of(DESCRIBE_IMAGE_VERSION, home) is not loaders.of(
+        DESCRIBE_IMAGE_VERSION, europe
+    )
