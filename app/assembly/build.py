@@ -109,11 +109,15 @@ async def running_services(
         aws = settings.aws()
         served, specs = await asyncio.to_thread(learn_targets, aws, settings.target_specs())
         namespace = settings.cache_namespace or namespace_of(aws, served.default)
+        served_by = {str(target): spec.credentials for target, spec in specs.items()}
         log.info(
             {
                 "event": "targets",
+                "message": "Serving "
+                + "; ".join(f"{target} by {how}" for target, how in served_by.items())
+                + f" (default {served.default})",
                 "default": str(served.default),
-                "served": {str(target): spec.credentials for target, spec in specs.items()},
+                "served": served_by,
             }
         )
 
@@ -179,8 +183,12 @@ def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
 
     specs = settings.target_specs()
     home = specs[0].region
-    regions = tuple(dict.fromkeys(spec.region for spec in specs))
-    options = EndpointOptions(db=settings.local_db, regions=regions, region=home)
+    if settings.targets_file is None:
+        # The home region first, then the demo's others.
+        options = EndpointOptions(db=settings.local_db, region=home)
+    else:
+        regions = tuple(dict.fromkeys(spec.region for spec in specs))
+        options = EndpointOptions(db=settings.local_db, regions=regions)
     endpoint = stack.enter_context(BackgroundEndpoint(options))
     log.info(
         f"Backend: the embedded local SageMaker endpoint (and STS) at {endpoint.url} with its "
