@@ -138,6 +138,7 @@ async def running_services(
 
         sagemaker = TargetedSageMaker(served, open_target)
         stack.push_async_callback(sagemaker.aclose)
+        await sagemaker.open_default()
         caches = await build_caches(
             settings.cache_options(), sagemaker, namespace, schema_version, stack, clock, monotonic
         )

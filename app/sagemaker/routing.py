@@ -3,7 +3,8 @@
 The service may serve several regions and accounts (``SMGQL_TARGETS_FILE``); each gets its own
 :class:`~app.sagemaker.client.SageMaker`: its own connection pool, signer and credentials, retry
 quota and rate limit. They are opened on first use (a target nobody asks for costs nothing, and
-one whose credentials fail fails only its own lookups), once however many calls wait for it.
+one whose credentials fail fails only its own lookups), once however many calls wait for it;
+the default target is opened at start.
 
 A key whose target is not served is refused here, before any call: the schema refuses such
 arguments itself with the argument's name, and this is the rule every path goes through.
@@ -12,12 +13,16 @@ arguments itself with the argument's name, and this is the rule every path goes 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from app.ledger import Ledger
+from app.sagemaker.errors import SageMakerError
 from app.sagemaker.operations import Key, Operation
 from app.sagemaker.targets import NotServed, ServedTargets, Target
+
+log = logging.getLogger("app.sagemaker")
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
@@ -52,6 +57,21 @@ class TargetedSageMaker:
         """The default target answers; the others are checked by their own lookups (a target
         that fails answers its own errors, and the service still serves the rest)."""
         await (await self._of(self.served.default)).check_reachable()
+
+    async def open_default(self) -> None:
+        """Open the default target now, so that the first request does not wait for it (its
+        client loads the service model). A failure is logged, and the first lookup tries
+        again."""
+        try:
+            await self._of(self.served.default)
+        except SageMakerError as error:
+            log.warning(
+                {
+                    "event": "target_unopened",
+                    "target": str(self.served.default),
+                    "error": str(error),
+                }
+            )
 
     async def _of(self, target: Target) -> Upstream:
         opened = self._opened.get(target)
