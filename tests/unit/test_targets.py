@@ -196,3 +196,17 @@ async def test_a_target_that_failed_to_open_is_opened_again_by_the_next_lookup()
         await router.call(OPERATION, ImageKey("a"), Ledger())
     assert await router.call(OPERATION, ImageKey("a"), Ledger()) == str(HOME)
     assert opener.attempts == 2
+
+
+async def test_the_default_target_opens_at_start_and_a_failure_waits_for_a_lookup(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    opener = Opener(fail_first=1)
+    router = TargetedSageMaker(SERVED, opener)
+    await router.open_default()
+    assert opener.attempts == 1
+    assert [record.msg for record in caplog.records] == [
+        {"event": "target_unopened", "target": str(HOME), "error": "AccessDenied"}
+    ]
+    await router.open_default()
+    assert list(opener.opened) == [HOME]
