@@ -69,7 +69,7 @@ class TargetedSageMaker:
                 {
                     "event": "target_unopened",
                     "target": str(self.served.default),
-                    "error": str(error),
+                    "error": type(error).__name__,
                 }
             )
 
