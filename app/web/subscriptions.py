@@ -155,6 +155,9 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
 
     async def handle(self) -> None:
         self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
+        # When an operation last ended: one that starts and ends between two looks of the idle
+        # watch still makes the socket busy then.
+        self._ended_at = asyncio.get_running_loop().time()
         self._watches = [asyncio.create_task(self._close_when_idle())]
         try:
             await super().handle()
@@ -205,11 +208,14 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         that sends twenty and reads none would otherwise hold twenty answers. A subscription
         runs at once: it holds little while it waits for events."""
         max_tokens = self.view.max_tokens
-        if _is_subscription(operation.query, operation.operation_name, max_tokens):
-            await super().run_operation(operation)
-            return
-        async with self._answering:
-            await super().run_operation(operation)
+        try:
+            if _is_subscription(operation.query, operation.operation_name, max_tokens):
+                await super().run_operation(operation)
+                return
+            async with self._answering:
+                await super().run_operation(operation)
+        finally:
+            self._ended_at = asyncio.get_running_loop().time()
 
     async def handle_task_exception(self, error: Exception) -> None:
         # An operation that answers after its socket closed (the client left, or the socket
@@ -231,6 +237,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         while True:
             if self.operations:
                 busy_at = loop.time()
+            busy_at = max(busy_at, self._ended_at)
             idle_for = loop.time() - busy_at
             if idle_for >= idle_timeout:
                 await self.websocket.close(code=1000, reason="Idle")
