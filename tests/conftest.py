@@ -43,12 +43,15 @@ async def with_lifespan(app: Starlette) -> AsyncIterator[ASGIApp]:
         yield with_state
 
 
-def sagemaker_client(url: str, access_key: str = "test", **config: Any) -> SageMakerClient:
-    """A boto3 SageMaker client for a local endpoint; ``config`` goes to botocore's Config."""
+def sagemaker_client(
+    url: str, access_key: str = "test", region: str = "us-east-1", **config: Any
+) -> SageMakerClient:
+    """A boto3 SageMaker client for a local endpoint, signing for ``region`` (whose catalog it
+    reaches); ``config`` goes to botocore's Config."""
     return boto3.client(
         "sagemaker",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key="test-secret",
         config=Config(**{"retries": {"mode": "standard", "total_max_attempts": 3}, **config}),

@@ -1,10 +1,13 @@
 """A real federated graph on loopback: Apollo Gateway (Node) over the image subgraph (this
 service, served by uvicorn) and a small deployments subgraph, composed by Apollo's composition
-library from the checked-in ``schema.graphql``."""
+library from the checked-in ``schema.graphql``. The image subgraph serves two targets of the
+shared endpoint, ``us-east-1`` (the default) and ``eu-west-1``, in its default account, so a
+deployment may reference a version in either."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +23,12 @@ from tests.federation.deployments_subgraph import build_app, build_schema
 from tests.service.conftest import TEST_SETTINGS
 
 HERE = Path(__file__).parent
+# The image subgraph's targets: the shared endpoint's regions, in the account it gives any key
+# it does not map.
+TARGETS = [
+    {"region": "us-east-1", "account": "123456789012"},
+    {"region": "eu-west-1", "account": "123456789012"},
+]
 
 
 @dataclasses.dataclass
@@ -54,7 +63,11 @@ def federated_graph(
 ) -> Iterator[FederatedGraph]:
     node = _node()
     workdir = tmp_path_factory.mktemp("federation")
-    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=shared_endpoint.url)
+    targets = workdir / "targets.json"
+    targets.write_text(json.dumps(TARGETS))
+    settings = dataclasses.replace(
+        TEST_SETTINGS, endpoint_url=shared_endpoint.url, targets_file=str(targets)
+    )
     images = ServerThread(create_app(settings), lifespan="on")
     arns: list[str] = []
     deployments = ServerThread(build_app(arns))

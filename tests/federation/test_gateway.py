@@ -1,5 +1,6 @@
 """Queries through Apollo Gateway: the image subgraph composes, resolves entities for another
-subgraph in batches, and its error codes reach the gateway's clients."""
+subgraph in batches (also when they live in two regions), and its error codes reach the
+gateway's clients."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import httpx
 from mypy_boto3_sagemaker import SageMakerClient
 
 from tests.conftest import (
+    ROLE_ARN,
     ROOT,
     EndpointControl,
     assert_node_packages_are_the_locked_ones,
     create_image,
+    sagemaker_client,
 )
 from tests.federation.conftest import HERE, FederatedGraph, compose
 
@@ -78,6 +81,56 @@ def test_entities_for_another_subgraph_are_batched(
         )
     assert control.stats()["calls"] == {"DescribeImageVersion": 40}
     assert control.stats()["peakInFlight"] > 1
+
+
+def test_entities_in_two_regions_cost_one_call_per_unique_version_in_each(
+    federated_graph: FederatedGraph, control: EndpointControl, sagemaker: SageMakerClient
+) -> None:
+    # The same image name in both regions, with base images that say which catalog answered.
+    name = create_image(sagemaker, 3, "regions")
+    europe = sagemaker_client(control.url, region="eu-west-1")
+    europe.create_image(ImageName=name, RoleArn=ROLE_ARN)
+    for number in (1, 2):
+        europe.create_image_version(
+            ImageName=name, BaseImage=f"eu/{name}:{number}", ClientToken=f"t{number}"
+        )
+    arn = "arn:aws:sagemaker:{}:123456789012:image-version/" + name + "/{}"
+    asked = [
+        ("us-east-1", 1),
+        ("eu-west-1", 1),
+        ("us-east-1", 2),
+        ("eu-west-1", 1),
+        ("us-east-1", 1),
+        ("eu-west-1", 2),
+        ("us-east-1", 3),
+        ("eu-west-1", 2),
+    ]
+    federated_graph.deployment_arns[:] = [arn.format(*each) for each in asked]
+    control.reset()
+
+    body = _query(
+        federated_graph,
+        "{ deployments { imageVersion { imageVersionArn region accountId version baseImage } } }",
+    )
+
+    assert "errors" not in body, body
+    found = [deployment["imageVersion"] for deployment in body["data"]["deployments"]]
+    assert found == [
+        {
+            "imageVersionArn": arn.format(region, number),
+            "region": region,
+            "accountId": "123456789012",
+            "version": number,
+            "baseImage": f"{'eu' if region == 'eu-west-1' else 'repo'}/{name}:{number}",
+        }
+        for region, number in asked
+    ]
+    # The gateway's one _entities request is one batch: each target is asked once per unique
+    # version in it, and for nothing else.
+    assert control.stats()["byTarget"] == {
+        "us-east-1/123456789012": {"DescribeImageVersion": 3},
+        "eu-west-1/123456789012": {"DescribeImageVersion": 2},
+    }
 
 
 def test_not_found_reaches_the_gateways_client_with_its_code(
