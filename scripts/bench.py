@@ -1,11 +1,13 @@
 """Benchmark: the service against two baselines measured in the same run, printed as one table.
 
 It starts, each as a subprocess on 127.0.0.1 with free ports: the local SageMaker endpoint (no
-demo catalog; one image ``bench`` with 200 versions is created, then a fixed latency per call is
-set with ``PUT /_local/faults``), a Redis server (``redis-server``, nothing saved), the service
-(``python -m app serve``) four times (cache off; cache memory; two replicas on the Redis), and the
-baselines of ``scripts/bench_peers.py`` (the lean peer twice, the naive one once). Every server is
-one process; the endpoint's ``/_local/stats`` counts the DescribeImageVersion calls.
+demo catalog; it serves ``us-east-1`` and ``eu-west-1``, and one image ``bench`` with 200
+versions is created in each, then a fixed latency per call is set with ``PUT /_local/faults``), a
+Redis server (``redis-server``, nothing saved), the service (``python -m app serve``) five times
+(cache off; cache memory; two replicas on the Redis; cache off with a targets file naming both
+regions), and the baselines of ``scripts/bench_peers.py`` (the lean peer twice, the naive one
+once). Every server is one process; the endpoint's ``/_local/stats`` counts the
+DescribeImageVersion calls. Rows 1-6 use one target, ``us-east-1``.
 
 Rows (the service, the lean peer, the naive one where it applies, and service/peer):
 
@@ -21,14 +23,24 @@ Rows (the service, the lean peer, the naive one where it applies, and service/pe
 5. the peak RSS (VmHWM) of each server process;
 6. two replicas (the service on Redis; two lean peers) at ``--latency-ms``, the clients
    alternating between them, the single-version query: req/s and the upstream calls it made
-   (target 1: the first fetch is shared through the Redis).
+   (target 1: the first fetch is shared through the Redis);
+7. 2 targets, 100 refs: the service serving both regions (cache off), one ``imageVersions`` query
+   of 100 unique refs split 50/50 between them (each ref names its ``region``), at
+   ``--latency-ms`` and again at ``--far-latency-ms`` in both regions: upstream calls, wall time
+   and server CPU (median of ``--rounds``) against the same 100 refs all in one target and
+   against the sum of the two halves run separately. Each target has its own connection pool and
+   the targets' calls run at once, so where the waits outweigh the service's CPU the two-target
+   wall approaches the slower half's (ratio 1), not the sum's (ratio 0.5); where CPU dominates
+   (the service parses every answer in one process) it approaches the sum. The lean peer serves
+   one region: no column.
 
 Progress goes to stderr, the table to stdout. Every process is stopped at the end (SIGINT, then
 wait), also on error or Ctrl-C. Everything runs on loopback and stops by itself. The exit code is
 1 if any request failed (a non-200, an error in the GraphQL answer, a wrong answer, a transport
 error), 2 if the stack did not start, 130 if interrupted.
 
-    .venv/bin/python scripts/bench.py [--seconds 15] [--latency-ms 20] [--clients 32]
+    .venv/bin/python scripts/bench.py [--seconds 15] [--latency-ms 20] [--far-latency-ms 100]
+                                      [--clients 32]
     .venv/bin/python scripts/bench.py --quick     # short runs, a smoke test
 """
 
@@ -73,6 +85,11 @@ STARTUP_SECONDS = 120.0
 PROGRESS_SECONDS = 5.0
 IMAGE = "bench"
 VERSIONS = 200
+# The endpoint's regions: the home one (rows 1-6, and the default target) first.
+REGIONS = ("us-east-1", "eu-west-1")
+# Row 7's targets file: both regions, in the account the endpoint gives any unmapped key.
+TARGETS = [{"region": region, "account": "123456789012"} for region in REGIONS]
+TWO_TARGET_REFS = 100
 FIELDS = (
     "imageVersionArn imageArn imageName version imageVersionStatus creationTime lastModifiedTime"
     " failureReason baseImage containerImage vendorGuidance jobType mlFramework programmingLang"
@@ -113,17 +130,26 @@ def one_call(version: int) -> Call:
     return Call(json.dumps({"query": ONE_QUERY, "variables": variables}).encode(), check)
 
 
-def many_call(versions: list[int]) -> Call:
+def many_call(versions: list[int], regions: list[str] | None = None) -> Call:
+    """One ``imageVersions`` query of ``versions``; ``regions``, one per ref, name each ref's
+    region (without them, each goes to the default target)."""
+    where: list[str | None] = [None] * len(versions) if regions is None else list(regions)
+
     def check(data: Json) -> str | None:
         got = data.get("imageVersions")
         if not isinstance(got, list) or len(got) != len(versions):
             return "imageVersions: wrong length"
-        for want, item in zip(versions, got, strict=True):
+        for want, region, item in zip(versions, where, got, strict=True):
             if not isinstance(item, dict) or item.get("version") != want:
                 return f"imageVersions: not version {want} at its index"
+            if region is not None and f":{region}:" not in str(item.get("imageVersionArn")):
+                return f"imageVersions: version {want} not from {region}"
         return None
 
-    refs = [{"imageName": IMAGE, "version": v} for v in versions]
+    refs: list[dict[str, Any]] = [{"imageName": IMAGE, "version": v} for v in versions]
+    for ref, region in zip(refs, where, strict=True):
+        if region is not None:
+            ref["region"] = region
     return Call(json.dumps({"query": MANY_QUERY, "variables": {"refs": refs}}).encode(), check)
 
 
@@ -189,6 +215,7 @@ class Stack:
         self.endpoint_port, self.redis_port = free_port(), free_port()
         argv = [python(), "-m", "app", "local-sagemaker", "--host", HOST]
         argv += ["--port", str(self.endpoint_port), "--no-seed", "--log-level", "warning"]
+        argv += ["--regions", ",".join(REGIONS)]
         self.spawn("local endpoint", argv, base_env())
         argv = [redis, "--port", str(self.redis_port), "--bind", HOST]
         argv += ["--save", "", "--appendonly", "no"]
@@ -197,11 +224,14 @@ class Stack:
     def start_servers(self) -> None:
         endpoint = f"http://{HOST}:{self.endpoint_port}"
         redis = f"redis://{HOST}:{self.redis_port}/0"
+        targets = self.logs / "targets.json"
+        targets.write_text(json.dumps(TARGETS), encoding="utf-8")
         for key, label, cache in (
             ("off", "service, cache off", "off"),
             ("memory", "service, cache memory", "memory"),
             ("redis-a", "service A, cache redis", "redis"),
             ("redis-b", "service B, cache redis", "redis"),
+            ("targets", "service, 2 targets, cache off", "off"),
         ):
             env = base_env() | {
                 "SMGQL_BACKEND": "local",
@@ -214,6 +244,8 @@ class Stack:
             }
             if cache == "redis":
                 env["SMGQL_REDIS_URL"] = redis
+            if key == "targets":
+                env["SMGQL_TARGETS_FILE"] = str(targets)
             port = free_port()
             argv = [python(), "-m", "app", "serve", "--host", HOST, "--port", str(port)]
             self.servers[key] = Server(label, self.spawn(label, argv, env), port, "/readyz")
@@ -271,9 +303,10 @@ async def wait_base(stack: Stack) -> None:
     await wait_redis(redis, stack.redis_port, deadline)
 
 
-def create_catalog(endpoint_url: str) -> None:
-    """One image with VERSIONS versions, every optional field set (before any latency)."""
-    client = make_client(endpoint_url)
+def create_catalog(endpoint_url: str, region: str) -> None:
+    """In ``region``'s catalog, one image with VERSIONS versions, every optional field set
+    (before any latency)."""
+    client = make_client(endpoint_url, region)
     client.create_image(ImageName=IMAGE, RoleArn="arn:aws:iam::123456789012:role/Bench")
     for number in range(1, VERSIONS + 1):
         client.create_image_version(
@@ -306,9 +339,14 @@ class Bench:
             raise StartError(f"{method} {path} on the endpoint answered {status}: {payload!r}")
         return json.loads(payload) if payload else None
 
-    async def set_latency(self, ms: float) -> None:
-        await self.endpoint("PUT", "/_local/faults", {"latencyMs": ms})
-        print(f"endpoint latency: {ms:g} ms", file=sys.stderr, flush=True)
+    async def set_latency(self, ms: float, regions: tuple[str, ...] = ()) -> None:
+        """``ms`` per call, in ``regions`` (none: every region)."""
+        plan: Json = {"latencyMs": ms}
+        if regions:
+            plan["regions"] = list(regions)
+        await self.endpoint("PUT", "/_local/faults", plan)
+        where = f" in {', '.join(regions)}" if regions else ""
+        print(f"endpoint latency: {ms:g} ms{where}", file=sys.stderr, flush=True)
 
     async def reset_calls(self) -> None:
         await self.endpoint("DELETE", "/_local/stats")
@@ -317,6 +355,12 @@ class Bench:
         stats = await self.endpoint("GET", "/_local/stats")
         count: int = stats["calls"].get("DescribeImageVersion", 0)
         return count
+
+    async def calls_by_target(self) -> dict[str, int]:
+        """DescribeImageVersion calls per ``region/account`` since the last reset."""
+        stats = await self.endpoint("GET", "/_local/stats")
+        by_target: dict[str, dict[str, int]] = stats["byTarget"]
+        return {target: calls.get("DescribeImageVersion", 0) for target, calls in by_target.items()}
 
     async def once(self, server: Server, call: Call, where: str) -> Single:
         """One request on a fresh connection: its wall time, the upstream calls it made and the
@@ -337,8 +381,12 @@ class Bench:
         cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
         return Single(seconds, await self.calls(), cpu)
 
-    async def rounds(self, server: Server, call: Call, rounds: int, where: str) -> Single:
-        await self.once(server, one_call(VERSIONS), f"{where} warm-up")
+    async def rounds(
+        self, server: Server, call: Call, rounds: int, where: str, warm_up: Call | None = None
+    ) -> Single:
+        """The median of ``rounds`` timed requests, after one ``warm_up`` (by default, one
+        version of the default target) that opens the connections they need."""
+        await self.once(server, warm_up or one_call(VERSIONS), f"{where} warm-up")
         results = []
         for number in range(1, rounds + 1):
             result = await self.once(server, call, where)
@@ -540,7 +588,8 @@ async def run(bench: Bench) -> str:
     for server in servers.values():
         await wait_until_ok(server.child, HOST, server.port, server.ready_path, deadline)
     print("every server is ready; creating the catalog", file=sys.stderr, flush=True)
-    await asyncio.to_thread(create_catalog, f"http://{HOST}:{stack.endpoint_port}")
+    for region in REGIONS:
+        await asyncio.to_thread(create_catalog, f"http://{HOST}:{stack.endpoint_port}", region)
     latency = args.latency_ms
     lines: list[Line] = []
 
@@ -662,12 +711,68 @@ async def run(bench: Bench) -> str:
     label = "   DescribeImageVersion calls, from the first request (target 1)"
     lines.append((label, replicas.calls, lean_pair.calls, None))
 
+    # Row 7, last: nothing measured above runs beside it.
+    half = TWO_TARGET_REFS // 2
+    lines.append(
+        f"7. 2 targets, {TWO_TARGET_REFS} refs: {half} in {REGIONS[0]} + {half} in {REGIONS[1]}, "
+        f"one imageVersions query, cache off, pool {POOL} per target, median of {args.rounds}"
+    )
+    for each in (latency, args.far_latency_ms):
+        lines += await two_targets(bench, servers["targets"], each)
+
     title = (
         f"bench: pool {POOL}, {VERSIONS} versions, {args.clients} clients, {args.seconds:g} s per "
         f"load (after {args.warmup:g} s warm-up), {args.rounds} rounds, {os.cpu_count()} CPUs"
         + (" [--quick]" if args.quick else "")
     )
     return render(title, lines)
+
+
+async def two_targets(bench: Bench, server: Server, latency: float) -> list[Line]:
+    """Row 7 at ``latency`` per call in both regions: one query of refs split 50/50 between two
+    targets, against the same refs in one target and against each half on its own (on the same
+    service, so only the split differs)."""
+    await bench.set_latency(latency, REGIONS)
+    rounds, half = bench.args.rounds, TWO_TARGET_REFS // 2
+    home, other = REGIONS
+    first, second = list(range(1, half + 1)), list(range(half + 1, TWO_TARGET_REFS + 1))
+    split_call = many_call(first + second, [home] * half + [other] * half)
+
+    async def timed(call: Call, what: str) -> Single:
+        # The split query warms every measurement up: both targets open, both pools full.
+        where = f"row 7 {latency:g} ms {what}"
+        return await bench.rounds(server, call, rounds, where, warm_up=split_call)
+
+    split = await timed(split_call, "2 targets")
+    by_target = await bench.calls_by_target()
+    expected = {f"{region}/{TARGETS[0]['account']}": half for region in REGIONS}
+    if by_target != expected:
+        bench.failures.note("row 7 2 targets", f"calls by target {by_target}, not {expected}")
+    one = await timed(many_call(first + second, [home] * TWO_TARGET_REFS), "one target")
+    halves = [
+        await timed(many_call(first, [home] * half), f"{home} half"),
+        await timed(many_call(second, [other] * half), f"{other} half"),
+    ]
+    total = sum(h.seconds for h in halves)
+    at = f"   {latency:g} ms:"
+    split_cpu = None if split.cpu is None else split.cpu * 1000
+    return [
+        (f"{at} DescribeImageVersion calls, 2 targets", split.calls, None, None),
+        (f"{at} wall ms, 2 targets", split.seconds * 1000, None, None),
+        (f"{at} server CPU ms, 2 targets", split_cpu, None, None),
+        (f"{at} wall ms, all {TWO_TARGET_REFS} in {home}", one.seconds * 1000, None, None),
+        (f"{at} wall ms, {home}'s {half} alone", halves[0].seconds * 1000, None, None),
+        (f"{at} wall ms, {other}'s {half} alone", halves[1].seconds * 1000, None, None),
+        (f"{at} wall ms, sum of the halves", total * 1000, None, None),
+        (f"{at} 2 targets / all in one", split.seconds / one.seconds, None, None),
+        (
+            f"{at} 2 targets / slower half",
+            split.seconds / max(h.seconds for h in halves),
+            None,
+            None,
+        ),
+        (f"{at} 2 targets / sum of the halves", split.seconds / total, None, None),
+    ]
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -677,10 +782,18 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=float, help="each load's length (15; 3 with --quick)")
     parser.add_argument(
-        "--latency-ms", type=float, default=20, help="endpoint latency per call, rows 1-3 and 6"
+        "--latency-ms", type=float, default=20, help="endpoint latency per call, rows 1-3, 6, 7"
+    )
+    parser.add_argument(
+        "--far-latency-ms",
+        type=float,
+        default=100,
+        help="row 7 again at this latency per call: a far region's, where waits outweigh CPU",
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients in a load")
-    parser.add_argument("--rounds", type=int, help="timed rounds of rows 1-2 (3; 1 with --quick)")
+    parser.add_argument(
+        "--rounds", type=int, help="timed rounds of rows 1-2 and 7 (3; 1 with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
@@ -692,8 +805,8 @@ def parse_args() -> argparse.Namespace:
     args.warmup = 0.5 if args.quick else 2.0
     if args.seconds <= 0 or args.clients < 1 or args.rounds < 1 or args.timeout <= 0:
         parser.error("--seconds, --clients, --rounds and --timeout must be positive")
-    if not 0 <= args.latency_ms <= 60_000:
-        parser.error("--latency-ms must be between 0 and 60000")
+    if not (0 <= args.latency_ms <= 60_000 and 0 <= args.far_latency_ms <= 60_000):
+        parser.error("--latency-ms and --far-latency-ms must be between 0 and 60000")
     return args
 
 

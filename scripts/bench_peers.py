@@ -74,9 +74,10 @@ Key = tuple[str, int | None, str | None]
 Version = dict[str, Any]
 
 
-def make_client(endpoint_url: str) -> SageMakerClient:
+def make_client(endpoint_url: str, region: str = "us-east-1") -> SageMakerClient:
+    """A boto3 client of the local endpoint, signing for ``region`` (whose catalog it reaches)."""
     config = Config(
-        region_name="us-east-1",
+        region_name=region,
         max_pool_connections=POOL,
         retries={"mode": "standard", "total_max_attempts": 3},
     )
