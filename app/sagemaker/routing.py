@@ -78,7 +78,7 @@ class TargetedSageMaker:
         if opened is not None:
             return opened
         if target not in self.served:
-            raise NotServed("target", target, self.served.all)
+            raise NotServed("target", target.region, target.account, self.served.all)
         opening = self._opening.get(target)
         if opening is None:
             opening = asyncio.ensure_future(self._open(target))

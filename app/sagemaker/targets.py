@@ -19,6 +19,7 @@ from typing import Any
 
 import botocore.session
 import regex
+from botocore.exceptions import UnknownRegionError
 
 from app.sagemaker.errors import InvalidInput, shown
 
@@ -38,8 +39,9 @@ _SPEC_MEMBERS = frozenset(
 
 @functools.cache
 def partition_of(region: str) -> str:
-    """The partition a region belongs to, as botocore's endpoint data says (``aws`` for a
-    region it does not know yet, as botocore assumes)."""
+    """The partition a region belongs to, as botocore's endpoint data says (by its patterns,
+    so a region newer than botocore's data still has one). Only for configured regions: the
+    answers are kept for good."""
     partition: str = botocore.session.get_session().get_partition_for_region(region)
     return partition
 
@@ -150,6 +152,10 @@ def _spec(entry: Any) -> TargetSpec:
         raise ValueError("region and account are both needed")
     if not _REGION.fullmatch(region):
         raise ValueError(f"region {shown(region)!r} is not a region such as eu-west-1")
+    try:
+        partition_of(region)
+    except UnknownRegionError:
+        raise ValueError(f"region {region!r} is in no partition botocore knows") from None
     if not _ACCOUNT.fullmatch(account):
         raise ValueError(f"account {shown(account)!r} is not a 12-digit account id")
     role_arn = values["role_arn"]
@@ -183,16 +189,22 @@ class NotServed(InvalidInput):
     call, since SageMaker here could only answer for another resource, or not at all."""
 
     def __init__(
-        self, asked: str, target: Target, served: Iterable[Target], value: object = None
+        self,
+        asked: str,
+        region: str,
+        account: str,
+        served: Iterable[Target],
+        value: object = None,
     ) -> None:
+        # A client's words, repeated: cut to a short prefix.
+        self.region, self.account = shown(region), shown(account)
         listed = ", ".join(str(each) for each in served)
         super().__init__(
-            f"names region {target.region} and account {target.account}, which this service "
+            f"names region {self.region} and account {self.account}, which this service "
             f"does not serve (it serves {listed}).",
             field=asked,
             value=value,
         )
-        self.target = target
 
 
 class ServedTargets:
@@ -205,6 +217,8 @@ class ServedTargets:
         self.all = tuple(targets)
         self.default = self.all[0]
         self._served = frozenset(self.all)
+        # A client's region and account are looked up, never parsed: any string may come.
+        self._by_place = {(target.region, target.account): target for target in self.all}
 
     def __contains__(self, target: object) -> bool:
         return target in self._served
@@ -215,8 +229,14 @@ class ServedTargets:
         default = self.default
         if region is None and account is None:
             return default
-        target = Target.of(region or default.region, account or default.account)
-        return self.check(target, "region" if region is not None else "account")
+        place = (
+            default.region if region is None else region,
+            default.account if account is None else account,
+        )
+        target = self._by_place.get(place)
+        if target is None:
+            raise NotServed("region" if region is not None else "account", *place, self.all)
+        return target
 
     def of_arn(self, arn: str, asked: str) -> Target:
         """The target an ARN (argument ``asked``) names, if this service serves it."""
@@ -229,7 +249,7 @@ class ServedTargets:
         """``target`` if served; else NotServed, naming the argument ``asked`` and its
         ``value``."""
         if target not in self._served:
-            raise NotServed(asked, target, self.all, value)
+            raise NotServed(asked, target.region, target.account, self.all, value)
         return target
 
     def listed(self, regions: Sequence[str] | None, accounts: Sequence[str] | None) -> list[Target]:

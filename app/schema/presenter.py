@@ -176,7 +176,7 @@ def _asked(error: BaseException) -> dict[str, Any]:
     if isinstance(error, InvalidInput) and error.field and error.value is not None:
         asked.setdefault(ARGUMENTS.get(error.field, error.field), error.value)
     if isinstance(error, NotServed):
-        asked["region"], asked["account"] = error.target.region, error.target.account
+        asked["region"], asked["account"] = error.region, error.account
     return {
         name: shown(value) if isinstance(value, str) else value for name, value in asked.items()
     }

@@ -61,6 +61,7 @@ def test_a_targets_file_lists_regions_accounts_and_how_each_is_reached() -> None
         (["eu-west-1"], "entry 0: expected an object"),
         ([{"region": "Europe", "account": "111111111111"}], "entry 0: region 'Europe'"),
         ([{"region": "eu-west-1", "account": "1111"}], "entry 0: account '1111'"),
+        ([{"region": "zz-nowhere-1", "account": "111111111111"}], "in no partition botocore"),
         ([{"region": "eu-west-1"}], "entry 0: region and account are both needed"),
         ([{"region": "eu-west-1", "account": 111111111111}], "account must be a non-empty"),
         (
@@ -99,8 +100,16 @@ def test_arguments_name_a_target_with_the_defaults_for_what_they_omit() -> None:
     assert SERVED.named(None, "222222222222") == OTHER_ACCOUNT
     with pytest.raises(NotServed) as refused:
         SERVED.named("eu-west-1", "222222222222")
-    assert refused.value.target == Target("aws", "eu-west-1", "222222222222")
+    assert (refused.value.region, refused.value.account) == ("eu-west-1", "222222222222")
     assert "does not serve" in str(refused.value)
+
+
+def test_any_region_or_account_a_client_sends_is_refused_as_not_served() -> None:
+    long = "x" * 10_000
+    for region, account in (("", None), ("¶ÈÌ蕞?", "0"), (long, long), ("us-east-1", "")):
+        with pytest.raises(NotServed) as refused:
+            SERVED.named(region, account)
+        assert len(str(refused.value)) < 600
 
 
 def test_an_arn_names_its_partition_region_and_account() -> None:
