@@ -21,6 +21,7 @@ SERVE_OPTIONS = {
     "port": "SMGQL_PORT",
     "backend": "SMGQL_BACKEND",
     "workers": "SMGQL_WORKERS",
+    "transition_delay": "SMGQL_LOCAL_TRANSITION_DELAY",
 }
 
 
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "--backend", choices=("local", "aws"), help="SageMaker backend (SMGQL_BACKEND)"
     )
     serve.add_argument("--workers", type=int, help="worker processes (SMGQL_WORKERS)")
+    serve.add_argument(
+        "--transition-delay",
+        type=float,
+        help="seconds the embedded local endpoint keeps a new version CREATING, to watch a "
+        "build (SMGQL_LOCAL_TRANSITION_DELAY)",
+    )
 
     export = commands.add_parser("export-schema", help="print the subgraph SDL")
     export.add_argument("--output", help="write to this file instead of standard output")

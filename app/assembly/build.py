@@ -173,6 +173,11 @@ def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
     if settings.backend != "local" or settings.endpoint_url is not None:
         where = settings.endpoint_url or "SageMaker"
         log.info(f"Backend: {settings.backend}, {where}")
+        if settings.local_transition_delay:
+            log.warning(
+                "SMGQL_LOCAL_TRANSITION_DELAY is ignored: it slows the embedded local endpoint,"
+                " and this service uses another backend."
+            )
         return settings
     # Imported only here: a service on AWS never loads the local endpoint's code.
     from app.local_sagemaker import (
@@ -184,17 +189,18 @@ def with_embedded_endpoint(settings: Settings, stack: ExitStack) -> Settings:
 
     specs = settings.target_specs()
     home = specs[0].region
+    delay = settings.local_transition_delay
     if settings.targets_file is None:
         # The home region first, then the demo's others.
-        options = EndpointOptions(db=settings.local_db, region=home)
+        options = EndpointOptions(db=settings.local_db, region=home, transition_delay=delay)
     else:
         regions = tuple(dict.fromkeys(spec.region for spec in specs))
-        options = EndpointOptions(db=settings.local_db, regions=regions)
+        options = EndpointOptions(db=settings.local_db, regions=regions, transition_delay=delay)
     endpoint = stack.enter_context(BackgroundEndpoint(options))
     log.info(
         f"Backend: the embedded local SageMaker endpoint (and STS) at {endpoint.url} with its "
-        f"demo catalog ({settings.local_db}), serving {options.served()}. "
-        "Set SMGQL_BACKEND=aws for real SageMaker."
+        f"demo catalog ({settings.local_db}), serving {options.served()}; new images and "
+        f"versions stay CREATING for {delay:g} s. Set SMGQL_BACKEND=aws for real SageMaker."
     )
     settings = dataclasses.replace(settings, endpoint_url=endpoint.url)
     if settings.targets_file is not None:

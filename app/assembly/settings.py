@@ -209,6 +209,13 @@ class Settings:
         _text,
         "SQLite file of the embedded local endpoint (`:memory:` keeps nothing).",
     )
+    local_transition_delay: float = setting(
+        "SMGQL_LOCAL_TRANSITION_DELAY",
+        0.0,
+        _number(float, 0, 3600),
+        "Seconds the embedded local endpoint keeps a new image or version CREATING (and an"
+        " updated one UPDATING, a deleted one DELETING), to watch a build; 0: at once.",
+    )
     pool_size: int = setting(
         "SMGQL_POOL_SIZE",
         32,

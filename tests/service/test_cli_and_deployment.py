@@ -15,7 +15,7 @@ import yaml
 from app.__main__ import _parser
 from app.assembly.settings import VARIABLES, Settings, SettingsError, settings_table
 from app.local_sagemaker.server import BackgroundEndpoint
-from tests.conftest import ROOT, EndpointControl, free_port, running_command
+from tests.conftest import ROOT, EndpointControl, free_port, running_command, sagemaker_client
 
 QUERY = {"query": '{ imageVersion(imageName: "sklearn-kernel") { version } }'}
 
@@ -32,6 +32,28 @@ def test_serve_defaults_to_the_embedded_endpoint_and_says_so() -> None:
     assert finished.returncode == 0, finished.stderr
     assert "embedded local SageMaker endpoint" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_serve_transition_delay_keeps_the_embedded_endpoints_new_versions_creating() -> None:
+    port = free_port()
+    with running_command(
+        ["serve", "--port", str(port), "--transition-delay", "600"],
+        env={"SMGQL_BACKEND": "", "SMGQL_ENDPOINT_URL": ""},
+    ) as running:
+        # The URL a person creates a version at, as the start log names it.
+        found = re.search(r"endpoint \(and STS\) at (http://127\.0\.0\.1:\d+)", running.log)
+        assert found, running.log
+        created = sagemaker_client(found[1]).create_image_version(
+            ImageName="sklearn-kernel", BaseImage="repo/sklearn-kernel:slow", ClientToken="slow"
+        )
+        version = int(created["ImageVersionArn"].rsplit("/", 1)[1])
+        query = 'query($v: Int) { imageVersion(imageName: "sklearn-kernel", version: $v) {'
+        query += " imageVersionStatus } }"
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": {"v": version}}
+        ).json()
+    assert answer == {"data": {"imageVersion": {"imageVersionStatus": "CREATING"}}}
+    assert "stay CREATING for 600 s" in running.log
 
 
 def test_serve_backend_aws_honours_boto3s_endpoint_variable(
