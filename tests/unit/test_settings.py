@@ -5,7 +5,12 @@ environment handed to worker processes."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+from contextlib import ExitStack
 
+import pytest
+
+from app.assembly.build import with_embedded_endpoint
 from app.assembly.settings import VARIABLES, Settings, environment_of
 
 # A value other than the default for every kind of setting there is.
@@ -13,6 +18,7 @@ CHANGED = Settings(
     backend="aws",
     region="eu-west-1",
     endpoint_url="http://127.0.0.1:9",
+    local_transition_delay=2.5,
     pool_size=7,
     read_timeout=2.5,
     retry_mode="adaptive",
@@ -44,3 +50,13 @@ def test_defaults_export_nothing_unset_and_read_back_as_defaults() -> None:
     exported = environment_of(Settings())
     assert "SMGQL_REDIS_URL" not in exported
     assert Settings.from_env(exported) == Settings()
+
+
+def test_a_transition_delay_for_an_endpoint_not_embedded_is_ignored_and_said_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = Settings(endpoint_url="http://127.0.0.1:9", local_transition_delay=5)
+    with ExitStack() as stack:
+        assert with_embedded_endpoint(settings, stack) == settings
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert "SMGQL_LOCAL_TRANSITION_DELAY is ignored" in warning.getMessage()
