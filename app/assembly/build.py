@@ -154,10 +154,11 @@ async def running_services(
             f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}"
             f"{GRAPHQL_PATH}"
         )
+        trusted = await asyncio.to_thread(settings.trusted_document_manifest)
         yield Services(
             sagemaker=caches.calls,
             responses=caches.responses,
-            persisted=PersistedQueries(caches.persisted, settings.persisted_queries_ttl),
+            persisted=PersistedQueries(caches.persisted, settings.persisted_queries_ttl, trusted),
             watch=watch,
             readiness=readiness,
             targets=served,

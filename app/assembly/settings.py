@@ -31,6 +31,7 @@ from app.sagemaker.targets import TargetSpec, read_target_specs
 from app.schema.limits import SchemaLimits
 from app.web.app import WebOptions
 from app.web.graphql_endpoint import EndpointOptions
+from app.web.persisted_queries import TrustedDocuments
 from app.web.server import ServerOptions
 from app.web.subscriptions import SubscriptionOptions
 
@@ -549,17 +550,31 @@ class Settings:
         "Seconds a WebSocket may run no operation before it is closed (1000); a client opens"
         " it again when it subscribes (graphql-ws does).",
     )
-    graphiql: bool = setting(
+    trusted_documents: str | None = setting(
+        "SMGQL_TRUSTED_DOCUMENTS",
+        None,
+        _readable_file,
+        "JSON manifest of document ids to texts (graphql-codegen's `persisted-documents.json`,"
+        " relay-compiler's `persistConfig` file); with it only those documents run, named by id"
+        " or sent as their exact text, and nothing else is parsed. See Trusted documents.",
+        unset="none",
+    )
+    # Unset (None) differs from `true`: GraphiQL is on by default, but a service with trusted
+    # documents serves it only when the operator asks for it by name.
+    graphiql: bool | None = setting(
         "SMGQL_GRAPHIQL",
-        True,
+        None,
         _switch,
-        "Serve GraphiQL to browsers at `/graphql`.",
+        "Serve GraphiQL to browsers at `/graphql`. Unset: on, but off with"
+        " `SMGQL_TRUSTED_DOCUMENTS` (set `true` to keep it there).",
+        unset="on (off with trusted documents)",
     )
     introspection: bool = setting(
         "SMGQL_INTROSPECTION",
         True,
         _switch,
-        "Answer introspection queries (`__schema`, `__type`); GraphiQL needs them.",
+        "Answer introspection queries (`__schema`, `__type`); GraphiQL needs them. With trusted"
+        " documents, only a listed introspection query runs.",
     )
     cors_origins: tuple[str, ...] = setting(
         "SMGQL_CORS_ORIGINS",
@@ -626,6 +641,10 @@ class Settings:
             settings.target_specs()
         except (ValueError, OSError) as error:
             problems.append(str(error))
+        try:
+            settings.trusted_document_manifest()
+        except (ValueError, OSError) as error:
+            problems.append(str(error))
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return settings
@@ -646,6 +665,29 @@ class Settings:
             return read_target_specs(entries)
         except ValueError as error:
             raise ValueError(f"SMGQL_TARGETS_FILE: {error}") from None
+
+    def trusted_document_manifest(self) -> TrustedDocuments | None:
+        """The documents the trusted-documents file lists, each checked; None without one.
+        Raises ValueError (or OSError) naming the problem, and the entry it is in."""
+        if self.trusted_documents is None:
+            return None
+        with open(self.trusted_documents, encoding="utf-8") as file:
+            text = file.read()
+        try:
+            manifest = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"SMGQL_TRUSTED_DOCUMENTS is not JSON: {error}") from None
+        try:
+            return TrustedDocuments.read(manifest)
+        except ValueError as error:
+            raise ValueError(f"SMGQL_TRUSTED_DOCUMENTS: {error}") from None
+
+    @property
+    def graphiql_served(self) -> bool:
+        """Whether GraphiQL is served: as set, else unless trusted documents are on."""
+        if self.graphiql is not None:
+            return self.graphiql
+        return self.trusted_documents is None
 
     def aws(self) -> AwsOptions:
         return AwsOptions(
@@ -700,7 +742,7 @@ class Settings:
 
     def web(self) -> WebOptions:
         endpoint = EndpointOptions(
-            graphiql=self.graphiql,
+            graphiql=self.graphiql_served,
             cost_extension=self.cost_extension,
             http_cache_authenticated=self.http_cache_authenticated,
             authentication=self.authentication,

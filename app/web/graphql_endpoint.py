@@ -43,7 +43,11 @@ from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.presenter import unknown_operation
 from app.web import http_caching
-from app.web.persisted_queries import PersistedQueryNotFound, PersistedQueryRefused
+from app.web.persisted_queries import (
+    DocumentNotTrusted,
+    PersistedQueryNotFound,
+    PersistedQueryRefused,
+)
 from app.web.services import RequestContexts, services_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -57,6 +61,8 @@ class GraphQLParams:
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
+    # A trusted document's id (the GraphQL-over-HTTP persisted-documents field).
+    document_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,9 +114,13 @@ class GraphQLEndpoint:
         context.log_fields["operationName"] = params.operation_name
         services = services_of(request)
         try:
-            query, digest = await services.persisted.query_for(params.query, params.extensions)
+            query, digest = await services.persisted.query_for(
+                params.query, params.extensions, params.document_id
+            )
         except PersistedQueryRefused as refusal:
             raise Refusal(400, str(refusal)) from None
+        except DocumentNotTrusted as untrusted:
+            raise Refusal(400, str(untrusted), ErrorCode.DOCUMENT_NOT_TRUSTED) from None
         except PersistedQueryNotFound as missing:
             context.log_fields["persistedQuery"] = str(missing)
             return self._response(request, _persisted_query_not_found(), media_type, None)
@@ -291,6 +301,7 @@ async def read_params(request: Request) -> GraphQLParams:
             "operationName": query_params.get("operationName"),
             "variables": _json_parameter(query_params.get("variables"), "variables"),
             "extensions": _json_parameter(query_params.get("extensions"), "extensions"),
+            "documentId": query_params.get("documentId"),
         }
     query = raw.get("query")
     if query is not None and (not isinstance(query, str) or not query):
@@ -298,11 +309,15 @@ async def read_params(request: Request) -> GraphQLParams:
     operation_name = raw.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise Refusal(400, "`operationName` must be a string or null.")
+    document_id = raw.get("documentId")
+    if document_id is not None and (not isinstance(document_id, str) or not document_id):
+        raise Refusal(400, "`documentId` must be a trusted document's id as a string.")
     return GraphQLParams(
         query=query,
         variables=_object_or_null(raw.get("variables"), "variables"),
         operation_name=operation_name or None,
         extensions=_object_or_null(raw.get("extensions"), "extensions"),
+        document_id=document_id,
     )
 
 

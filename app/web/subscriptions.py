@@ -20,6 +20,8 @@ A WebSocket is held to what an HTTP request is held to, and more, since it lives
   that only waits holds a connection slot, and a thousand of them would take every slot;
 * a connection runs at most ANSWERS_AT_ONCE of its queries at once: each holds its answer
   until the client reads it;
+* with trusted documents, a subscribe runs only a listed document (its exact text, or the
+  text and the id that lists it): anything else gets one DOCUMENT_NOT_TRUSTED error, unparsed;
 * a JWT-authenticated session is closed (4403) when its token expires;
 * a process holds at most ``max_connections`` WebSockets: beyond, the handshake is answered 503,
   so that sockets can never take the slots HTTP requests and the health probes need.
@@ -32,7 +34,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.datastructures import Headers
@@ -40,7 +42,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from starlette.websockets import WebSocketDisconnected as ClosedBeforeSend
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -57,7 +59,8 @@ from app.errors import ErrorCode, Refusal, extension
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.web.graphql_endpoint import decode_json, response_too_large
-from app.web.services import RequestContexts
+from app.web.persisted_queries import DocumentNotTrusted, PersistedQueryRefused
+from app.web.services import RequestContexts, services_of
 
 if TYPE_CHECKING:
     from app.web.auth import Credentials
@@ -97,6 +100,7 @@ _SUBSCRIBE_PAYLOAD: dict[str, tuple[type, ...]] = {
     "variables": _OBJECT_OR_NULL,
     "operationName": _STRING_OR_NULL,
     "extensions": _OBJECT_OR_NULL,
+    "documentId": _STRING_OR_NULL,
 }
 
 
@@ -186,8 +190,15 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         await self.websocket.close(code=4403, reason="Session expired")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        """Strawberry's, with the per-connection limit answered as a coded error (strawberry's
-        own has no code)."""
+        """Strawberry's, with a document that is not trusted (when trusted documents are on)
+        and the per-connection limit answered as coded errors (strawberry's own has no code)."""
+        # Unacknowledged, strawberry's closes the socket (4401) as before.
+        untrusted = self._untrusted(message) if self.connection_acknowledged else None
+        if untrusted is not None:
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [untrusted.formatted]}
+            )
+            return
         limit = self.view.options.max_per_connection
         taken = message["id"] in self.operations
         if self.connection_acknowledged and not taken and len(self.operations) >= limit:
@@ -201,6 +212,27 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
             )
             return
         await super().handle_subscribe(message)
+
+    def _untrusted(self, message: SubscribeMessage) -> GraphQLError | None:
+        """The error for a subscribe that runs no trusted document; None when it runs one, or
+        when trusted documents are off. The same check as HTTP's, before anything is parsed."""
+        assert isinstance(self.websocket, ASGIWebSocketAdapter)
+        trusted = services_of(self.websocket.ws).persisted.trusted
+        if trusted is None:
+            return None
+        # protocol_problem has checked these members' types; documentId is not strawberry's.
+        payload = cast("dict[str, Any]", message["payload"])
+        try:
+            trusted.document_for(
+                payload["query"], payload.get("extensions"), payload.get("documentId")
+            )
+        except DocumentNotTrusted as untrusted:
+            return GraphQLError(
+                str(untrusted), extensions=extension(ErrorCode.DOCUMENT_NOT_TRUSTED)
+            )
+        except PersistedQueryRefused as refused:
+            return GraphQLError(str(refused), extensions=extension(ErrorCode.BAD_REQUEST))
+        return None
 
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
         """Run a query or mutation only while fewer than ANSWERS_AT_ONCE of this connection's
