@@ -171,15 +171,12 @@ class TrustedDocuments:
 
 def _named_id(extensions: Mapping[str, Any] | None, document_id: str | None) -> str | None:
     """The document id a request names: ``documentId``, or Apollo's persisted-query hash (any
-    id of the manifest, not only a SHA-256: codegen's client sends its SHA1 ids there too)."""
+    id of the manifest, not only a bare SHA-256: codegen's ids are ``sha256:``-prefixed, and
+    SHA1 when so configured)."""
     persisted = (extensions or {}).get("persistedQuery")
     if persisted is None:
         return document_id
-    if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
-        raise PersistedQueryRefused("extensions.persistedQuery must be {version: 1, sha256Hash}.")
-    digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or not digest:
-        raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash must be a string.")
+    digest = _sent_hash(persisted)
     if document_id is not None and document_id != digest:
         raise PersistedQueryRefused(
             "`documentId` and extensions.persistedQuery name different documents."
@@ -221,9 +218,17 @@ def _sha256(query: str) -> str:
 
 
 def _hash_of(persisted: object) -> str:
+    digest = _sent_hash(persisted)
+    if len(digest) != 64 or not set(digest) <= HEX_DIGITS:
+        raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash must be 64 hex digits.")
+    return digest.lower()
+
+
+def _sent_hash(persisted: object) -> str:
+    """The hash of an ``extensions.persistedQuery`` of Apollo's shape, as sent."""
     if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
         raise PersistedQueryRefused("extensions.persistedQuery must be {version: 1, sha256Hash}.")
     digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= HEX_DIGITS:
-        raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash must be 64 hex digits.")
-    return digest.lower()
+    if not isinstance(digest, str) or not digest:
+        raise PersistedQueryRefused("extensions.persistedQuery.sha256Hash must be a string.")
+    return digest
