@@ -19,6 +19,7 @@ from app.schema.documents import DocumentCache, PreparedDocuments
 from app.schema.limits import SchemaLimits
 from app.schema.presenter import bad_user_input, present_all
 from app.schema.query import Query, Subscription
+from app.schema.tracing import FederatedTracing, OperationOnSpan
 from app.schema.types import ENTITIES, Image, ImageVersion
 
 
@@ -109,7 +110,11 @@ def build_schema(limits: SchemaLimits) -> SubgraphSchema:
     # One cache of prepared documents per schema. Strawberry builds extensions per request,
     # hence the factories.
     documents = DocumentCache()
-    extensions: list[Any] = [lambda: PreparedDocuments(limits, documents)]
+    extensions: list[Any] = [
+        lambda: PreparedDocuments(limits, documents),
+        FederatedTracing,
+        OperationOnSpan,
+    ]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     schema = SubgraphSchema(

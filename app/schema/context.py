@@ -31,6 +31,9 @@ class RequestContext:
     # Errors of a field that still answered (a listing across targets that lost one of them):
     # added to the response's errors with the field's path (app.schema.SubgraphSchema).
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    # Whether a federation gateway asked for this operation's resolver timings (its
+    # `apollo-federation-include-trace: ftv1` header): app.schema.tracing.
+    federated_trace: bool = False
 
     @property
     def ledger(self) -> Ledger:

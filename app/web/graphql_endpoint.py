@@ -152,8 +152,10 @@ class GraphQLEndpoint:
         responses: ResponseCache | None,
     ) -> ExecutionResult:
         """The result from the response cache when an identical request's is still fresh;
-        else executed (and kept for the next identical request when it has no error)."""
-        if responses is None:
+        else executed (and kept for the next identical request when it has no error). A
+        request for a federated trace is always executed: a kept response has no trace of its
+        own to give (and what is kept is the data alone, never a trace)."""
+        if responses is None or context.federated_trace:
             return await self._execute(method, params, context)
         assert params.query is not None
         key = responses.key(params.query, params.variables, params.operation_name)

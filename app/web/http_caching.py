@@ -30,8 +30,10 @@ def cache_control(
 
 
 def vary(authentication: bool) -> str:
-    # The media type answered depends on Accept; the answer itself on the credential.
-    return "Accept, Authorization, X-API-Key" if authentication else "Accept"
+    # The media type answered depends on Accept; the answer itself on whether a federated
+    # trace was asked for, and on the credential.
+    varies = "Accept, Apollo-Federation-Include-Trace"
+    return f"{varies}, Authorization, X-API-Key" if authentication else varies
 
 
 def etag(body: bytes) -> str:

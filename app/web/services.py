@@ -24,6 +24,9 @@ from app.web.health import Readiness
 from app.web.middleware import log_fields
 from app.web.persisted_queries import PersistedQueries
 
+# What a federation gateway sends to have an operation's resolver timings (Apollo's ftv1).
+FEDERATED_TRACE_HEADER = "apollo-federation-include-trace"
+
 
 @dataclass(frozen=True)
 class Services:
@@ -53,7 +56,8 @@ def services_of(connection: HTTPConnection) -> Services:
 class RequestContexts:
     """Makes each request's context: fresh loaders (their memo is this request's, never another
     user's; their deadline ``request_timeout`` seconds from now), the schema's limits, the shared
-    version watch, and the request's log line."""
+    version watch, the request's log line, and whether a federation gateway asked for its trace
+    (over HTTP, as gateways ask)."""
 
     limits: SchemaLimits
     request_timeout: float
@@ -66,4 +70,6 @@ class RequestContexts:
             targets=services.targets,
             watch=services.watch,
             log_fields=log_fields(connection.scope),
+            federated_trace=connection.scope["type"] == "http"
+            and connection.headers.get(FEDERATED_TRACE_HEADER, "").lower() == "ftv1",
         )

@@ -1,0 +1,57 @@
+"""What an operation tells those who trace it: Apollo's federated trace (ftv1) for the gateway
+that asks, and the operation's name and type on the request's OpenTelemetry span."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+from opentelemetry import trace
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
+
+from app.schema.context import RequestContext
+
+
+class FederatedTracing(ApolloFederationTracingExtension):
+    """Strawberry's ftv1 extension, asked by the request's context (``federated_trace``, set
+    from the gateway's ``apollo-federation-include-trace: ftv1`` header) rather than by a
+    request object the context does not hold.
+
+    Strawberry runs every field through an extension that has a ``resolve`` hook. Its own hook
+    is a coroutine, which would make every field of every operation awaitable (a list of
+    thousands then is gathered as thousands of awaitables) even when nobody asked for a trace;
+    so an operation not traced calls the resolver directly, and only a traced one awaits it.
+    """
+
+    def _check_should_trace(self) -> bool:
+        context = self.execution_context.context
+        return isinstance(context, RequestContext) and context.federated_trace
+
+    def resolve(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if not self._should_trace:
+            return _next(root, info, *args, **kwargs)
+        return super().resolve(_next, root, info, *args, **kwargs)
+
+
+class OperationOnSpan(SchemaExtension):
+    """Name the GraphQL operation (``graphql.operation.name`` and ``.type``, as OpenTelemetry's
+    conventions call them) on the span of the request that runs it, so that a trace says which
+    operation it was and not only ``POST /graphql``."""
+
+    def on_execute(self) -> Iterator[None]:
+        span = trace.get_current_span()
+        if span.is_recording():
+            execution = self.execution_context
+            span.set_attribute("graphql.operation.type", execution.operation_type.value)
+            if execution.operation_name:
+                span.set_attribute("graphql.operation.name", execution.operation_name)
+        yield
