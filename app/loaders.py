@@ -20,6 +20,9 @@ each caller its own, so one missing image fails only the fields that asked for i
 A request has a deadline (``SMGQL_REQUEST_TIMEOUT``): a call still outstanding when it passes is
 abandoned, and its key fails with DeadlineExceeded, so the request answers with what it has
 instead of waiting on a slow SageMaker.
+
+Each batch is an OpenTelemetry span (its operation, target and number of keys), the parent of
+the calls it makes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
+from opentelemetry import trace
 
 from app import metrics
 from app.ledger import Ledger
@@ -38,6 +42,8 @@ from app.sagemaker.targets import Target
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
+
+tracer = trace.get_tracer("app.loaders")
 
 
 class OperationLoader(DataLoader[K, V]):
@@ -56,18 +62,31 @@ class OperationLoader(DataLoader[K, V]):
         operation: Operation[K, V],
         deadline: Deadline,
         ledger: Ledger,
+        target: Target | None = None,
     ) -> None:
         super().__init__()
         self.sagemaker = sagemaker
         self.operation = operation
         self.deadline = deadline
         self.ledger = ledger
+        # Where its keys go (None: the default target).
+        self.target = target
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
         unique = list(dict.fromkeys(keys))
         metrics.BATCH_SIZE.labels(self.operation.name).observe(len(unique))
-        calls = {key: self.sagemaker.call(self.operation, key, self.ledger) for key in unique}
-        results = await gather_per_key(calls, self.deadline)
+        with tracer.start_as_current_span(
+            f"load {self.operation.name}",
+            attributes={
+                "sagemaker.operation": self.operation.name,
+                "sagemaker.target": str(self.target or "default"),
+                "loader.keys": len(unique),
+                "loader.duplicates": len(keys) - len(unique),
+            },
+        ):
+            # The calls are started inside the span, so that they are its children.
+            calls = {key: self.sagemaker.call(self.operation, key, self.ledger) for key in unique}
+            results = await gather_per_key(calls, self.deadline)
         found = dict(zip(unique, results, strict=True))
         for key, result in found.items():
             if not isinstance(result, Exception):
@@ -149,7 +168,9 @@ class Loaders:
         """This request's loader of ``operation`` in ``target``."""
         loader = self._loaders.get((operation, target))
         if loader is None:
-            loader = OperationLoader(self._sagemaker, operation, self._deadline, self.ledger)
+            loader = OperationLoader(
+                self._sagemaker, operation, self._deadline, self.ledger, target
+            )
             self._loaders[operation, target] = loader
         return loader
 

@@ -4,6 +4,13 @@ Code logs a dict for a structured event (``log.info({"event": "http_request", ..
 plain string otherwise; both come out as a single JSON line with time, level and logger. What
 Python would otherwise print as raw text, a traceback nothing caught (in any thread) and a
 warning, comes out as a record too.
+
+Every line written while a request is served carries the request's id (``requestId``: the
+client's ``X-Request-ID``, or one made for it; see ``app.web.middleware``) and, when a trace is
+under way (a span of this service, or the ``traceparent`` a caller sent), its ``traceId``, so the
+lines of one request can be found together, and beside its spans in a tracing backend. Both come
+from context variables, which every task the request starts inherits (its loaders' batches,
+its SageMaker calls).
 """
 
 from __future__ import annotations
@@ -12,11 +19,18 @@ import json
 import logging
 import sys
 import threading
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from opentelemetry import trace
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+# The id of the request being served (set by app.web.middleware), for every line it logs.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -26,6 +40,12 @@ class JsonLineFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["requestId"] = request_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["traceId"] = trace.format_trace_id(span.trace_id)
         if isinstance(record.msg, dict):
             line.update(record.msg)
         else:

@@ -4,7 +4,8 @@
 lifespan (:func:`running_services`) starts, in order, the embedded local endpoint (when it is the
 backend and no endpoint URL is set), the targets (what each is, and the way to each, opened on
 first use with its rate limit), the caches, the version watch and readiness, and stops them in
-reverse. ``create_app()`` with no argument reads
+reverse; spans are exported when OpenTelemetry's environment asks (:mod:`.telemetry`).
+``create_app()`` with no argument reads
 the environment: ``uvicorn --factory app.assembly.build:create_app`` serves it; each worker
 process of ``serve`` builds its app with :func:`worker_app`.
 """
@@ -15,6 +16,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -27,6 +29,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from app.assembly.allocator import return_freed_memory
 from app.assembly.settings import Settings
+from app.assembly.telemetry import configure_tracing
 from app.cache.build import build_caches
 from app.cache.stores import KEY_PREFIX
 from app.logs import configure_logging, log_uncaught
@@ -52,6 +55,8 @@ def create_app(
     """The app of ``settings`` (the environment's when None), judging freshness and JWTs' times
     by ``clock`` and timing the cache's cool-downs by ``monotonic``."""
     settings = settings or Settings.from_env()
+    # OpenTelemetry's own variables (OTEL_*), read as its SDK documents them.
+    configure_tracing(os.environ)
     credentials = None
     if settings.authentication:
         # Imported here: JWT support (PyJWT, cryptography) costs about 8 MB a process, which a
@@ -134,7 +139,7 @@ async def running_services(
                     max_wait=settings.request_timeout,
                 )
             transport = await asyncio.to_thread(connect, aws, specs[target])
-            return SageMaker(transport, rate_limit)
+            return SageMaker(transport, rate_limit, target)
 
         sagemaker = TargetedSageMaker(served, open_target)
         stack.push_async_callback(sagemaker.aclose)

@@ -18,6 +18,10 @@ whatever fresh-until its writer stored (a replica with a longer TTL, or a corrup
 makes this one serve an answer older than its own TTL, plus its stale seconds). Capping keeps a
 sound entry usable within that bound; an entry written "in the future" cannot be bounded so,
 and is a miss.
+
+Each lookup is an OpenTelemetry span that says how the cache answered (``cache.result``: hit,
+stale or miss; ``cache.coalesced`` when it waited on another caller's fetch); a fetch it starts
+is its child, so SageMaker's call shows under the lookup that caused it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
+from opentelemetry import trace
+
 from app import metrics
 from app.cache.policy import CachePolicy
 from app.cache.stores import KEY_PREFIX, Entry, Store
@@ -38,6 +44,8 @@ from app.sagemaker.operations import Key, Operation
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
+
+tracer = trace.get_tracer("app.cache")
 
 # How often a replica waiting on another's fetch looks for its answer.
 POLL_SECONDS = 0.02
@@ -62,6 +70,15 @@ class CachedSageMaker:
         self._fetching: dict[str, asyncio.Task[object]] = {}
 
     async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V:
+        with tracer.start_as_current_span(
+            f"cache {operation.name}",
+            attributes={"sagemaker.operation": operation.name, "cache.store": self.store.name},
+        ) as span:
+            return await self._lookup(operation, key, ledger, span)
+
+    async def _lookup(
+        self, operation: Operation[K, V], key: K, ledger: Ledger, span: trace.Span
+    ) -> V:
         cache_key = self._cache_key(operation, key)
         entry = await self.store.get(cache_key)
         now = self.clock()
@@ -69,14 +86,17 @@ class CachedSageMaker:
         if kept is not None and now < kept[1] + self.policy.stale:
             answer, fresh_until = kept
             result = "hit" if now < fresh_until else "stale"
+            span.set_attribute("cache.result", result)
             metrics.CACHE_LOOKUPS.labels(self.store.name, result).inc()
             ledger.cache_hit()
             ledger.used_answer(fresh_until - now)
             if result == "stale":
                 self._fetch(operation, cache_key, key, ledger)
             return _answer(answer, key)
+        span.set_attribute("cache.result", "miss")
         metrics.CACHE_LOOKUPS.labels(self.store.name, "miss").inc()
         if cache_key in self._fetching:
+            span.set_attribute("cache.coalesced", True)
             self._coalesced(ledger)
         fetched = await asyncio.shield(self._fetch(operation, cache_key, key, ledger))
         if not _usable(fetched, operation):

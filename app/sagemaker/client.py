@@ -8,6 +8,8 @@ per call. The region and the credentials are resolved exactly as boto3 resolves 
 
 Calls take keys (:mod:`app.sagemaker.keys`) and give records (:mod:`app.sagemaker.records`);
 a failure leaves as one of the domain errors of :mod:`app.sagemaker.errors`, carrying its key.
+Each call is an OpenTelemetry span: the operation, the target's region and account, AWS's
+request id and how often botocore retried.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 from botocore.exceptions import NoCredentialsError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from app import metrics
 from app.ledger import Ledger
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from app.sagemaker.rate_limit import RateLimit
 
 log = logging.getLogger("app.sagemaker")
+tracer = trace.get_tracer("app.sagemaker")
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
@@ -295,6 +300,14 @@ def _retries(response: object) -> int:
     return attempts if isinstance(attempts, int) else 0
 
 
+def _note_answer(span: trace.Span, request_id: object, retries: int) -> None:
+    """What AWS said of a call, on its span: its request id (what AWS support asks for) and
+    how often botocore retried it."""
+    if isinstance(request_id, str):
+        span.set_attribute("aws.request_id", request_id)
+    span.set_attribute("aws.retry_attempts", retries)
+
+
 def namespace_of(options: AwsOptions, default: Target) -> str:
     """What makes SageMaker's answers (and quotas) differ between services that share a cache:
     the backend, the endpoint, and the target a lookup that names none goes to. (Each key
@@ -321,11 +334,23 @@ class Wire(Protocol):
 
 
 class SageMaker:
-    """Async calls to SageMaker over one :class:`Transport`, optionally under a rate limit."""
+    """Async calls to SageMaker over one :class:`Transport` (to ``target``, which its spans
+    name), optionally under a rate limit."""
 
-    def __init__(self, transport: Wire, rate_limit: RateLimit | None = None) -> None:
+    def __init__(
+        self, transport: Wire, rate_limit: RateLimit | None = None, target: Target | None = None
+    ) -> None:
         self._transport = transport
         self._rate_limit = rate_limit
+        self._span_attributes: dict[str, str] = {
+            "rpc.system": "aws-api",
+            "rpc.service": "SageMaker",
+        }
+        if target is not None:
+            self._span_attributes |= {
+                "cloud.region": target.region,
+                "cloud.account.id": target.account,
+            }
 
     async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V:
         """``operation`` for ``key``, as its record (every page of it, for one that gathers)."""
@@ -351,38 +376,45 @@ class SageMaker:
     async def _call(
         self, operation: str, request: dict[str, Any], key: Hashable | None, ledger: Ledger
     ) -> dict[str, Any]:
-        if self._rate_limit is not None:
-            await self._rate_limit.acquire(operation)
-        started = time.perf_counter()
-        metrics.UPSTREAM_IN_FLIGHT.inc()
-        try:
-            response = await self._transport.call(operation, request)
-        except Exception as error:
-            failure = from_botocore(error, key)
-            retries = _retries(getattr(error, "response", None))
-            outcome = type(failure).__name__ if failure else "Unexpected"
-            metrics.upstream_call(operation, outcome, time.perf_counter() - started, retries)
+        with tracer.start_as_current_span(
+            f"SageMaker.{operation}",
+            kind=SpanKind.CLIENT,
+            attributes={**self._span_attributes, "rpc.method": operation},
+        ) as span:
+            if self._rate_limit is not None:
+                await self._rate_limit.acquire(operation)
+            started = time.perf_counter()
+            metrics.UPSTREAM_IN_FLIGHT.inc()
+            try:
+                response = await self._transport.call(operation, request)
+            except Exception as error:
+                failure = from_botocore(error, key)
+                retries = _retries(getattr(error, "response", None))
+                outcome = type(failure).__name__ if failure else "Unexpected"
+                metrics.upstream_call(operation, outcome, time.perf_counter() - started, retries)
+                ledger.upstream_call(retries)
+                _note_answer(span, failure.request_id if failure else None, retries)
+                if failure is None:
+                    raise
+                if isinstance(failure, AccessDenied | Unavailable):
+                    # An operator's problem, not the client's: say so where operators look.
+                    log.warning(
+                        {
+                            "event": "upstream_failure",
+                            "operation": operation,
+                            "error": type(failure).__name__,
+                            "awsErrorCode": failure.aws_code,
+                            "awsRequestId": failure.request_id,
+                        }
+                    )
+                raise failure from None
+            finally:
+                metrics.UPSTREAM_IN_FLIGHT.dec()
+            retries = _retries(response)
+            metrics.upstream_call(operation, "ok", time.perf_counter() - started, retries)
             ledger.upstream_call(retries)
-            if failure is None:
-                raise
-            if isinstance(failure, AccessDenied | Unavailable):
-                # An operator's problem, not the client's: say so where operators look.
-                log.warning(
-                    {
-                        "event": "upstream_failure",
-                        "operation": operation,
-                        "error": type(failure).__name__,
-                        "awsErrorCode": failure.aws_code,
-                        "awsRequestId": failure.request_id,
-                    }
-                )
-            raise failure from None
-        finally:
-            metrics.UPSTREAM_IN_FLIGHT.dec()
-        retries = _retries(response)
-        metrics.upstream_call(operation, "ok", time.perf_counter() - started, retries)
-        ledger.upstream_call(retries)
-        return response
+            _note_answer(span, response.get("ResponseMetadata", {}).get("RequestId"), retries)
+            return response
 
     async def aclose(self) -> None:
         await self._transport.aclose()

@@ -1,4 +1,5 @@
-"""ASGI middleware around every HTTP request: a body-size cap and one structured log line.
+"""ASGI middleware around every HTTP request: its id, its span, one structured log line, and a
+body-size cap.
 
 Both are pure ASGI (no BaseHTTPMiddleware), so they add no task or buffering per request.
 """
@@ -6,15 +7,27 @@ Both are pure ASGI (no BaseHTTPMiddleware), so they add no task or buffering per
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from typing import Any
 
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.errors import Refusal
+from app.logs import REQUEST_ID
 
 log = logging.getLogger("app.requests")
+tracer = trace.get_tracer("app.web")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A request id a client may choose: short printable ASCII, so that it fits a log line and a
+# header as it came (anything else is replaced, never echoed).
+_CLIENT_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 
 # The key in ``scope["state"]`` where handlers leave facts for the request's log line.
 LOG_FIELDS = "log_fields"
@@ -28,8 +41,12 @@ def log_fields(scope: Scope) -> dict[str, Any]:
 
 
 class RequestLog:
-    """Log one JSON line per HTTP request: method, path, status, duration, plus whatever the
-    handler put in ``request.state.log_fields`` (the GraphQL operation and its error codes)."""
+    """Observe each HTTP request: its id (``X-Request-ID``, the client's when it is short
+    printable text, else made here; returned on the response and in every log line of the
+    request), its OpenTelemetry span (a child of the caller's, when the request carries a W3C
+    ``traceparent``), and one JSON line at its end: method, path, status, duration, plus
+    whatever the handler put in ``request.state.log_fields`` (the GraphQL operation and its
+    error codes)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,6 +56,8 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        headers = Headers(scope=scope)
+        request_id = request_id_of(headers.get(REQUEST_ID_HEADER))
         fields: dict[str, Any] = {}
         scope.setdefault("state", {})[LOG_FIELDS] = fields
         status = 500
@@ -47,25 +66,52 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
+        route = _route(scope["path"])
+        request_id_set = REQUEST_ID.set(request_id)
         try:
-            await self.app(scope, receive, send_and_note_status)
+            with tracer.start_as_current_span(
+                f"{scope['method']} {route}",
+                context=propagate.extract(headers),
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": scope["method"],
+                    "url.path": scope["path"],
+                    "http.route": route,
+                    "http.request.id": request_id,
+                },
+            ) as span:
+                try:
+                    await self.app(scope, receive, send_and_note_status)
+                finally:
+                    seconds = time.perf_counter() - started
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(StatusCode.ERROR)
+                    metrics.HTTP_SECONDS.labels(route, f"{status // 100}xx").observe(seconds)
+                    log.info(
+                        {
+                            "event": "http_request",
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "durationMs": round(seconds * 1000, 2),
+                            **fields,
+                        }
+                    )
         finally:
-            seconds = time.perf_counter() - started
-            metrics.HTTP_SECONDS.labels(_route(scope["path"]), f"{status // 100}xx").observe(
-                seconds
-            )
-            log.info(
-                {
-                    "event": "http_request",
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "durationMs": round(seconds * 1000, 2),
-                    **fields,
-                }
-            )
+            REQUEST_ID.reset(request_id_set)
+
+
+def request_id_of(sent: str | None) -> str:
+    """The id of a request whose client sent ``sent`` as its ``X-Request-ID``: that, when it is
+    one (a gateway's or a frontend's, so that its logs and ours name the request alike), else a
+    new one."""
+    if sent is not None and _CLIENT_REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
 
 
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
