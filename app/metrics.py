@@ -7,7 +7,8 @@ One module names every metric, so an operator can read here what the service mea
 * cache: hits, misses and stale answers by store, waits coalesced onto another's fetch, and
   whether the store (Redis) is bypassed, with its failures and the calls that skipped it;
 * loaders: how many keys each batch held;
-* GraphQL and HTTP: requests by operation name and outcome, request latency.
+* GraphQL and HTTP: requests by operation name and outcome, request latency;
+* subscriptions: those running, the version pollers they share, the events sent.
 
 What one request cost is its ledger's to say (``app.ledger``), not this module's.
 
@@ -100,6 +101,21 @@ HTTP_SECONDS = Histogram(
     "Seconds from request to response, by route and status class.",
     ["route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+SUBSCRIPTIONS_ACTIVE = Gauge(
+    "smgql_subscriptions_active",
+    "Subscriptions running over WebSocket, summed over workers.",
+    multiprocess_mode="livesum",
+)
+SUBSCRIPTION_EVENTS = Counter(
+    "smgql_subscription_events_total", "Events (next messages) sent to subscriptions."
+)
+WATCH_POLLERS = Gauge(
+    "smgql_watch_pollers",
+    "Image versions polled for subscriptions (one poller each, however many follow it), summed"
+    " over workers.",
+    multiprocess_mode="livesum",
 )
 
 _names: set[str] = set()

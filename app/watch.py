@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from app import metrics
 from app.ledger import Ledger
 from app.sagemaker import (
     ImageVersionDescription,
@@ -87,6 +88,7 @@ class VersionWatch:
         poller = self.pollers.get(key)
         if poller is None:
             poller = self.pollers[key] = _Poller(key)
+            metrics.WATCH_POLLERS.inc()
             poller.task = asyncio.ensure_future(self._poll(poller))
         queue: asyncio.Queue[ImageVersionDescription | Exception | _End] = asyncio.Queue()
         if poller.last is not None:
@@ -102,10 +104,8 @@ class VersionWatch:
                 yield state
         finally:
             poller.followers.discard(queue)
-            if not poller.followers and self.pollers.get(key) is poller:
-                del self.pollers[key]
-                if poller.task is not None:
-                    poller.task.cancel()
+            if not poller.followers and self._forget(poller) and poller.task is not None:
+                poller.task.cancel()
 
     async def _poll(self, poller: _Poller) -> None:
         delay = self.first_delay
@@ -132,8 +132,16 @@ class VersionWatch:
                     return
                 await self.sleep(delay)
         finally:
-            if self.pollers.get(poller.key) is poller:
-                del self.pollers[poller.key]
+            self._forget(poller)
+
+    def _forget(self, poller: _Poller) -> bool:
+        """Drop ``poller`` unless it is gone already (its last follower left, or it ended);
+        whether it was still there."""
+        if self.pollers.get(poller.key) is not poller:
+            return False
+        del self.pollers[poller.key]
+        metrics.WATCH_POLLERS.dec()
+        return True
 
     async def _describe(self, key: ImageVersionKey) -> ImageVersionDescription:
         # A poll belongs to no request: what it costs is no client's to see.

@@ -25,12 +25,18 @@ A WebSocket is held to what an HTTP request is held to, and more, since it lives
 * a JWT-authenticated session is closed (4403) when its token expires;
 * a process holds at most ``max_connections`` WebSockets: beyond, the handshake is answered 503,
   so that sockets can never take the slots HTTP requests and the health probes need.
+
+Subscriptions are observed: a gauge of those running and a counter of the events sent
+(``app.metrics``), and one log line when each starts and one when it ends, with its operation
+name, duration and events; every line of a connection carries its request id (the handshake's
+``X-Request-ID``, or one made for it), as an HTTP request's lines do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -55,15 +61,20 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from app import metrics
 from app.errors import ErrorCode, Refusal, extension
+from app.logs import REQUEST_ID
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.web.graphql_endpoint import decode_json, response_too_large
+from app.web.middleware import REQUEST_ID_HEADER, request_id_of
 from app.web.persisted_queries import DocumentNotTrusted, PersistedQueryRefused
 from app.web.services import RequestContexts, services_of
 
 if TYPE_CHECKING:
     from app.web.auth import Credentials
+
+log = logging.getLogger("app.subscriptions")
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,8 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         # When an operation last ended: one that starts and ends between two looks of the idle
         # watch still makes the socket busy then.
         self._ended_at = asyncio.get_running_loop().time()
+        # Events sent so far to each running subscription, by operation id.
+        self._events: dict[str, int] = {}
         self._watches = [asyncio.create_task(self._close_when_idle())]
         try:
             await super().handle()
@@ -242,12 +255,42 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
         max_tokens = self.view.max_tokens
         try:
             if _is_subscription(operation.query, operation.operation_name, max_tokens):
-                await super().run_operation(operation)
+                await self._run_subscription(operation)
                 return
             async with self._answering:
                 await super().run_operation(operation)
         finally:
             self._ended_at = asyncio.get_running_loop().time()
+
+    async def _run_subscription(self, operation: Operation[RequestContext, None]) -> None:
+        """Run a subscription, counted while it runs and logged when it starts and ends (its
+        source settled, the client completed it, or the socket closed)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        named = {"operationName": operation.operation_name, "operationId": operation.id}
+        log.info({"event": "subscription_started", **named})
+        metrics.SUBSCRIPTIONS_ACTIVE.inc()
+        self._events[operation.id] = 0
+        try:
+            await super().run_operation(operation)
+        finally:
+            metrics.SUBSCRIPTIONS_ACTIVE.dec()
+            log.info(
+                {
+                    "event": "subscription_completed",
+                    **named,
+                    "durationMs": round((loop.time() - started) * 1000, 2),
+                    "events": self._events.pop(operation.id, 0),
+                }
+            )
+
+    async def send_message(self, message: Message) -> None:
+        await super().send_message(message)
+        # Counted once sent: an event the socket could not take reached nobody.
+        operation_id = message.get("id")
+        if message["type"] == "next" and operation_id in self._events:
+            self._events[operation_id] += 1
+            metrics.SUBSCRIPTION_EVENTS.inc()
 
     async def handle_task_exception(self, error: Exception) -> None:
         # An operation that answers after its socket closed (the client left, or the socket
@@ -317,9 +360,12 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             await busy(scope, receive, send)
             return
         self._open += 1
+        # Every line the connection logs names it, as an HTTP request's lines do.
+        request_id = REQUEST_ID.set(request_id_of(Headers(scope=scope).get(REQUEST_ID_HEADER)))
         try:
             await super().__call__(scope, receive, send)
         finally:
+            REQUEST_ID.reset(request_id)
             self._open -= 1
 
     def encode_json(self, data: object) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -29,6 +30,7 @@ from app.server_thread import ServerThread
 from app.web.server import ServiceConfig
 from tests.conftest import EndpointControl
 from tests.issuer import AUDIENCE, ISSUER, Issuer
+from tests.log_lines import logged
 from tests.service.conftest import TEST_SETTINGS
 
 GRAPHQL_WS = Subprotocol("graphql-transport-ws")
@@ -212,3 +214,40 @@ def test_a_result_over_the_response_limit_is_one_error(settings: Settings) -> No
     [error] = large["errors"]
     assert error["extensions"]["code"] == "RESPONSE_TOO_LARGE"
     assert error["extensions"]["responseBytes"] > 2048
+
+
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_a_subscription_is_counted_and_logged_from_start_to_end(live_url: str) -> None:
+    # The server runs in this process: its metrics and log lines are this process's.
+    active, events = (
+        _sample("smgql_subscriptions_active"),
+        _sample("smgql_subscription_events_total"),
+    )
+    subscription = """subscription Follow {
+      imageVersionStatus(imageName: "sklearn-kernel", version: 1) { imageVersionStatus } }"""
+    with logged("app.subscriptions") as logs, _open(live_url) as socket_:
+        socket_.send(
+            json.dumps(
+                {
+                    "id": "s",
+                    "type": "subscribe",
+                    "payload": {"query": subscription, "operationName": "Follow"},
+                }
+            )
+        )
+        # A settled version: its one state, then the end.
+        event = json.loads(socket_.recv(timeout=10))
+        assert event["payload"]["data"]["imageVersionStatus"]["imageVersionStatus"] == "CREATED"
+        assert json.loads(socket_.recv(timeout=10)) == {"id": "s", "type": "complete"}
+    completed = logs.wait_for("subscription_completed")
+    started = logs.wait_for("subscription_started")
+    for line in started, completed:
+        assert (line["operationName"], line["operationId"]) == ("Follow", "s")
+        assert len(line["requestId"]) == 32
+    assert completed["events"] == 1
+    assert completed["durationMs"] >= 0
+    assert _sample("smgql_subscription_events_total") == events + 1
+    assert _sample("smgql_subscriptions_active") == active

@@ -9,11 +9,8 @@ which OpenTelemetry lets a process set only once: the first test here sets it fo
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Literal
 
 import pytest
 from opentelemetry import trace
@@ -22,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.local_sagemaker import BackgroundEndpoint
-from app.logs import JsonLineFormatter
+from tests.log_lines import logged
 from tests.service.conftest import LOCAL_TARGET, TEST_SETTINGS, serving
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -50,32 +47,6 @@ def spans(exported: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
     exported.clear()
 
 
-class _JsonLines(logging.Handler):
-    """Log lines as the service writes them, formatted where they are logged (the request's
-    context is the formatter's)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonLineFormatter())
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
-@contextmanager
-def logged(name: str) -> Iterator[list[dict[str, Any]]]:
-    handler, logger = _JsonLines(), logging.getLogger(name)
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def _by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
     return [span for span in spans if span.name == name]
 
@@ -91,7 +62,7 @@ async def test_one_request_is_one_trace_under_its_callers(
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, cache=cache)
     async with serving(settings) as (_, client):
         spans.clear()  # the default target's opening, at start
-        with logged("app.requests") as lines:
+        with logged("app.requests") as logs:
             response = await client.http.post(
                 "/graphql",
                 json={"query": QUERY, "operationName": "Versions"},
@@ -143,7 +114,7 @@ async def test_one_request_is_one_trace_under_its_callers(
             parent = by_id[_parent(parent) or 0]
         assert parent.name == call.name.replace("SageMaker.", "load ")
 
-    (line,) = [line for line in lines if line.get("event") == "http_request"]
+    (line,) = [line for line in logs.lines if line.get("event") == "http_request"]
     assert line["traceId"] == CALLER_TRACE
     assert line["requestId"] == "frontend-42"
 
@@ -169,7 +140,7 @@ async def test_request_ids_are_taken_when_sound_and_made_otherwise(
 ) -> None:
     settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
     async with serving(settings) as (_, client):
-        with logged("app.requests") as lines:
+        with logged("app.requests") as logs:
             made = await client.http.get("/healthz")
             hostile = await client.http.get(
                 "/healthz", headers={"X-Request-ID": "two words " + "x" * 200}
@@ -180,4 +151,4 @@ async def test_request_ids_are_taken_when_sound_and_made_otherwise(
     assert ids[0] != ids[1]
     assert refused.status_code == 415
     assert len(refused.headers["X-Request-ID"]) == 32
-    assert [line["requestId"] for line in lines] == [*ids, refused.headers["X-Request-ID"]]
+    assert [line["requestId"] for line in logs.lines] == [*ids, refused.headers["X-Request-ID"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app.sagemaker import ImageVersionDescription, ImageVersionKey, NotFound, Unavailable
 from app.watch import TooManyFollowers, VersionWatch
@@ -134,3 +135,25 @@ async def test_the_limit_counts_followers_still_resolving_their_alias() -> None:
     assert (await waiting).version == 1
     await first.aclose()
     await watch.close()
+
+
+def _pollers() -> float:
+    return REGISTRY.get_sample_value("smgql_watch_pollers") or 0.0
+
+
+async def test_the_pollers_gauge_counts_pollers_not_followers() -> None:
+    before = _pollers()
+    fake = in_turn(version(status="CREATING"), version(status="CREATED"))
+    watch = VersionWatch(fake, max_followers=10, sleep=forever)
+    one, two = watch.follow(KEY), watch.follow(KEY)
+    await anext(one)
+    await anext(two)
+    assert _pollers() == before + 1
+    await one.aclose()
+    assert _pollers() == before + 1
+    await two.aclose()
+    assert _pollers() == before
+    # A poller that ends by itself (its version settled) is gone from the gauge too.
+    settled = VersionWatch(in_turn(version(status="CREATED")), max_followers=10, sleep=Sleeps())
+    assert await states(settled) == ["CREATED"]
+    assert _pollers() == before
