@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -167,6 +168,17 @@ def _readable_file(raw: str) -> str:
     if not os.path.isfile(raw):
         raise ValueError("no such file")
     return raw
+
+
+def _token(path: str | None) -> str | None:
+    """The token a file holds (surrounding whitespace aside); an empty file is an error, not
+    an empty token that anyone could send."""
+    if path is None:
+        return None
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ValueError(f"{path} holds no token.")
+    return token
 
 
 @dataclass(frozen=True)
@@ -591,6 +603,14 @@ class Settings:
         " `X-API-Key` or `Authorization: Bearer`.",
         unset="none",
     )
+    metrics_token_file: str | None = setting(
+        "SMGQL_METRICS_TOKEN_FILE",
+        None,
+        _readable_file,
+        "File holding one token; with it, `/metrics` needs `Authorization: Bearer <token>` (and"
+        " only that, with authentication on or off).",
+        unset="none",
+    )
     jwks_file: str | None = setting(
         "SMGQL_JWKS_FILE",
         None,
@@ -762,6 +782,7 @@ class Settings:
             request_timeout=self.request_timeout,
             max_body_bytes=self.max_body_bytes,
             cors_origins=self.cors_origins,
+            metrics_token=_token(self.metrics_token_file),
         )
 
     def server(self) -> ServerOptions:

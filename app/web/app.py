@@ -1,8 +1,9 @@
 """The ASGI app: the service's routes and middleware, over the services its lifespan starts.
 
 Routes: ``/graphql`` (POST and GET; GraphiQL for a browser, its bundles under ``/graphiql/``;
-subscriptions over WebSocket), ``/healthz``, ``/readyz``, ``/metrics`` (behind authentication
-when it is on, as ``/graphql`` is; the probes stay open).
+subscriptions over WebSocket), ``/healthz``, ``/readyz``, ``/metrics`` (with a metrics token,
+for its bearer only; else behind authentication when it is on, as ``/graphql`` is, and open
+when it is off; the probes stay open).
 
 The app is built with a way to start its services (``start``, the assembly's) and nothing else
 of the world: what ``start`` yields becomes the lifespan state every request reads
@@ -11,19 +12,24 @@ of the world: what ``start`` yields becomes the lifespan state every request rea
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from app import graphiql, metrics
+from app.errors import ErrorCode, Refusal
 from app.schema import SubgraphSchema
 from app.web.graphql_endpoint import EndpointOptions, GraphQLEndpoint
 from app.web.health import healthz
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 GRAPHQL_PATH = "/graphql"
 HEALTHZ_PATH = "/healthz"
 READYZ_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 # Open with authentication on: an orchestrator probes without credentials.
 PROBE_PATHS = frozenset({HEALTHZ_PATH, READYZ_PATH})
 
@@ -50,6 +57,8 @@ class WebOptions:
     max_body_bytes: int
     # Origins whose browser pages may call the API.
     cors_origins: tuple[str, ...]
+    # The bearer token /metrics needs instead of the API's credentials (a scraper's).
+    metrics_token: str | None = None
 
 
 def web_app(
@@ -76,7 +85,7 @@ def web_app(
             Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.asset, methods=["GET"]),
             Route(HEALTHZ_PATH, healthz, methods=["GET"]),
             Route(READYZ_PATH, _readyz, methods=["GET"]),
-            Route("/metrics", _metrics, methods=["GET"]),
+            Route(METRICS_PATH, MetricsExposition(options.metrics_token), methods=["GET"]),
         ],
         middleware=_middleware(options, credentials),
         lifespan=lifespan,
@@ -87,9 +96,31 @@ async def _readyz(request: Request) -> Response:
     return await services_of(request).readiness.endpoint(request)
 
 
-async def _metrics(request: Request) -> Response:
-    body, media_type = metrics.exposition()
-    return Response(body, media_type=media_type)
+class MetricsExposition:
+    """``/metrics``, for the bearer of ``token`` only when there is one. Compared as SHA-256
+    digests, so that neither the token's length nor how much of it matched shows in the time
+    an answer takes."""
+
+    def __init__(self, token: str | None) -> None:
+        self.wanted = hashlib.sha256(token.encode()).digest() if token is not None else None
+        self.refusal = Refusal(
+            401,
+            "/metrics needs the metrics token: Authorization: Bearer <token>.",
+            ErrorCode.UNAUTHENTICATED,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.wanted is not None and not self._bearer(Headers(scope=scope)):
+            await self.refusal(scope, receive, send)
+            return
+        body, media_type = metrics.exposition()
+        await Response(body, media_type=media_type)(scope, receive, send)
+
+    def _bearer(self, headers: Headers) -> bool:
+        scheme, _, presented = headers.get("authorization", "").partition(" ")
+        digest = hashlib.sha256(presented.strip().encode()).digest()
+        return scheme.lower() == "bearer" and hmac.compare_digest(digest, self.wanted or b"")
 
 
 def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Middleware]:
@@ -117,7 +148,8 @@ def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Mi
                 Authentication,
                 credentials=credentials,
                 page_path=GRAPHQL_PATH,
-                open_paths=PROBE_PATHS,
+                # With its own token, /metrics is its bearer's (a scraper's), not an API user's.
+                open_paths=PROBE_PATHS | {METRICS_PATH} if options.metrics_token else PROBE_PATHS,
                 open_prefix=f"{graphiql.ASSETS_PATH}/",
             )
         )

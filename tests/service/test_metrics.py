@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
+import pytest
+
+from app.assembly.build import create_app
 from app.local_sagemaker import BackgroundEndpoint
 from tests.conftest import EndpointControl
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
@@ -73,3 +77,47 @@ async def test_retries_are_counted(endpoint: BackgroundEndpoint, control: Endpoi
     async with serving(settings) as (_, client):
         body = await client.query(QUERY)
     assert body["extensions"]["cost"]["retries"] >= 1
+
+
+@pytest.mark.parametrize("authentication", [False, True], ids=["open", "authenticated"])
+async def test_a_metrics_token_guards_metrics_alone(
+    endpoint: BackgroundEndpoint, tmp_path: Path, authentication: bool
+) -> None:
+    token_file, keys = tmp_path / "metrics-token", tmp_path / "api-keys"
+    token_file.write_text("scraper-secret\n")
+    keys.write_text("api-key\n")
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        metrics_token_file=str(token_file),
+        api_keys_file=str(keys) if authentication else None,
+    )
+    async with serving(settings) as (_, client):
+        missing = await client.http.get("/metrics")
+        wrong = await client.http.get("/metrics", headers={"Authorization": "Bearer scraper"})
+        # An API key is the API's credential, not the scraper's.
+        api_key = await client.http.get("/metrics", headers={"X-API-Key": "api-key"})
+        scraped = await client.http.get(
+            "/metrics", headers={"Authorization": "Bearer scraper-secret"}
+        )
+        # And the token opens nothing else.
+        graphql = await client.http.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": "Bearer scraper-secret"},
+        )
+    for refused in missing, wrong, api_key:
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert scraped.status_code == 200
+    assert "smgql_http_request_seconds" in scraped.text
+    assert graphql.status_code == (401 if authentication else 200)
+
+
+def test_an_empty_metrics_token_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "metrics-token"
+    empty.write_text(" \n")
+    settings = dataclasses.replace(TEST_SETTINGS, metrics_token_file=str(empty))
+    with pytest.raises(ValueError, match="holds no token"):
+        create_app(settings)
