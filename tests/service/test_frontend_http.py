@@ -109,7 +109,7 @@ async def test_a_get_answer_says_how_long_it_may_be_kept(cached: GraphQLClient) 
     control = response.headers["cache-control"]
     assert control.startswith("public, max-age=")
     assert 0 < int(control.split("=")[1]) <= 60
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"] == "Accept, Apollo-Federation-Include-Trace"
     assert response.headers["etag"]
 
 
@@ -171,4 +171,7 @@ async def test_authenticated_answers_are_kept_by_no_shared_cache(
                 "/graphql", params={"query": QUERY}, headers={"x-api-key": "k1"}
             )
         assert response.headers["cache-control"].startswith(expected)
-        assert response.headers["vary"] == "Accept, Authorization, X-API-Key"
+        assert (
+            response.headers["vary"]
+            == "Accept, Apollo-Federation-Include-Trace, Authorization, X-API-Key"
+        )
