@@ -1,10 +1,10 @@
 """What can be looked up: keys for the describe calls and page requests for the list calls.
 
-A key is checked once, where it is made (:meth:`ImageKey.of`, :meth:`ImageVersionKey.of`,
-:meth:`ImageVersionKey.from_arn`), and from then on travels as a frozen, hashable value: the
-loaders deduplicate on it, the client turns it into a request, and an error carries it to say
-which lookup failed. Each key writes its own AWS request, member by member, so no name is
-derived from another by convention.
+A key is checked once, where it is made (:meth:`ImageKey.of`, :meth:`ImageKey.from_arn`,
+:meth:`ImageVersionKey.of`, :meth:`ImageVersionKey.from_arn`), and from then on travels as a
+frozen, hashable value: the loaders deduplicate on it, the client turns it into a request, and
+an error carries it to say which lookup failed. Each key writes its own AWS request, member
+by member, so no name is derived from another by convention.
 
 Every key carries its :class:`~app.sagemaker.targets.Target` (the region and account it is
 looked up in), which never reaches the request: the client sends the call there, and the caches
@@ -39,10 +39,28 @@ class ImageKey:
         rules.IMAGE_NAME.check(image_name, "image_name", key)
         return key
 
+    @classmethod
+    def from_arn(cls, arn: str) -> ImageKey:
+        """The image an ImageArn names, in the target it names, e.g.
+        ``arn:aws:sagemaker:us-east-1:123456789012:image/my-image``."""
+        match = _IMAGE_ARN.fullmatch(arn) if len(arn) <= 256 else None
+        if match is None:
+            raise InvalidInput(
+                f"{shown(arn)!r} is not an image ARN "
+                "(arn:aws:sagemaker:<region>:<account>:image/<image>).",
+                field="image_arn",
+                value=arn,
+            )
+        return cls(match["name"], target_of_arn(arn))
+
     def as_request(self) -> dict[str, Any]:
         return {"ImageName": self.image_name}
 
 
+_IMAGE_ARN = regex.compile(
+    r"arn:aws(?:-[a-z]+)*:sagemaker:[a-z0-9-]+:\d{12}:image/"
+    r"(?P<name>[a-zA-Z0-9](?:[-.]?[a-zA-Z0-9]){0,62})"
+)
 _IMAGE_VERSION_ARN = regex.compile(
     r"arn:aws(?:-[a-z]+)*:sagemaker:[a-z0-9-]+:\d{12}:image-version/"
     r"(?P<name>[a-zA-Z0-9](?:[-.]?[a-zA-Z0-9]){0,62})/(?P<version>\d{1,9})"

@@ -28,6 +28,7 @@ import strawberry
 
 from app.sagemaker import Page
 from app.sagemaker.keys import PageRequest
+from app.schema.cost import type_directives
 from app.schema.presenter import bad_user_input
 
 DEFAULT_FIRST = 10
@@ -39,28 +40,47 @@ ItemT = TypeVar("ItemT")
 RequestT = TypeVar("RequestT", bound=PageRequest)
 
 
-@strawberry.type(description="Where a page of a connection starts and ends (Relay).")
+# Relay's PageInfo, which every Relay subgraph defines: shareable, so that several compose, with
+# graphql-relay's descriptions, so that they compose without a hint (app.schema.global_ids).
+@strawberry.federation.type(
+    shareable=True,
+    description="Information about pagination in a connection.",
+    directives=type_directives("PageInfo"),
+)
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_next_page: bool = strawberry.field(
+        description="When paginating forwards, are there more items?"
+    )
     has_previous_page: bool = strawberry.field(
-        description="Always false: connections page forward only, as SageMaker does."
+        description="When paginating backwards, are there more items?"
     )
-    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
+    start_cursor: str | None = strawberry.field(
+        description="When paginating backwards, the cursor to continue."
+    )
     end_cursor: str | None = strawberry.field(
-        description="The cursor of the last edge: pass it as `after` for the next page."
+        description="When paginating forwards, the cursor to continue."
     )
 
 
-@strawberry.type(description="One item of a connection and its position.")
+@strawberry.type(
+    description="One item of a connection and its position.",
+    directives=type_directives("ImageEdge", "ImageVersionEdge"),
+)
 class Edge(Generic[NodeT]):
     node: NodeT = strawberry.field(description="The item.")
     cursor: str = strawberry.field(description="An opaque cursor pointing just after the item.")
 
 
-@strawberry.type(description="A page of items with Relay cursors.")
+@strawberry.type(
+    description="A page of items with Relay cursors.",
+    directives=type_directives("ImageConnection", "ImageVersionConnection"),
+)
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
-    page_info: PageInfo = strawberry.field(description="Where this page starts and ends.")
+    page_info: PageInfo = strawberry.field(
+        description="Where this page starts and ends. Connections page forward only, as "
+        "SageMaker does: `hasPreviousPage` is always false."
+    )
 
 
 def _fingerprint(request: PageRequest) -> str:

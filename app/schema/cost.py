@@ -1,16 +1,26 @@
-"""A budget on how many objects one operation may fetch, checked before it runs.
+"""A budget on how many objects one operation may fetch, checked before it runs; and the same
+counts as Apollo's demand-control directives (``@cost``, ``@listSize``) for a router.
 
 Depth, alias and token limits bound a document's size, not its fan-out: ``images(first: 100)``
 with ``versions(first: 100) { ... baseImage }`` inside is a small document that would make ten
 thousand SageMaker calls. So before execution the operation is walked once, as graphql-core will
 execute it (its own field collection: fragments, aliases, ``@skip``/``@include``; and its own
-argument coercion: variables, their defaults and the arguments' defaults), and counted:
+argument coercion: variables, their defaults and the arguments' defaults), and counted the way
+Apollo's router scores an operation from the cost directives, read from one table
+(:data:`TYPE_WEIGHTS`, :data:`FIELD_DEMANDS`) that also writes those directives into the SDL:
 
-* a field returns as many items as its parent times, for a list, the length of its list
-  argument (``refs``, ``representations``) or else the ``first`` of the connection it is in;
-* an item of an entity type (``Image``, ``ImageVersion``: what SageMaker describes) counts one
-  object; connection, edge and page-info wrappers count nothing;
-* a list of scalars (``aliases``) is one fetch per parent, and counts so.
+* an item of a composite type counts its type's weight: one object for an entity (``Image``,
+  ``ImageVersion``: what SageMaker describes) and for anything not in the table (as the router
+  counts), nothing for a connection's wrappers, which come with the page;
+* a field with a weight of its own counts that per item instead (``aliases``: one ListAliases
+  call per version, whatever the number of aliases);
+* a list field returns as many items as its parent times the length its demand gives: its
+  slicing argument (``first``), sized for the connection's ``edges`` by the field above, or the
+  length of its list argument (``refs``, ``ids``, ``representations``);
+* leaves cost nothing.
+
+The router reads only Int slicing arguments, so for a list argument the SDL says the size it may
+reach (``assumedSize``); the budget counts the list actually sent.
 
 An operation over the budget (``SMGQL_MAX_OBJECTS``) is refused with BAD_USER_INPUT and the
 estimate, and costs SageMaker nothing. The check runs in ``app.schema.documents``, with the other
@@ -20,6 +30,7 @@ checks made before execution.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -27,10 +38,8 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLList,
-    GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
     get_named_type,
     get_nullable_type,
     get_operation_ast,
@@ -45,11 +54,100 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import OperationDefinitionNode
+from strawberry.federation.schema_directives import Cost, ListSize
+from strawberry.types.unset import UNSET
 
 from app.schema.presenter import bad_user_input
 
-# The union federation builds of every entity type.
-_ENTITY_UNION = "_Entity"
+# How many refs or ids one list argument may hold with the default limits (SMGQL_MAX_REFS): the
+# size a router assumes for such a list, which it cannot read from an Int argument.
+ASSUMED_REFS = 100
+
+# The objects one item of a composite type counts, where not the router's default of one: a
+# connection's wrappers come with its page and count nothing. Entities are listed although the
+# default would count them the same, so that the SDL says what a describe costs.
+TYPE_WEIGHTS: dict[str, int] = {
+    "Image": 1,
+    "ImageVersion": 1,
+    "ImageConnection": 0,
+    "ImageEdge": 0,
+    "ImageVersionConnection": 0,
+    "ImageVersionEdge": 0,
+    "PageInfo": 0,
+}
+_DEFAULT_COMPOSITE_WEIGHT = 1
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one field may fetch beyond its type's weight, for the budget and the router."""
+
+    # Objects per item, instead of its type's weight (@cost).
+    weight: int | None = None
+    # Int arguments that give the list's length (@listSize(slicingArguments)).
+    slicing_arguments: tuple[str, ...] = ()
+    # Fields of the returned object whose lists the slicing argument sizes (a connection's
+    # edges: @listSize(sizedFields)).
+    sized_fields: tuple[str, ...] = ()
+    # The list argument whose length is the list's: counted exactly by the budget; the router
+    # assumes ``assumed_size``.
+    list_argument: str | None = None
+    assumed_size: int | None = None
+
+    def size(self, arguments: Mapping[str, Any]) -> int | None:
+        """The list's length the arguments give, if they give one."""
+        sizes = [arguments.get(name) for name in self.slicing_arguments]
+        given = [size for size in sizes if isinstance(size, int)]
+        if given:
+            return max(given)
+        listed = arguments.get(self.list_argument) if self.list_argument else None
+        return len(listed) if isinstance(listed, list) else None
+
+    def directives(self) -> list[object]:
+        """``@cost`` and ``@listSize`` for this demand, as the field declares them."""
+        directives: list[object] = []
+        if self.weight is not None:
+            directives.append(Cost(weight=self.weight))
+        if self.slicing_arguments or self.assumed_size is not None:
+            # UNSET leaves an argument out of the SDL (null would be printed).
+            directives.append(
+                ListSize(
+                    assumed_size=UNSET if self.assumed_size is None else self.assumed_size,
+                    slicing_arguments=list(self.slicing_arguments) or UNSET,
+                    sized_fields=list(self.sized_fields) or UNSET,
+                    require_one_slicing_argument=False,
+                )
+            )
+        return directives
+
+
+_CONNECTION = Demand(slicing_arguments=("first",), sized_fields=("edges",))
+_REFS = Demand(list_argument="refs", assumed_size=ASSUMED_REFS)
+
+# Every field that calls SageMaker for more than its entity's describe, or returns a list, by its
+# schema coordinate. Fields that return one entity need no entry: its type's weight counts it.
+FIELD_DEMANDS: dict[str, Demand] = {
+    "Query.images": _CONNECTION,
+    "Query.imageVersions": _REFS,
+    "Query.nodes": Demand(list_argument="ids", assumed_size=ASSUMED_REFS),
+    # Strawberry's field, not declared here: a gateway's, never a client's, so unpriced in the SDL.
+    "Query._entities": Demand(list_argument="representations"),
+    "Image.versions": _CONNECTION,
+    # One ListAliases call, however many aliases it answers.
+    "ImageVersion.aliases": Demand(weight=1, assumed_size=1),
+}
+
+
+def field_directives(coordinate: str) -> list[object]:
+    """The demand-control directives of the field at ``coordinate`` (``Type.field``)."""
+    return FIELD_DEMANDS[coordinate].directives()
+
+
+def type_directives(*names: str) -> list[object]:
+    """The ``@cost`` of the types ``names``: one class that is several GraphQL types (a
+    generic connection) declares one weight for all of them, so they must have the same."""
+    (weight,) = {TYPE_WEIGHTS[name] for name in names}
+    return [Cost(weight=weight)]
 
 
 def estimate_objects(
@@ -76,7 +174,7 @@ def estimate_objects(
     }
     walk = _Walk(schema, fragments, coerced, operation)
     fields = collect_fields(schema, fragments, coerced, root, operation).grouped_field_set
-    return walk.count(root, fields.values(), parents=1, page=None)
+    return walk.count(root, fields.values(), parents=1, sizes={})
 
 
 class _Walk:
@@ -93,23 +191,20 @@ class _Walk:
         self.fragments = fragments
         self.variables = variables
         self.operation = operation
-        entity_union = schema.type_map.get(_ENTITY_UNION)
-        self.entities: set[GraphQLNamedType] = set()
-        if isinstance(entity_union, GraphQLUnionType):
-            self.entities = {entity_union, *entity_union.types}
 
     def count(
         self,
         parent_type: GraphQLObjectType,
         fields: Any,
         parents: int,
-        page: int | None,
+        sizes: Mapping[str, int],
     ) -> int:
         """Objects fetched by ``fields`` (one FieldDetailsList per response key) of
-        ``parents`` objects of ``parent_type``, inside a connection of ``page`` items."""
+        ``parents`` objects of ``parent_type``, whose list fields ``sizes`` names have that
+        length (a connection's edges)."""
         total = 0
         for details in fields:
-            total += self._count_field(parent_type, details, parents, page)
+            total += self._count_field(parent_type, details, parents, sizes)
         return total
 
     def _count_field(
@@ -117,23 +212,34 @@ class _Walk:
         parent_type: GraphQLObjectType,
         details: FieldDetailsList,
         parents: int,
-        page: int | None,
+        sizes: Mapping[str, int],
     ) -> int:
         node = details[0].node
-        definition = parent_type.fields.get(node.name.value)
+        name = node.name.value
+        definition = parent_type.fields.get(name)
         if definition is None:  # __typename and introspection
             return 0
         arguments = get_argument_values(
             definition, node, self.variables, details[0].fragment_variable_values
         )
+        demand = FIELD_DEMANDS.get(f"{parent_type.name}.{name}", Demand())
+        size = demand.size(arguments)
         is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+        length = (
+            (size if size is not None else sizes.get(name, demand.assumed_size or 1))
+            if is_list
+            else 1
+        )
+        items = parents * max(length, 0)
         named = get_named_type(definition.type)
         if is_leaf_type(named):
-            return parents if is_list else 0
-        size = (_list_argument_length(definition.args, arguments) or page or 1) if is_list else 1
-        items = parents * max(size, 0)
-        first = arguments.get("first")
-        inner_page = first if isinstance(first, int) else None
+            return items * (demand.weight or 0)
+        weight = demand.weight
+        if weight is None:
+            weight = TYPE_WEIGHTS.get(named.name, _DEFAULT_COMPOSITE_WEIGHT)
+        inner_sizes = (
+            dict.fromkeys(demand.sized_fields, size) if size is not None and not is_list else {}
+        )
         runtime_types = (
             self.schema.get_possible_types(named) if is_abstract_type(named) else [named]
         )
@@ -143,17 +249,8 @@ class _Walk:
             subfields = collect_subfields(
                 self.schema, self.fragments, self.variables, self.operation, runtime_type, details
             ).grouped_field_set
-            inner = max(inner, self.count(runtime_type, subfields.values(), items, inner_page))
-        return (items if named in self.entities else 0) + inner
-
-
-def _list_argument_length(definitions: Mapping[str, Any], arguments: Mapping[str, Any]) -> int:
-    """The length of the field's list argument, if it has one and it was given."""
-    for name, definition in definitions.items():
-        value = arguments.get(name)
-        if isinstance(get_nullable_type(definition.type), GraphQLList) and isinstance(value, list):
-            return len(value)
-    return 0
+            inner = max(inner, self.count(runtime_type, subfields.values(), items, inner_sizes))
+        return items * weight + inner
 
 
 def refusal(estimate: int, max_objects: int) -> GraphQLError:

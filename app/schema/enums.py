@@ -101,6 +101,6 @@ class ImageVersionSortBy(Enum):
 
 
 @strawberry.enum(description="The direction of an order.")
-class SortOrder(Enum):
+class ImageSortOrder(Enum):
     ASCENDING = strawberry.enum_value("ASCENDING", description="Smallest or oldest first.")
     DESCENDING = strawberry.enum_value("DESCENDING", description="Largest or newest first.")

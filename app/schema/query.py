@@ -15,9 +15,12 @@ from app.sagemaker import ImageKey, ImagesPage, ImageSummary, ImageVersionKey
 from app.sagemaker.operations import LIST_IMAGES
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate_merged
 from app.schema.context import Info
-from app.schema.enums import ImageSortBy, SortOrder
+from app.schema.cost import field_directives
+from app.schema.enums import ImageSortBy, ImageSortOrder
+from app.schema.global_ids import Node, parse_global_id
 from app.schema.presenter import bad_user_input
 from app.schema.types import (
+    NODES,
     Account,
     After,
     Alias,
@@ -83,7 +86,8 @@ class Query:
         description="Many image versions at once (at most the service's limit, 100 by default), "
         "in the order asked. A ref "
         "that fails is null at its index with an error of its own; the others still come back. "
-        "Repeated refs cost one SageMaker call."
+        "Repeated refs cost one SageMaker call.",
+        directives=field_directives("Query.imageVersions"),
     )
     def image_versions(
         self,
@@ -93,14 +97,37 @@ class Query:
             strawberry.argument(description="The versions to load."),
         ],
     ) -> list[ImageVersion | None]:
-        max_refs = info.context.limits.max_refs
-        if len(refs) > max_refs:
-            raise bad_user_input(
-                f"Ask for at most {max_refs} refs at once, not {len(refs)}.", maxRefs=max_refs
-            )
+        _check_count(info, "refs", len(refs))
         # A list of awaitables: graphql-core resolves them concurrently and places an error
         # at the index of the ref that failed, leaving the rest of the list intact.
         pending: list[Any] = [_load_ref(info, ref) for ref in refs]
+        return pending
+
+    @strawberry.field(
+        description="Fetches an object given its ID (Relay): an Image or ImageVersion by the "
+        "`id` it has. An ID this service did not give is a BAD_USER_INPUT error; one whose "
+        "entity is gone is null with a NOT_FOUND error."
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The ID of an object")],
+    ) -> Node | None:
+        return await _load_node(info, id)
+
+    @strawberry.field(
+        description="Fetches objects given their IDs (Relay), in the order asked, at most the "
+        "service's limit of refs (100 by default): loaded together, as `imageVersions` loads "
+        "its refs. An ID that fails is null at its index with an error of its own.",
+        directives=field_directives("Query.nodes"),
+    )
+    def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="The IDs of objects")],
+    ) -> list[Node | None]:
+        _check_count(info, "ids", len(ids))
+        pending: list[Any] = [_load_node(info, id) for id in ids]
         return pending
 
     @strawberry.field(
@@ -117,7 +144,8 @@ class Query:
         "(ListImages): the default target's, or those of every served target in `regions` and "
         "`accounts`, listed at once and merged in that order under one cursor. A target that "
         "fails leaves its images out, with an error that names it, and is read again on the "
-        "next page."
+        "next page.",
+        directives=field_directives("Query.images"),
     )
     async def images(
         self,
@@ -131,7 +159,7 @@ class Query:
         sort_by: Annotated[
             ImageSortBy, strawberry.argument(description="What to order by.")
         ] = ImageSortBy.CREATION_TIME,
-        sort_order: Order = SortOrder.DESCENDING,
+        sort_order: Order = ImageSortOrder.DESCENDING,
         filter: Filter = None,
         regions: Annotated[
             list[str] | None,
@@ -201,6 +229,22 @@ class Subscription:
             ) from None
 
 
+def _check_count(info: Info, argument: str, count: int) -> None:
+    """Refuse a list argument longer than the service's limit of refs."""
+    max_refs = info.context.limits.max_refs
+    if count > max_refs:
+        raise bad_user_input(
+            f"Ask for at most {max_refs} {argument} at once, not {count}.", maxRefs=max_refs
+        )
+
+
+async def _load_node(info: Info, id: str) -> Node:
+    # Read here, inside the ID's own awaitable, so that a bad ID of `nodes` fails alone.
+    type_name, arn = parse_global_id(id)
+    info.context.targets.of_arn(arn, "id")
+    return await NODES[type_name](info, arn)
+
+
 async def _load_ref(info: Info, ref: ImageVersionRefInput) -> ImageVersion:
     # The key is built here, inside the ref's own awaitable, so a bad ref fails alone.
     target = info.context.targets.named(ref.region, ref.account)
@@ -223,7 +267,7 @@ async def listed_across(
     first: int,
     after: str | None,
     sort_by: ImageSortBy,
-    sort_order: SortOrder,
+    sort_order: ImageSortOrder,
 ) -> Connection[Image]:
     """Several targets' images as one connection; a target that failed is an error of its own
     at this field, beside the others' images."""
@@ -233,7 +277,7 @@ async def listed_across(
         first,
         after,
         _IMAGE_ORDER[sort_by],
-        sort_order is SortOrder.DESCENDING,
+        sort_order is ImageSortOrder.DESCENDING,
         lambda index, found: Image.from_record(found, pages[index].target),
         info.context.limits.max_first,
     )

@@ -43,16 +43,18 @@ from app.sagemaker.operations import (
 from app.sagemaker.targets import Target, target_of_arn
 from app.schema.connections import DEFAULT_FIRST, Connection, paginate
 from app.schema.context import Info
+from app.schema.cost import field_directives, type_directives
 from app.schema.enums import (
+    ImageSortOrder,
     ImageStatus,
     ImageVersionSortBy,
     ImageVersionStatus,
     JobType,
     Processor,
-    SortOrder,
     VendorGuidance,
     model_value,
 )
+from app.schema.global_ids import Node
 from app.schema.presenter import bad_user_input
 
 EnumT = TypeVar("EnumT", bound=Enum)
@@ -125,7 +127,7 @@ First = Annotated[
         description="How many items to return, from 1 to the service's limit (100 by default)."
     ),
 ]
-Order = Annotated[SortOrder, strawberry.argument(description="Ascending or descending.")]
+Order = Annotated[ImageSortOrder, strawberry.argument(description="Ascending or descending.")]
 Region = Annotated[
     str | None,
     strawberry.argument(
@@ -155,7 +157,7 @@ def account_of(arn: str, target: Target | None) -> str:
 
 
 @strawberry.input(description="Only items created or last modified between these times.")
-class TimeFilter:
+class ImageTimeFilter:
     creation_time_after: datetime | None = strawberry.field(
         default=None, description="Only items created at or after this time."
     )
@@ -170,7 +172,7 @@ class TimeFilter:
     )
 
     @staticmethod
-    def bounds(time_filter: TimeFilter | None) -> TimeBounds:
+    def bounds(time_filter: ImageTimeFilter | None) -> TimeBounds:
         """The filter as the AWS package's time bounds; no filter, no bounds."""
         if time_filter is None:
             return TimeBounds()
@@ -183,16 +185,18 @@ class TimeFilter:
 
 
 Filter = Annotated[
-    TimeFilter | None, strawberry.argument(description="Only items within these times.")
+    ImageTimeFilter | None, strawberry.argument(description="Only items within these times.")
 ]
 
 
-def ordering(sort_by: Enum, sort_order: SortOrder, time_filter: TimeFilter | None) -> Ordering:
+def ordering(
+    sort_by: Enum, sort_order: ImageSortOrder, time_filter: ImageTimeFilter | None
+) -> Ordering:
     """The arguments every list takes, as the AWS package's page requests take them."""
     return {
         "sort_by": model_value(sort_by),
         "sort_order": model_value(sort_order),
-        "times": TimeFilter.bounds(time_filter),
+        "times": ImageTimeFilter.bounds(time_filter),
     }
 
 
@@ -219,8 +223,9 @@ async def listed(
     keys=["imageVersionArn"],
     description="One version of a SageMaker image: the container image behind it, what it is "
     "compatible with and where it is in its lifecycle (DescribeImageVersion).",
+    directives=type_directives("ImageVersion"),
 )
-class ImageVersion:
+class ImageVersion(Node):
     image_version_arn: str = strawberry.field(
         description="The ARN of the version; the entity's key."
     )
@@ -285,6 +290,10 @@ class ImageVersion:
             _target=target,
         )
 
+    @property
+    def arn(self) -> str:
+        return self.image_version_arn
+
     @strawberry.field(description="The AWS region the version is in (from its ARN).")
     def region(self) -> str:
         return region_of(self.image_version_arn, self._target)
@@ -306,7 +315,10 @@ class ImageVersion:
             self._description = await info.context.loaders.load(DESCRIBE_IMAGE_VERSION, self.key)
         return self._description
 
-    @strawberry.field(description="The aliases that name this version (ListAliases).")
+    @strawberry.field(
+        description="The aliases that name this version (ListAliases).",
+        directives=field_directives("ImageVersion.aliases"),
+    )
     async def aliases(self, info: Info) -> list[str]:
         return await info.context.loaders.load(LIST_ALIASES, self.key)
 
@@ -329,6 +341,11 @@ class ImageVersion:
         arn = representation.get("imageVersionArn")
         if not isinstance(arn, str):
             raise bad_user_input("An ImageVersion representation needs imageVersionArn.")
+        return await cls.by_arn(info, arn)
+
+    @classmethod
+    async def by_arn(cls, info: Info, arn: str) -> ImageVersion:
+        """The version ``arn`` names (see :meth:`from_representation`)."""
         key = ImageVersionKey.from_arn(arn)
         info.context.targets.of_arn(arn, "image_version_arn")
         version = await load_image_version(info, key)
@@ -344,8 +361,9 @@ class ImageVersion:
 @strawberry.federation.type(
     keys=["imageName", "imageArn"],
     description="A SageMaker image: a named series of container image versions (DescribeImage).",
+    directives=type_directives("Image"),
 )
-class Image:
+class Image(Node):
     image_name: str = strawberry.field(description="The name of the image; the entity's key.")
     image_arn: str = strawberry.field(description="The ARN of the image.")
     image_status: ImageStatus = strawberry.field(description="Where the image is in its lifecycle.")
@@ -382,6 +400,10 @@ class Image:
             _target=target,
         )
 
+    @property
+    def arn(self) -> str:
+        return self.image_arn
+
     @strawberry.field(description="The AWS region the image is in (from its ARN).")
     def region(self) -> str:
         return region_of(self.image_arn, self._target)
@@ -406,7 +428,8 @@ class Image:
     @strawberry.field(
         description="The image's versions, newest first unless `sortBy`/`sortOrder` say "
         "otherwise (ListImageVersions). Each version's summary fields cost nothing more; "
-        "asking for any other field describes that version."
+        "asking for any other field describes that version.",
+        directives=field_directives("Image.versions"),
     )
     async def versions(
         self,
@@ -416,7 +439,7 @@ class Image:
         sort_by: Annotated[
             ImageVersionSortBy, strawberry.argument(description="What to order by.")
         ] = ImageVersionSortBy.CREATION_TIME,
-        sort_order: Order = SortOrder.DESCENDING,
+        sort_order: Order = ImageSortOrder.DESCENDING,
         filter: Filter = None,
     ) -> Connection[ImageVersion]:
         target = self._target
@@ -458,23 +481,34 @@ class Image:
         names; by ``imageName``, in the default target."""
         arn = representation.get("imageArn")
         if isinstance(arn, str):
-            target = info.context.targets.of_arn(arn, "image_arn")
-            image = await load_image(info, ImageKey.of(arn.rpartition("/")[2], target))
-            if not same_resource(arn, image.image_arn):
-                raise InvalidInput(
-                    "names no image this service serves.", field="image_arn", value=arn
-                )
-            return image
+            return await cls.by_arn(info, arn)
         image_name = representation.get("imageName")
         if not isinstance(image_name, str):
             raise bad_user_input("An Image representation needs imageName or imageArn.")
         return await load_image(info, ImageKey.of(image_name, info.context.targets.default))
+
+    @classmethod
+    async def by_arn(cls, info: Info, arn: str) -> Image:
+        """The image ``arn`` names, in the target it names (refused before any call when this
+        service does not serve it); ours only if its ARN is the one asked for."""
+        key = ImageKey.from_arn(arn)
+        info.context.targets.of_arn(arn, "image_arn")
+        image = await load_image(info, key)
+        if not same_resource(arn, image.image_arn):
+            raise InvalidInput("names no image this service serves.", field="image_arn", value=arn)
+        return image
 
 
 # The entities a gateway may ask for by representation: __typename -> how to resolve one.
 ENTITIES: dict[str, Callable[[Info, Mapping[str, object]], Awaitable[object]]] = {
     "Image": Image.from_representation,
     "ImageVersion": ImageVersion.from_representation,
+}
+
+# The types a global ID may name (app.schema.global_ids) -> how to load one by its ARN.
+NODES: dict[str, Callable[[Info, str], Awaitable[Node]]] = {
+    "Image": Image.by_arn,
+    "ImageVersion": ImageVersion.by_arn,
 }
 
 

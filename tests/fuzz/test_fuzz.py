@@ -353,8 +353,8 @@ README_QUERIES: dict[str, tuple[str, list[str]]] = {
     ),
     "Catalog": (
         "query Catalog($first: Int! = 3, $after: String, $nameContains: String,"
-        " $sortBy: ImageSortBy! = IMAGE_NAME, $sortOrder: SortOrder! = ASCENDING,"
-        " $filter: TimeFilter) {"
+        " $sortBy: ImageSortBy! = IMAGE_NAME, $sortOrder: ImageSortOrder! = ASCENDING,"
+        " $filter: ImageTimeFilter) {"
         " images(first: $first, after: $after, nameContains: $nameContains, sortBy: $sortBy,"
         " sortOrder: $sortOrder, filter: $filter) {"
         " edges { node { imageName displayName latestVersion { version aliases } } }"
@@ -363,7 +363,8 @@ README_QUERIES: dict[str, tuple[str, list[str]]] = {
     ),
     "History": (
         "query History($imageName: String!, $first: Int! = 10, $after: String,"
-        " $sortBy: ImageVersionSortBy! = VERSION, $filter: TimeFilter, $skip: Boolean = false) {"
+        " $sortBy: ImageVersionSortBy! = VERSION, $filter: ImageTimeFilter,"
+        " $skip: Boolean = false) {"
         " image(imageName: $imageName) { description roleArn"
         " versions(first: $first, after: $after, sortBy: $sortBy, filter: $filter)"
         " @skip(if: $skip) { edges { cursor node { version aliases } } } } }",

@@ -14,12 +14,12 @@ from app.local_sagemaker.shapes import enum_values, operation_model
 from app.schema import build_schema, schema_sdl
 from app.schema.enums import (
     ImageSortBy,
+    ImageSortOrder,
     ImageStatus,
     ImageVersionSortBy,
     ImageVersionStatus,
     JobType,
     Processor,
-    SortOrder,
     VendorGuidance,
 )
 
@@ -38,8 +38,8 @@ schema = build_schema(Settings().schema_limits())
         (ImageStatus, "ImageStatus"),
         (ImageSortBy, "ImageSortBy"),
         (ImageVersionSortBy, "ImageVersionSortBy"),
-        (SortOrder, "ImageSortOrder"),
-        (SortOrder, "ImageVersionSortOrder"),
+        (ImageSortOrder, "ImageSortOrder"),
+        (ImageSortOrder, "ImageVersionSortOrder"),
     ],
 )
 def test_enums_hold_exactly_the_models_values(enum: type[Enum], model_shape: str) -> None:
@@ -56,8 +56,9 @@ def test_image_version_has_a_field_for_every_member_of_the_describe_answer() -> 
     }
     image_version = schema._schema.type_map["ImageVersion"]
     assert isinstance(image_version, GraphQLObjectType)
-    # Besides: what its ARN says (its image, region and account) and what other calls answer.
-    derived = {"imageName", "region", "accountId", "aliases", "image"}
+    # Besides: what its ARN says (its image, region and account, its global ID) and what other
+    # calls answer.
+    derived = {"imageName", "region", "accountId", "id", "aliases", "image"}
     assert expected | derived == set(image_version.fields)
 
 
@@ -97,8 +98,13 @@ def test_checked_in_schema_is_what_export_schema_prints() -> None:
 def test_schema_is_a_federation_2_subgraph_with_two_entities() -> None:
     sdl = schema_sdl(schema)
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
-    assert 'type ImageVersion @key(fields: "imageVersionArn")' in sdl
-    assert 'type Image @key(fields: "imageName") @key(fields: "imageArn")' in sdl
+    assert (
+        'type ImageVersion implements Node @cost(weight: 1) @key(fields: "imageVersionArn")' in sdl
+    )
+    assert (
+        'type Image implements Node @cost(weight: 1) @key(fields: "imageName") '
+        '@key(fields: "imageArn")' in sdl
+    )
     assert "union _Entity = Image | ImageVersion" in sdl
 
 
@@ -108,5 +114,5 @@ def test_image_has_a_field_for_every_member_of_the_describe_answer() -> None:
     image = schema._schema.type_map["Image"]
     assert isinstance(image, GraphQLObjectType)
     expected = {name[0].lower() + name[1:] for name in output.members}
-    derived = {"region", "accountId", "versions", "version", "latestVersion"}
+    derived = {"id", "region", "accountId", "versions", "version", "latestVersion"}
     assert expected | derived == set(image.fields)
