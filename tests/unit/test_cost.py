@@ -70,6 +70,14 @@ NESTED = (
         # A list of scalars is one fetch per parent; wrappers and leaves cost nothing.
         ("{ images(first: 30) { edges { node { latestVersion { aliases } } } } }", None, 60 + 30),
         ("{ images(first: 30) { pageInfo { hasNextPage } } }", None, 0),
+        # Nodes: each ID, and the largest of the types it may be.
+        (
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Image { latestVersion "
+            "{ version } } ... on ImageVersion { version } } }",
+            {"ids": ["a"] * 5},
+            10,
+        ),
+        ('{ node(id: "a") { id ... on ImageVersion { aliases } } }', None, 2),
         # Entities: each representation, and the largest of the types it may be.
         (
             "query($r: [_Any!]!) { _entities(representations: $r) { ... on Image { imageName "
