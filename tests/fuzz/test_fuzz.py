@@ -251,10 +251,16 @@ SHORT_JSON_TEXT = json_texts(long=[1_000, 3_000], depths=[100, 500, 1_000])
 # 1. Queries generated from the schema
 
 
-# The SDL imports @link and @key from the federation spec; graphql-core needs them declared.
+# The SDL imports @link, @key, @shareable, @cost and @listSize from the federation spec;
+# graphql-core needs them declared.
 FEDERATION_DIRECTIVES = """
 directive @link(url: String!, import: [String]) repeatable on SCHEMA
 directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+directive @shareable repeatable on OBJECT | FIELD_DEFINITION
+directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION
+  | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],
+  requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
 """
 SDL = FEDERATION_DIRECTIVES + schema_sdl(build_schema(Settings().schema_limits()))
 
