@@ -3,13 +3,17 @@
 It starts, each as a subprocess on 127.0.0.1 with free ports: the local SageMaker endpoint (no
 demo catalog; it serves ``us-east-1`` and ``eu-west-1``, and one image ``bench`` with 200
 versions is created in each, then a fixed latency per call is set with ``PUT /_local/faults``), a
-Redis server (``redis-server``, nothing saved), the service (``python -m app serve``) five times
+Redis server (``redis-server``, nothing saved), the service (``python -m app serve``) six times
 (cache off; cache memory; two replicas on the Redis; cache off with a targets file naming both
-regions), and the baselines of ``scripts/bench_peers.py`` (the lean peer twice, the naive one
-once). Every server is one process; the endpoint's ``/_local/stats`` counts the
-DescribeImageVersion calls. Rows 1-6 use one target, ``us-east-1``.
+regions; cache memory with ``SMGQL_WORKERS=2``), and the baselines of ``scripts/bench_peers.py``
+(the lean peer twice, the naive one once, and the ceiling: a fixed-bytes server). Every server
+but the two-worker service is one process; a server's CPU time is its process's plus that of
+every process under it (the two-worker service's supervisor and workers). The endpoint's
+``/_local/stats`` counts the DescribeImageVersion calls. Rows 1-6 and 8 use one target,
+``us-east-1``.
 
-Rows (the service, the lean peer, the naive one where it applies, and service/peer):
+Rows (the service, the lean peer, the naive one where it applies, service/peer, and on a
+cache-on row's req/s service/ceiling, the ceiling being row 8's fixed-bytes server):
 
 1. 200 unique refs in one ``imageVersions`` query (cache off): upstream calls, wall time (median
    of ``--rounds``; the naive one runs once), and the ratio to the physical limit
@@ -32,7 +36,19 @@ Rows (the service, the lean peer, the naive one where it applies, and service/pe
    the targets' calls run at once, so where the waits outweigh the service's CPU the two-target
    wall approaches the slower half's (ratio 1), not the sum's (ratio 0.5); where CPU dominates
    (the service parses every answer in one process) it approaches the sum. The lean peer serves
-   one region: no column.
+   one region: no column;
+8. against the ceiling, 0 ms per call, ``--clients`` for ``--seconds`` like row 4: the ceiling
+   (a bare ASGI app on the service's stack, uvicorn with httptools and uvloop, answering every
+   POST with the service's own single-version answer; measured just before row 4, beside the
+   lean peer's single version): req/s, p50, p99, CPU ms per request and the load generator's
+   own CPU; the pure response-cache hit (row 4's single version, cache memory, not measured
+   again); the warm mix, 997 different ``imageVersion`` bodies (the 200 versions, each with up
+   to five selection sets) cycled on the cache-memory service after warm-up rounds over all of
+   them until one makes no upstream call, then the same on the two-worker service (its CPU
+   summed over its processes), and on the lean peer (which fetches each): req/s, p50, p99, CPU
+   and upstream calls per request, and the load generator's CPU per request (it runs on the
+   same cores as the servers), then two workers' req/s and CPU per request over one worker's.
+   Row 8 runs after row 5 reads the peaks, so the mix's kept answers are not in them.
 
 Progress goes to stderr, the table to stdout. Every process is stopped at the end (SIGINT, then
 wait), also on error or Ctrl-C. Everything runs on loopback and stops by itself. The exit code is
@@ -59,7 +75,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -78,6 +94,7 @@ from load import (
     hwm_bytes,
     log_dir,
     percentile,
+    tree_cpu_seconds,
     wait_until_ok,
 )
 
@@ -95,10 +112,19 @@ FIELDS = (
     " failureReason baseImage containerImage vendorGuidance jobType mlFramework programmingLang"
     " processor horovod releaseNotes"
 )
-ONE_QUERY = (
-    "query BenchOne($name: String!, $version: Int) "
-    f"{{ imageVersion(imageName: $name, version: $version) {{ {FIELDS} }} }}"
+# Row 8's warm mix: these selection sets (every field first) times the versions, MIX_BODIES of
+# them, a prime, so that the clients' turns do not fall into step with the cycle.
+SELECTIONS = (
+    FIELDS,
+    "imageVersionArn imageName version imageVersionStatus",
+    "imageName version baseImage containerImage creationTime",
+    "imageName version jobType mlFramework programmingLang processor horovod",
+    "imageName version releaseNotes vendorGuidance lastModifiedTime failureReason",
 )
+MIX_BODIES = 997
+# Rounds of the warm-up pass over the mix, at most: it ends at the first round that made no
+# upstream call (with two workers each one fetches for itself, on the connections it accepts).
+WARM_ROUNDS = 6
 MANY_QUERY = (
     f"query BenchMany($refs: [ImageVersionRef!]!) {{ imageVersions(refs: $refs) {{ {FIELDS} }} }}"
 )
@@ -116,7 +142,9 @@ class Call:
     check: Check
 
 
-def one_call(version: int) -> Call:
+def one_call(version: int, fields: str = FIELDS) -> Call:
+    """One ``imageVersion`` query by ``version``, selecting ``fields``."""
+
     def check(data: Json) -> str | None:
         got = data.get("imageVersion")
         if not isinstance(got, dict) or (got.get("imageName"), got.get("version")) != (
@@ -126,8 +154,18 @@ def one_call(version: int) -> Call:
             return f"imageVersion: not {IMAGE} {version}"
         return None
 
+    query = (
+        "query BenchOne($name: String!, $version: Int) "
+        f"{{ imageVersion(imageName: $name, version: $version) {{ {fields} }} }}"
+    )
     variables = {"name": IMAGE, "version": version}
-    return Call(json.dumps({"query": ONE_QUERY, "variables": variables}).encode(), check)
+    return Call(json.dumps({"query": query, "variables": variables}).encode(), check)
+
+
+def mix_calls() -> list[Call]:
+    """Row 8's MIX_BODIES distinct bodies: every version with each selection set in turn."""
+    pairs = [(version, fields) for fields in SELECTIONS for version in range(1, VERSIONS + 1)]
+    return [one_call(version, fields) for version, fields in pairs[:MIX_BODIES]]
 
 
 def many_call(versions: list[int], regions: list[str] | None = None) -> Call:
@@ -226,19 +264,20 @@ class Stack:
         redis = f"redis://{HOST}:{self.redis_port}/0"
         targets = self.logs / "targets.json"
         targets.write_text(json.dumps(TARGETS), encoding="utf-8")
-        for key, label, cache in (
-            ("off", "service, cache off", "off"),
-            ("memory", "service, cache memory", "memory"),
-            ("redis-a", "service A, cache redis", "redis"),
-            ("redis-b", "service B, cache redis", "redis"),
-            ("targets", "service, 2 targets, cache off", "off"),
+        for key, label, cache, workers in (
+            ("off", "service, cache off", "off", 1),
+            ("memory", "service, cache memory", "memory", 1),
+            ("redis-a", "service A, cache redis", "redis", 1),
+            ("redis-b", "service B, cache redis", "redis", 1),
+            ("targets", "service, 2 targets, cache off", "off", 1),
+            ("workers-2", "service, 2 workers, cache memory", "memory", 2),
         ):
             env = base_env() | {
                 "SMGQL_BACKEND": "local",
                 "SMGQL_ENDPOINT_URL": endpoint,
                 "SMGQL_CACHE": cache,
                 "SMGQL_LOG_LEVEL": "warning",
-                "SMGQL_WORKERS": "1",
+                "SMGQL_WORKERS": str(workers),
                 "SMGQL_MAX_REFS": "200",
                 "SMGQL_MAX_OBJECTS": "100000",
             }
@@ -254,10 +293,12 @@ class Stack:
             ("lean", "lean peer", "lean"),
             ("lean-b", "lean peer B", "lean"),
             ("naive", "naive peer", "naive"),
+            ("fixed", "fixed-bytes server", "fixed"),
         ):
             port = free_port()
             argv = [python(), peers, kind, "--host", HOST, "--port", str(port)]
-            argv += ["--endpoint-url", endpoint]
+            if kind != "fixed":
+                argv += ["--endpoint-url", endpoint]
             self.servers[key] = Server(label, self.spawn(label, argv, base_env()), port, "/healthz")
 
     @property
@@ -466,8 +507,9 @@ class Bench:
                 await self.reset_calls()
                 sent = 0
             pids = [server.pid for server in targets]
-            cpu_before = [cpu_seconds(pid) for pid in pids]
+            cpu_before = [tree_cpu_seconds(pid) for pid in pids]
             endpoint_before = cpu_seconds(self.stack.endpoint_pid)
+            generator_before = time.process_time()
             window_start = started = time.perf_counter()
             go.set()
             deadline = started + args.seconds
@@ -482,7 +524,8 @@ class Bench:
                 )
             stop.set()
             elapsed = time.perf_counter() - started
-            cpu_after = [cpu_seconds(pid) for pid in pids]
+            generator_cpu = time.process_time() - generator_before
+            cpu_after = [tree_cpu_seconds(pid) for pid in pids]
             endpoint_after = cpu_seconds(self.stack.endpoint_pid)
             await asyncio.gather(*tasks)
             upstream = await self.calls()
@@ -498,7 +541,41 @@ class Bench:
             if endpoint_before is None or endpoint_after is None
             else endpoint_after - endpoint_before
         )
-        return Load(sorted(latencies), elapsed, cpu, upstream, sent, endpoint_cpu)
+        return Load(sorted(latencies), elapsed, cpu, upstream, sent, endpoint_cpu, generator_cpu)
+
+    async def warm(self, server: Server, calls: list[Call], where: str) -> None:
+        """Each of ``calls`` once per round, over ``--clients`` fresh connections, until a round
+        makes no upstream call (every record the calls need is cached, in every worker: each
+        round's connections land on workers anew) or WARM_ROUNDS have run."""
+        for number in range(1, WARM_ROUNDS + 1):
+            await self.reset_calls()
+            queue = iter(calls)
+
+            async def client(queue: Iterator[Call]) -> None:
+                connection = Connection(HOST, server.port, self.args.timeout)
+                try:
+                    for call in queue:
+                        try:
+                            status, payload = await connection.request(
+                                "POST", "/graphql", call.body
+                            )
+                        except TransportError as error:
+                            self.failures.note(where, f"transport: {error}")
+                            continue
+                        self.failures.judge(where, call, status, payload, parse=True)
+                finally:
+                    connection.close()
+
+            await asyncio.gather(*(client(queue) for _ in range(self.args.clients)))
+            made = await self.calls()
+            print(
+                f"{where}: round {number}, {len(calls)} requests, {made} upstream calls",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not made:
+                return
+        print(f"{where}: still not warm after {WARM_ROUNDS} rounds", file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -516,6 +593,7 @@ class Load:
     calls: int
     sent: int  # requests sent since the counters were reset
     endpoint_cpu: float | None
+    generator_cpu: float  # this process's: the load generator shares the cores
 
     @property
     def requests(self) -> int:
@@ -537,6 +615,10 @@ class Load:
         return per_request(self.endpoint_cpu, self.requests)
 
     @property
+    def generator_cpu_ms(self) -> float | None:
+        return per_request(self.generator_cpu, self.requests)
+
+    @property
     def calls_per_request(self) -> float | None:
         return self.calls / self.sent if self.sent else None
 
@@ -549,34 +631,64 @@ def per_request(seconds: float | None, requests: int) -> float | None:
 
 
 Cell = float | int | None
-Line = tuple[str, Cell, Cell, Cell] | str
+# label, service, lean peer, naive peer, and for a cache-on req/s line the ceiling's req/s (its
+# svc/ceil column).
+Line = tuple[str, Cell, Cell, Cell] | tuple[str, Cell, Cell, Cell, Cell] | str
 
 
-def cell(value: Cell, digits: int = 1) -> str:
+def cell(value: Cell) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.{digits}f}"
+    # Two decimals below 10: a cache hit's CPU ms per request, a ratio within 10 %.
+    return f"{value:.{2 if abs(value) < 10 else 1}f}"
+
+
+def ratio_of(service: Cell, peer: Cell) -> float | None:
+    if service is None or peer is None or peer == 0:
+        return None
+    return service / peer
 
 
 def ratio(service: Cell, peer: Cell) -> str:
-    if service is None or peer is None or peer == 0:
-        return "-"
-    return f"{service / peer:.2f}"
+    quotient = ratio_of(service, peer)
+    return "-" if quotient is None else f"{quotient:.2f}"
+
+
+def load_lines(prefix: str, mine: Load, peer: Load | None, ceiling: Load | None) -> list[Line]:
+    """req/s (as a fraction of ``ceiling``'s, when given), p50, p99 and the server's CPU per
+    request of one load, beside ``peer``'s."""
+
+    def figures(load: Load | None) -> list[Cell]:
+        if load is None:
+            return [None] * 4
+        return [load.rps, load.ms(0.5), load.ms(0.99), load.cpu_ms]
+
+    (rps, *rest), (peer_rps, *peer_rest) = figures(mine), figures(peer)
+    lines: list[Line] = [(f"{prefix}req/s", rps, peer_rps, None, figures(ceiling)[0])]
+    names = ("p50 ms", "p99 ms", "CPU ms/request")
+    for name, value, peer_value in zip(names, rest, peer_rest, strict=True):
+        lines.append((f"{prefix}{name}", value, peer_value, None))
+    return lines
 
 
 def render(title: str, lines: list[Line]) -> str:
     width = max(len(line[0]) if isinstance(line, tuple) else 0 for line in lines) + 2
-    out = [title, f"{'':<{width}}{'service':>10}{'lean peer':>11}{'naive':>10}{'svc/peer':>10}"]
+    out = [
+        title,
+        f"{'':<{width}}{'service':>10}{'lean peer':>11}{'naive':>10}{'svc/peer':>10}"
+        f"{'svc/ceil':>10}",
+    ]
     for line in lines:
         if isinstance(line, str):
             out.append(line)
             continue
-        label, service, peer, naive = line
+        label, service, peer, naive = line[:4]
+        ceiling = line[4] if len(line) == 5 else None
         out.append(
             f"{label:<{width}}{cell(service):>10}{cell(peer):>11}{cell(naive):>10}"
-            f"{ratio(service, peer):>10}"
+            f"{ratio(service, peer):>10}{ratio(service, ceiling):>10}"
         )
     return "\n".join(out)
 
@@ -646,26 +758,33 @@ async def run(bench: Bench) -> str:
     lines.append((*again, None))
     lines.append(("   2nd query: wall ms", warm.seconds * 1000, lean_again.seconds * 1000, None))
 
-    # Row 4: load at 0 ms latency.
+    # Row 4: load at 0 ms latency, after the ceiling (row 8 reports it; the cache-on rows are
+    # fractions of it): the fixed-bytes server answers with the service's own single-version
+    # answer.
     await bench.set_latency(0)
     one = [one_call(1)]
+    status, answer = await fetch(
+        HOST, servers["memory"].port, "POST", "/graphql", one[0].body, args.timeout
+    )
+    bench.failures.judge("the ceiling's answer", one[0], status, answer, parse=True)
+    await fetch(HOST, servers["fixed"].port, "PUT", "/_answer", answer)
+    ceiling = await bench.load("row 4 ceiling, fixed-bytes server", [servers["fixed"]], one)
     ten = [many_call([1 + (10 * block + i) % VERSIONS for i in range(10)]) for block in range(20)]
     lines.append(
         f"4. load: {args.clients} clients x {args.seconds:g} s each, 0 ms per call; "
         "the lean peer has no cache"
     )
+    row_4: dict[str, dict[str, Load]] = {}
     for query, calls in (("single version", one), ("10 refs", ten)):
-        results: dict[str, Load] = {}
+        results = row_4[query] = {}
         for key in ("off", "memory", "lean"):
             server = servers[key]
             results[key] = await bench.load(f"row 4 {query}, {server.label}", [server], calls)
         peer = results["lean"]
         for key, cache in (("off", "cache off"), ("memory", "cache memory")):
             mine = results[key]
-            lines.append((f"   {query}, {cache}: req/s", mine.rps, peer.rps, None))
-            lines.append((f"   {query}, {cache}: p50 ms", mine.ms(0.5), peer.ms(0.5), None))
-            lines.append((f"   {query}, {cache}: p99 ms", mine.ms(0.99), peer.ms(0.99), None))
-            lines.append((f"   {query}, {cache}: CPU ms/request", mine.cpu_ms, peer.cpu_ms, None))
+            cache_on = ceiling if key == "memory" else None
+            lines += load_lines(f"   {query}, {cache}: ", mine, peer, cache_on)
             lines.append(
                 (
                     f"   {query}, {cache}: endpoint CPU ms/request",
@@ -704,7 +823,7 @@ async def run(bench: Bench) -> str:
         f"6. two replicas, single-version query, clients alternate, {latency:g} ms per call "
         "(service: cache redis; peer: two lean peers)"
     )
-    lines.append(("   req/s", replicas.rps, lean_pair.rps, None))
+    lines.append(("   req/s", replicas.rps, lean_pair.rps, None, ceiling.rps))
     lines.append(("   p50 ms", replicas.ms(0.5), lean_pair.ms(0.5), None))
     lines.append(("   p99 ms", replicas.ms(0.99), lean_pair.ms(0.99), None))
     lines.append(("   CPU ms/request (both processes)", replicas.cpu_ms, lean_pair.cpu_ms, None))
@@ -719,6 +838,53 @@ async def run(bench: Bench) -> str:
     )
     for each in (latency, args.far_latency_ms):
         lines += await two_targets(bench, servers["targets"], each)
+
+    # Row 8, after row 5's peaks: the mix's kept answers do not count in them.
+    await bench.set_latency(0)
+    mix = mix_calls()
+    await bench.warm(servers["memory"], mix, "row 8 warm mix, 1 worker, warm-up")
+    one_worker = await bench.load("row 8 warm mix, 1 worker", [servers["memory"]], mix)
+    await bench.warm(servers["workers-2"], mix, "row 8 warm mix, 2 workers, warm-up")
+    two_workers = await bench.load("row 8 warm mix, 2 workers", [servers["workers-2"]], mix)
+    lean_mix = await bench.load("row 8 warm mix, lean peer", [servers["lean"]], mix)
+    lean_one = row_4["single version"]["lean"]
+    lines.append(
+        f"8. against the ceiling: a fixed-bytes server (uvicorn, httptools, uvloop, one process)"
+        f" answering every POST with the service's single-version answer ({len(answer)} bytes),"
+        f" measured before row 4; 0 ms per call; the load generator shares the {os.cpu_count()}"
+        " CPUs"
+    )
+    lines += load_lines("   the ceiling (lean peer: single version): ", ceiling, lean_one, ceiling)
+    lines.append(
+        ("   the ceiling: load generator CPU ms/request", ceiling.generator_cpu_ms, None, None)
+    )
+    hit = row_4["single version"]["memory"]
+    lines += load_lines(
+        "   pure response-cache hit (row 4, cache memory): ", hit, lean_one, ceiling
+    )
+    lines.append(
+        f"   warm mix: {len(mix)} different imageVersion requests cycled ({VERSIONS} versions x"
+        f" {len(SELECTIONS)} selections), cache memory, warmed until a round made no upstream"
+        " call; the lean peer (one process) fetches each"
+    )
+    for workers, served in (("1 worker", one_worker), ("2 workers", two_workers)):
+        at = f"   warm mix, {workers}: "
+        lines += load_lines(at, served, lean_mix, ceiling)
+        upstream = served.calls_per_request, lean_mix.calls_per_request
+        lines.append((f"{at}upstream calls/request", *upstream, None))
+        generator = served.generator_cpu_ms, lean_mix.generator_cpu_ms
+        lines.append((f"{at}load generator CPU ms/request", *generator, None))
+    lines.append(
+        ("   warm mix, 2 workers / 1: req/s", two_workers.rps / one_worker.rps, None, None)
+    )
+    lines.append(
+        (
+            "   warm mix, 2 workers / 1: CPU ms/request (all processes)",
+            ratio_of(two_workers.cpu_ms, one_worker.cpu_ms),
+            None,
+            None,
+        )
+    )
 
     title = (
         f"bench: pool {POOL}, {VERSIONS} versions, {args.clients} clients, {args.seconds:g} s per "

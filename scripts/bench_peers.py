@@ -1,8 +1,10 @@
-"""The baselines of scripts/bench.py: two small GraphQL servers over the same SageMaker calls.
+"""The baselines of scripts/bench.py: two small GraphQL servers over the same SageMaker calls,
+and the ceiling of the machine's HTTP stack.
 
-Both serve ``imageVersion(imageName, version, alias)`` and ``imageVersions(refs)`` with the
-service's ImageVersion fields (no ``aliases``, no ``image``), built with graphql-core's
-``build_schema`` from a small SDL on Starlette, served by uvicorn (httptools, no access log):
+The two GraphQL servers serve ``imageVersion(imageName, version, alias)`` and
+``imageVersions(refs)`` with the service's ImageVersion fields (no ``aliases``, no ``image``),
+built with graphql-core's ``build_schema`` from a small SDL on Starlette, served by uvicorn
+(httptools, uvloop, no access log):
 
 * ``naive``: each request parsed, validated and run afresh; ``imageVersions`` calls
   DescribeImageVersion once per ref, one after another (each on a thread), with no dedupe;
@@ -10,7 +12,14 @@ service's ImageVersion fields (no ``aliases``, no ``image``), built with graphql
   (a dict of futures) and runs them concurrently, documents parsed and validated once per
   query text.
 
+The ceiling, ``fixed``, is no GraphQL server: a bare ASGI app on the same stack (uvicorn,
+httptools, uvloop, one process) that reads each ``POST /graphql`` body and answers it with the
+same JSON bytes, which the bench sets once with ``PUT /_answer`` (the service's own answer to
+the query it compares, so the bytes on the wire are the same size). No server answers faster
+here than that: the rest is what a server does per request.
+
     .venv/bin/python scripts/bench_peers.py lean|naive --port 8010 --endpoint-url URL
+    .venv/bin/python scripts/bench_peers.py fixed --port 8010
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import argparse
 import asyncio
 import functools
 import inspect
+from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -224,22 +234,78 @@ class Naive:
         return JSONResponse(result.formatted)
 
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class FixedBytes:
+    """The ceiling: every ``POST /graphql`` answered with the bytes ``PUT /_answer`` last set
+    (503 before that), ``GET /healthz`` with ``ok``. Raw ASGI, no framework: each request costs
+    uvicorn's parsing, one body read and one send."""
+
+    def __init__(self) -> None:
+        self.answer: bytes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        route = (scope["method"], scope["path"])
+        if route == ("POST", "/graphql") and self.answer is not None:
+            await self.respond(send, 200, b"application/json", self.answer)
+        elif route == ("PUT", "/_answer"):
+            self.answer = body
+            await self.respond(send, 204, b"text/plain", b"")
+        elif route == ("GET", "/healthz"):
+            await self.respond(send, 200, b"text/plain", b"ok")
+        else:
+            await self.respond(send, 503 if route[1] == "/graphql" else 404, b"text/plain", b"")
+
+    @staticmethod
+    async def respond(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("kind", choices=("lean", "naive"))
+    parser.add_argument("kind", choices=("lean", "naive", "fixed"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--endpoint-url", required=True, help="the SageMaker endpoint")
+    parser.add_argument("--endpoint-url", help="the SageMaker endpoint (lean and naive)")
     args = parser.parse_args()
-    peer = Lean(args.endpoint_url) if args.kind == "lean" else Naive(args.endpoint_url)
-    routes = [Route("/graphql", peer.graphql, methods=["POST"]), Route("/healthz", healthz)]
-    app = Starlette(routes=routes)
+    app: Any
+    if args.kind == "fixed":
+        app = FixedBytes()
+    elif args.endpoint_url is None:
+        parser.error(f"{args.kind} needs --endpoint-url")
+    else:
+        peer = Lean(args.endpoint_url) if args.kind == "lean" else Naive(args.endpoint_url)
+        routes = [Route("/graphql", peer.graphql, methods=["POST"]), Route("/healthz", healthz)]
+        app = Starlette(routes=routes)
     uvicorn.run(
-        app, host=args.host, port=args.port, http="httptools", access_log=False, log_level="warning"
+        app,
+        host=args.host,
+        port=args.port,
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
+        log_level="warning",
     )
 
 

@@ -344,6 +344,30 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and of every live process under it (a supervisor's workers);
+    None when the process itself is gone."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(entry))
+    total = cpu_seconds(pid)
+    if total is None:
+        return None
+    pending = list(children.get(pid, ()))
+    while pending:
+        child = pending.pop()
+        total += cpu_seconds(child) or 0.0
+        pending += children.get(child, ())
+    return total
+
+
 def mib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**20:.1f} MiB"
 
