@@ -144,8 +144,14 @@ async def running_services(
         sagemaker = TargetedSageMaker(served, open_target)
         stack.push_async_callback(sagemaker.aclose)
         await sagemaker.open_default()
+        trusted = await asyncio.to_thread(settings.trusted_document_manifest)
+        # Kept answers are sent without a look at the request (app.cache.responses): a replica
+        # that trusts other documents must not send this one's.
+        answers_version = (
+            schema_version if trusted is None else f"{schema_version}:{trusted.digest}"
+        )
         caches = await build_caches(
-            settings.cache_options(), sagemaker, namespace, schema_version, stack, clock, monotonic
+            settings.cache_options(), sagemaker, namespace, answers_version, stack, clock, monotonic
         )
         watch = VersionWatch(caches.calls, settings.max_subscriptions)
         stack.push_async_callback(watch.close)
@@ -159,7 +165,6 @@ async def running_services(
             f"GraphQL (and GraphiQL in a browser) at http://{settings.host}:{settings.port}"
             f"{GRAPHQL_PATH}"
         )
-        trusted = await asyncio.to_thread(settings.trusted_document_manifest)
         yield Services(
             sagemaker=caches.calls,
             responses=caches.responses,

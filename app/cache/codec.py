@@ -31,9 +31,11 @@ RECORDS: dict[str, type[AwsRecord]] = {
 
 @dataclass(frozen=True)
 class CachedResponse:
-    """The ``data`` of a whole GraphQL response (app.cache.responses)."""
+    """A whole GraphQL answer's body as it was sent (UTF-8 JSON), and its operation's name
+    (app.cache.responses)."""
 
-    data: dict[str, Any]
+    body: bytes
+    operation: str | None
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def _tagged(answer: object) -> dict[str, Any]:
     if isinstance(answer, list) and all(isinstance(item, str) for item in answer):
         return {"strings": answer}
     if isinstance(answer, CachedResponse):
-        return {"response": answer.data}
+        return {"responseBody": answer.body.decode(), "operation": answer.operation}
     if isinstance(answer, PersistedQuery):
         return {"persistedQuery": answer.query}
     raise TypeError(f"cannot cache a {type(answer).__name__}")
@@ -100,8 +102,11 @@ def _untagged(data: dict[str, Any]) -> object:
         return NotFound(data["notFound"], aws_code=data["awsCode"], request_id=data["requestId"])
     if "strings" in data:
         return [str(item) for item in data["strings"]]
-    if "response" in data and isinstance(data["response"], dict):
-        return CachedResponse(data["response"])
+    if "responseBody" in data and isinstance(data["responseBody"], str):
+        operation = data.get("operation")
+        return CachedResponse(
+            data["responseBody"].encode(), operation if isinstance(operation, str) else None
+        )
     if "persistedQuery" in data and isinstance(data["persistedQuery"], str):
         return PersistedQuery(data["persistedQuery"])
     raise KeyError("no known tag")

@@ -36,19 +36,20 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import graphiql, metrics
-from app.cache.responses import ResponseCache
+from app.cache.responses import KeptResponse, ResponseCache
 from app.errors import ErrorCode, Refusal, extension
 from app.ledger import Ledger
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.presenter import unknown_operation
 from app.web import http_caching
+from app.web.middleware import log_fields
 from app.web.persisted_queries import (
     DocumentNotTrusted,
     PersistedQueryNotFound,
     PersistedQueryRefused,
 )
-from app.web.services import RequestContexts, services_of
+from app.web.services import RequestContexts, services_of, wants_federated_trace
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -109,10 +110,17 @@ class GraphQLEndpoint:
                 raise Refusal(404, "GraphiQL is turned off on this service.")
             return graphiql_page()
         media_type = negotiate(request.headers)
+        services = services_of(request)
+        responses = services.responses
+        key = await self._kept_key(request, responses) if responses is not None else None
+        if key is not None:
+            assert responses is not None
+            kept = await responses.get(key)
+            if kept is not None:
+                return self._kept(request, kept, media_type)
         params = await read_params(request)
         context = self.contexts(request)
         context.log_fields["operationName"] = params.operation_name
-        services = services_of(request)
         try:
             query, digest = await services.persisted.query_for(
                 params.query, params.extensions, params.document_id
@@ -123,7 +131,7 @@ class GraphQLEndpoint:
             raise Refusal(400, str(untrusted), ErrorCode.DOCUMENT_NOT_TRUSTED) from None
         except PersistedQueryNotFound as missing:
             context.log_fields["persistedQuery"] = str(missing)
-            return self._response(request, _persisted_query_not_found(), media_type, None)
+            return self._response(request, _persisted_query_not_found(), media_type, 0.0)
         if digest is not None:
             context.log_fields["persistedQuery"] = digest
         if query is None:
@@ -131,44 +139,60 @@ class GraphQLEndpoint:
         registering = digest is not None and params.query is not None
         params = dataclasses.replace(params, query=query)
         ledger = context.ledger
-        result = await self._result(request.method, params, context, services.responses)
+        result = await self._execute(request.method, params, context)
         if registering and result.data is not None:
             # It ran, so it parsed, kept to the limits and passed validation: worth keeping.
             assert digest is not None
             await services.persisted.register(digest, query)
+        plain = not result.errors and result.data is not None and not result.extensions
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
         metrics.GRAPHQL_REQUESTS.labels(
             metrics.operation_label(params.operation_name), str(first_code or "ok")
         ).inc()
         if self.options.cost_extension:
             result.extensions = {**(result.extensions or {}), "cost": ledger.as_extension()}
-        return self._response(request, result, media_type, ledger)
+        response = self._response(request, result, media_type, ledger.fresh_for)
+        # A registration is never kept: the next one must register again, should the text
+        # have gone from the persisted store meanwhile.
+        if key is not None and plain and not registering and response.status_code in (200, 304):
+            assert responses is not None
+            if response.status_code == 200 and not self.options.cost_extension:
+                body = bytes(response.body)
+            else:
+                body = _encode({"data": result.data})
+            await responses.put(key, body, params.operation_name, ledger.fresh_for)
+        return response
 
-    async def _result(
-        self,
-        method: str,
-        params: GraphQLParams,
-        context: RequestContext,
-        responses: ResponseCache | None,
-    ) -> ExecutionResult:
-        """The result from the response cache when an identical request's is still fresh;
-        else executed (and kept for the next identical request when it has no error). A
-        request for a federated trace is always executed: a kept response has no trace of its
-        own to give (and what is kept is the data alone, never a trace)."""
-        if responses is None or context.federated_trace:
-            return await self._execute(method, params, context)
-        assert params.query is not None
-        key = responses.key(params.query, params.variables, params.operation_name)
-        kept = await responses.get(key)
-        if kept is not None:
-            data, fresh_for = kept
-            context.ledger.response_cache_hit = True
-            context.ledger.used_answer(fresh_for)
-            return ExecutionResult(data=data, errors=None)
-        result = await self._execute(method, params, context)
-        if not result.errors and result.data is not None:
-            await responses.put(key, result.data, context.ledger.fresh_for)
-        return result
+    async def _kept_key(self, request: Request, responses: ResponseCache) -> str | None:
+        """The response cache's key for this request, as it came; None when its answer must
+        be made afresh: a federated trace is per request (and never kept), and a POST that is
+        not JSON is refused by the reader."""
+        if wants_federated_trace(request.headers):
+            return None
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                return None
+            return responses.key("POST", await request.body())
+        return responses.key("GET", request.scope["query_string"])
+
+    def _kept(self, request: Request, kept: KeptResponse, media_type: str) -> Response:
+        """A kept answer, sent as it is: nothing of GraphQL is built for it (but its cost,
+        when answers carry one)."""
+        fields = log_fields(request.scope)
+        fields["operationName"] = kept.operation
+        fields["responseCache"] = "hit"
+        metrics.GRAPHQL_REQUESTS.labels(metrics.operation_label(kept.operation), "ok").inc()
+        body = kept.body
+        if self.options.cost_extension:
+            ledger = Ledger(response_cache_hit=True)
+            ledger.used_answer(kept.fresh_for)
+            # The kept body is {"data": ...}: its extensions go before its last brace.
+            cost = _encode({"cost": ledger.as_extension()})
+            body = body[:-1] + b',"extensions":' + cost + b"}"
+        return self._with_http_caching(
+            request, Response(body, media_type=media_type), True, kept.fresh_for
+        )
 
     async def _execute(
         self, method: str, params: GraphQLParams, context: RequestContext
@@ -195,22 +219,24 @@ class GraphQLEndpoint:
             raise Refusal(400, "The request has no GraphQL query.") from None
 
     def _response(
-        self,
-        request: Request,
-        result: ExecutionResult,
-        media_type: str,
-        ledger: Ledger | None,
+        self, request: Request, result: ExecutionResult, media_type: str, fresh_for: float
     ) -> Response:
         """The HTTP answer, with its caching headers; 304 when the client has it already."""
         response = graphql_response(result, media_type)
         if len(response.body) > self.options.max_response_bytes:
             result = _too_large(len(response.body), self.options.max_response_bytes, result)
             response = graphql_response(result, media_type)
+        ok = not result.errors and result.data is not None
+        return self._with_http_caching(request, response, ok, fresh_for)
+
+    def _with_http_caching(
+        self, request: Request, response: Response, ok: bool, fresh_for: float
+    ) -> Response:
         authenticated = "principal" in request.scope.get("state", {})
         response.headers["Cache-Control"] = http_caching.cache_control(
             request.method,
-            ok=not result.errors and result.data is not None,
-            fresh_for=ledger.fresh_for if ledger is not None else 0.0,
+            ok=ok,
+            fresh_for=fresh_for,
             authenticated=authenticated,
             keep_authenticated=self.options.http_cache_authenticated,
         )

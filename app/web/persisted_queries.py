@@ -26,6 +26,7 @@ parsed, and nothing is registered.
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,6 +141,12 @@ class TrustedDocuments:
                 raise ValueError(f"{where}: its id is not the {algorithm.upper()} of its document")
         by_id = {_key_of(document_id): text for document_id, text in manifest.items()}
         return cls(by_id=by_id, texts=frozenset(by_id.values()))
+
+    @property
+    def digest(self) -> str:
+        """A short digest of what the manifest lets run."""
+        listed = json.dumps(sorted(self.by_id.items()), separators=(",", ":"))
+        return hashlib.sha256(listed.encode()).hexdigest()[:16]
 
     def document_for(
         self, query: str | None, extensions: Mapping[str, Any] | None, document_id: str | None

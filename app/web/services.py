@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 
 from app.cache.responses import ResponseCache
@@ -71,5 +72,10 @@ class RequestContexts:
             watch=services.watch,
             log_fields=log_fields(connection.scope),
             federated_trace=connection.scope["type"] == "http"
-            and connection.headers.get(FEDERATED_TRACE_HEADER, "").lower() == "ftv1",
+            and wants_federated_trace(connection.headers),
         )
+
+
+def wants_federated_trace(headers: Headers) -> bool:
+    """Whether a gateway asks for this request's federated trace (``extensions.ftv1``)."""
+    return headers.get(FEDERATED_TRACE_HEADER, "").lower() == "ftv1"

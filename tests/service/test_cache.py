@@ -14,6 +14,7 @@ from mypy_boto3_sagemaker import SageMakerClient
 from app.local_sagemaker import BackgroundEndpoint
 from tests.conftest import EndpointControl, create_image
 from tests.fakes import FakeClock
+from tests.log_lines import logged
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, serving
 
 VERSION = """query($name: String!, $v: Int) {
@@ -185,3 +186,41 @@ async def test_a_replica_with_other_limits_never_serves_anothers_responses(
         refused = await strict.query(deep)
     assert "data" not in refused
     assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+@pytest.fixture
+async def kept(endpoint: BackgroundEndpoint) -> AsyncIterator[GraphQLClient]:
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, cache="memory")
+    async with serving(settings) as (_, client):
+        yield client
+
+
+async def test_a_kept_answer_is_the_bytes_sent_before_and_logged_as_a_hit(
+    kept: GraphQLClient, control: EndpointControl
+) -> None:
+    body = {"query": VERSION, "variables": {"name": "sklearn-kernel", "v": 1}}
+    with logged("app.requests") as lines:
+        first = await kept.http.post("/graphql", json=body)
+        again = await kept.http.post("/graphql", json=body)
+        # Written otherwise, it is another request: executed (from the records it needs).
+        other = await kept.http.post("/graphql", json={**body, "operationName": None})
+    assert again.status_code == first.status_code == 200
+    assert again.content == first.content == other.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["cache-control"] == "no-store"
+    requests = [line for line in lines.lines if line.get("event") == "http_request"]
+    assert [line.get("responseCache") for line in requests] == [None, "hit", None]
+    assert control.calls("DescribeImageVersion") == 1
+
+
+async def test_a_kept_get_answer_keeps_its_etag_and_304(kept: GraphQLClient) -> None:
+    params = {"query": '{ image(imageName: "sklearn-kernel") { imageName } }'}
+    first = await kept.http.get("/graphql", params=params)
+    again = await kept.http.get("/graphql", params=params)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"].startswith("public, max-age=")
+    unchanged = await kept.http.get(
+        "/graphql", params=params, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert unchanged.status_code == 304

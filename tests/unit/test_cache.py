@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.cache.codec import Undecodable, decode, encode
+from app.cache.codec import CachedResponse, Undecodable, decode, encode
 from app.cache.policy import CachePolicy
 from app.cache.stores import PURGE_EVERY, MemoryStore, footprint
 from app.sagemaker import (
@@ -55,8 +55,9 @@ def _fields(record: AwsRecord, summary: type[AwsRecord]) -> dict[str, Any]:
         Page([ImageSummary(**_fields(IMAGE, ImageSummary))], "token"),
         Page([ImageVersionSummary(**_fields(VERSION, ImageVersionSummary))], None),
         ["stable", "latest"],
+        CachedResponse('{"data":{"image":{"imageName":"é"}}}'.encode(), "Named"),
     ],
-    ids=["version", "image", "images-page", "versions-page", "aliases"],
+    ids=["version", "image", "images-page", "versions-page", "aliases", "response"],
 )
 def test_every_kind_of_answer_reads_back_as_written(answer: object) -> None:
     assert decode(encode(answer)) == answer
@@ -69,7 +70,15 @@ def test_not_found_reads_back_with_what_aws_said() -> None:
 
 
 @pytest.mark.parametrize(
-    "stored", [b"not json", b'{"record": "os.system", "values": {}}', b'{"x": 1}', b"[]"]
+    "stored",
+    [
+        b"not json",
+        b'{"record": "os.system", "values": {}}',
+        b'{"x": 1}',
+        b"[]",
+        # A response as an older version kept it (its data, not its bytes).
+        b'{"response": {"image": null}}',
+    ],
 )
 def test_what_another_writer_left_is_never_run_and_reads_as_undecodable(stored: bytes) -> None:
     with pytest.raises(Undecodable):
