@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -251,3 +252,34 @@ def test_a_subscription_is_counted_and_logged_from_start_to_end(live_url: str) -
     assert completed["durationMs"] >= 0
     assert _sample("smgql_subscription_events_total") == events + 1
     assert _sample("smgql_subscriptions_active") == active
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """One masked client frame (the mask of zeros leaves the payload as it is)."""
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+
+
+def test_a_text_frame_not_utf8_is_closed_by_a_handshake_not_a_drop(live_url: str) -> None:
+    """The server sends 1007 and then waits for the client's close frame, reading on: closing
+    the connection at once made a client that was still sending draw a reset, which can
+    discard the close frame before the client reads it."""
+    host, port = live_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += raw.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101")
+        raw.sendall(_frame(0x1, b"\xc3"))
+        close = raw.recv(4096)
+        assert close[:4] == bytes([0x88, 2]) + (1007).to_bytes(2, "big")
+        # Still open, and reading: a ping is answered, until the client closes too.
+        raw.sendall(_frame(0x9, b"ping"))
+        assert raw.recv(4096) == bytes([0x8A, 4]) + b"ping"
+        raw.sendall(_frame(0x8, (1007).to_bytes(2, "big")))
+        assert raw.recv(4096) == b""
