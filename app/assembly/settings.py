@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from app.cache.build import CacheBackend, CacheOptions
@@ -37,6 +37,7 @@ from app.web.server import ServerOptions
 from app.web.subscriptions import SubscriptionOptions
 
 Backend = Literal["local", "aws"]
+T = TypeVar("T")
 
 MIB = 1024 * 1024
 
@@ -675,32 +676,14 @@ class Settings:
         ValueError (or OSError) naming the problem."""
         if self.targets_file is None:
             return (TargetSpec(resolve_region(self.region, self.backend == "local"), None),)
-        with open(self.targets_file, encoding="utf-8") as file:
-            text = file.read()
-        try:
-            entries = json.loads(text)
-        except ValueError as error:
-            raise ValueError(f"SMGQL_TARGETS_FILE is not JSON: {error}") from None
-        try:
-            return read_target_specs(entries)
-        except ValueError as error:
-            raise ValueError(f"SMGQL_TARGETS_FILE: {error}") from None
+        return _json_file(self.targets_file, "SMGQL_TARGETS_FILE", read_target_specs)
 
     def trusted_document_manifest(self) -> TrustedDocuments | None:
         """The documents the trusted-documents file lists, each checked; None without one.
         Raises ValueError (or OSError) naming the problem, and the entry it is in."""
         if self.trusted_documents is None:
             return None
-        with open(self.trusted_documents, encoding="utf-8") as file:
-            text = file.read()
-        try:
-            manifest = json.loads(text)
-        except ValueError as error:
-            raise ValueError(f"SMGQL_TRUSTED_DOCUMENTS is not JSON: {error}") from None
-        try:
-            return TrustedDocuments.read(manifest)
-        except ValueError as error:
-            raise ValueError(f"SMGQL_TRUSTED_DOCUMENTS: {error}") from None
+        return _json_file(self.trusted_documents, "SMGQL_TRUSTED_DOCUMENTS", TrustedDocuments.read)
 
     @property
     def graphiql_served(self) -> bool:
@@ -798,6 +781,21 @@ class Settings:
             max_message_bytes=self.max_body_bytes,
             max_head_bytes=self.max_head_bytes,
         )
+
+
+def _json_file(path: str, variable: str, read: Callable[[Any], T]) -> T:
+    """``read`` of the JSON in the file at ``path`` (named by ``variable``); a ValueError (or
+    OSError) naming the variable when the file is not JSON or ``read`` refuses it."""
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{variable} is not JSON: {error}") from None
+    try:
+        return read(value)
+    except ValueError as error:
+        raise ValueError(f"{variable}: {error}") from None
 
 
 # Each field of Settings with the variable it is read from, in the README's order.
