@@ -6,10 +6,11 @@ Both are pure ASGI (no BaseHTTPMiddleware), so they add no task or buffering per
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -111,7 +112,13 @@ def request_id_of(sent: str | None) -> str:
     new one."""
     if sent is not None and _CLIENT_REQUEST_ID.fullmatch(sent):
         return sent
-    return uuid.uuid4().hex
+    # Unique, not secret: this process's random prefix and a count (a uuid4 per request was
+    # 2.6 % of a cached answer's CPU, for the random bytes it asks the kernel for).
+    return f"{_ID_PREFIX}{next(_ID_COUNT):016x}"
+
+
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNT = itertools.count()
 
 
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
