@@ -45,7 +45,10 @@ async def test_a_wait_longer_than_a_request_may_take_is_throttled(
     settings = dataclasses.replace(
         # The wait for room (about a minute) is far past the request's time; the time is still
         # ample for the two calls that fit, however slow the machine (0.5 s was not, in CI).
-        TEST_SETTINGS, endpoint_url=endpoint.url, rate_limit="2/minute", request_timeout=5
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        rate_limit="2/minute",
+        request_timeout=5,
     )
     control.reset()
     async with serving(settings) as (_, client):
