@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.schema.context import Info, RequestContext
@@ -21,6 +22,10 @@ from app.schema.presenter import bad_user_input, present_all
 from app.schema.query import Query, Subscription
 from app.schema.tracing import FederatedTracing, OperationOnSpan
 from app.schema.types import ENTITIES, Image, ImageVersion
+
+# Whether the operation being started asked for a federated trace: set by
+# SubgraphSchema.execute for the extensions it builds (one value per task, so per request).
+_TRACED: ContextVar[bool] = ContextVar("federated_trace", default=False)
 
 
 class SubgraphSchema(strawberry.federation.Schema):
@@ -46,6 +51,43 @@ class SubgraphSchema(strawberry.federation.Schema):
         if isinstance(context, RequestContext) and errors:
             codes = {str((error.extensions or {}).get("code")) for error in errors}
             context.log_fields["errorCodes"] = sorted(codes)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Run one operation, with the federated-trace extension only when its request asks for
+        a trace (:meth:`get_extensions`)."""
+        traced = isinstance(context_value, RequestContext) and context_value.federated_trace
+        asked = _TRACED.set(traced)
+        try:
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        finally:
+            _TRACED.reset(asked)
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        """The operation's extensions, and ftv1's only when its request asked for a trace: on
+        every operation, its hooks and its wrapper around every field cost an untraced one
+        about a tenth of its CPU (measured with the cache off: 5.5 ms a request with it, 4.9
+        without, the local endpoint's share included)."""
+        extensions = super().get_extensions(sync)
+        if _TRACED.get():
+            extensions.append(FederatedTracing())
+        return extensions
 
     async def stream(
         self,
@@ -110,11 +152,7 @@ def build_schema(limits: SchemaLimits) -> SubgraphSchema:
     # One cache of prepared documents per schema. Strawberry builds extensions per request,
     # hence the factories.
     documents = DocumentCache()
-    extensions: list[Any] = [
-        lambda: PreparedDocuments(limits, documents),
-        FederatedTracing,
-        OperationOnSpan,
-    ]
+    extensions: list[Any] = [lambda: PreparedDocuments(limits, documents), OperationOnSpan]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     schema = SubgraphSchema(

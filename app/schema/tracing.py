@@ -3,10 +3,8 @@ that asks, and the operation's name and type on the request's OpenTelemetry span
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from graphql import GraphQLResolveInfo
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing.apollo_federation import ApolloFederationTracingExtension
@@ -17,29 +15,12 @@ from app.schema.context import RequestContext
 class FederatedTracing(ApolloFederationTracingExtension):
     """Strawberry's ftv1 extension, asked by the request's context (``federated_trace``, set
     from the gateway's ``apollo-federation-include-trace: ftv1`` header) rather than by a
-    request object the context does not hold.
-
-    Strawberry runs every field through an extension that has a ``resolve`` hook. Its own hook
-    is a coroutine, which would make every field of every operation awaitable (a list of
-    thousands then is gathered as thousands of awaitables) even when nobody asked for a trace;
-    so an operation not traced calls the resolver directly, and only a traced one awaits it.
-    """
+    request object the context does not hold. The schema adds it only to an operation whose
+    request asks (``SubgraphSchema.get_extensions``)."""
 
     def _check_should_trace(self) -> bool:
         context = self.execution_context.context
         return isinstance(context, RequestContext) and context.federated_trace
-
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        if not self._should_trace:
-            return _next(root, info, *args, **kwargs)
-        return super().resolve(_next, root, info, *args, **kwargs)
 
 
 class OperationOnSpan(SchemaExtension):
