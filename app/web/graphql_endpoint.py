@@ -170,8 +170,7 @@ class GraphQLEndpoint:
         if wants_federated_trace(request.headers):
             return None
         if request.method == "POST":
-            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type != JSON:
+            if not _posts_json(request):
                 return None
             return responses.key("POST", await request.body())
         return responses.key("GET", request.scope["query_string"])
@@ -315,8 +314,7 @@ def negotiate(headers: Headers) -> str:
 async def read_params(request: Request) -> GraphQLParams:
     """The GraphQL request's parameters, each checked for its JSON type."""
     if request.method == "POST":
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != JSON:
+        if not _posts_json(request):
             raise Refusal(415, f"POST a JSON body with Content-Type: {JSON}.")
         body = decode_json(await request.body(), "The request body")
         if not isinstance(body, dict):
@@ -347,6 +345,11 @@ async def read_params(request: Request) -> GraphQLParams:
         extensions=_object_or_null(raw.get("extensions"), "extensions"),
         document_id=document_id,
     )
+
+
+def _posts_json(request: Request) -> bool:
+    """Whether the request's body is declared JSON, the one body GraphQL is read from."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON
 
 
 def decode_json(data: bytes | str, what: str) -> Any:

@@ -8,16 +8,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from mypy_boto3_sagemaker import SageMakerClient
 
 from app.__main__ import main
 from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
-from tests.conftest import ROLE_ARN, free_port, running_command
+from tests.conftest import ROLE_ARN, free_port, running_command, sagemaker_client
 
 ACCOUNT = "111111111111"
 TEAM_KEY = "team-key"
@@ -32,13 +30,8 @@ def endpoint() -> Iterator[BackgroundEndpoint]:
 
 def client(url: str, region: str, access_key: str = "any-key") -> SageMakerClient:
     """A client signing for ``region`` (the endpoint URL is the same for every region)."""
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key="test-secret",
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    return sagemaker_client(
+        url, access_key, region, retries={"mode": "standard", "max_attempts": 1}
     )
 
 

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from app.local_sagemaker import BackgroundEndpoint, EndpointOptions
-from tests.conftest import ROLE_ARN, EndpointControl
+from tests.conftest import ROLE_ARN, EndpointControl, sagemaker_client
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient, errors_by_path, serving
 
 # The profile's target, and the role's.
@@ -39,13 +38,7 @@ TARGETS = [
 
 def _seed(url: str, region: str, access_key: str, names: list[str]) -> None:
     """Each image with as many versions as its place in the list, plus one."""
-    client = boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key="secret",
-    )
+    client = sagemaker_client(url, access_key, region)
     for place, name in enumerate(names):
         client.create_image(ImageName=name, RoleArn=ROLE_ARN)
         for number in range(place + 1):
