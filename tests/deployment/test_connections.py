@@ -203,3 +203,52 @@ def test_a_body_larger_than_the_head_limit_sent_with_its_head_is_served(
     answer = _answer_to(live, head.encode() + query.encode())
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
     assert answer.endswith(b'{"data":{"__typename":"Query"}}')
+
+
+def _one_read(live: tuple[str, int], request: bytes) -> bytes:
+    """What one read gets of the answer to ``request`` on a fresh connection: the read waits
+    before the server writes anything, so it returns with the server's first write."""
+    with socket.create_connection(live, timeout=10) as sock:
+        sock.sendall(request)
+        return sock.recv(65536)
+
+
+def test_an_answer_comes_in_one_write_with_its_head(endpoint: BackgroundEndpoint) -> None:
+    # A server process of its own: one in this process would write both parts while the
+    # reading thread waits for the interpreter's lock, and the read would see both either way.
+    port = free_port()
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port)]
+    env = {"SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url}
+    with started(args, SERVICE_READY, env):
+        answer = _one_read(("127.0.0.1", port), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), answer[:100]
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_a_head_request_is_answered_with_its_head_alone(live: tuple[str, int]) -> None:
+    with socket.create_connection(live, timeout=10) as sock:
+        sock.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert answer.endswith(b"\r\n\r\n"), answer
+        # The connection is kept, and serves the next request whole.
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).endswith(b'{"status":"ok"}')
+
+
+def test_a_client_that_expects_100_continue_gets_it_before_the_answer(
+    live: tuple[str, int],
+) -> None:
+    body = b'{"query": "{ __typename }"}'
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(live, timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.endswith(b'{"data":{"__typename":"Query"}}')
