@@ -33,6 +33,7 @@ from app.errors import ErrorCode, Refusal
 from app.schema import SubgraphSchema
 from app.web.graphql_endpoint import EndpointOptions, GraphQLEndpoint
 from app.web.health import healthz
+from app.web.kept_answers import KeptAnswers
 from app.web.middleware import BodyLimit, RequestLog
 from app.web.services import RequestContexts, Services, State, services_of
 from app.web.subscriptions import SubscriptionOptions, SubscriptionSocket
@@ -125,7 +126,9 @@ class MetricsExposition:
 
 def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Middleware]:
     """Outermost first: every request is logged; a browser's preflight is answered before
-    anything asks it for a body or a credential; bodies are capped before they are read."""
+    anything asks it for a body or a credential; bodies are capped before they are read; and
+    once all of them have judged a request, an answer the response cache holds is sent before
+    routing (``app.web.kept_answers``)."""
     middleware = [Middleware(RequestLog)]
     if options.cors_origins:
         middleware.append(
@@ -153,4 +156,12 @@ def _middleware(options: WebOptions, credentials: Credentials | None) -> list[Mi
                 open_prefix=f"{graphiql.ASSETS_PATH}/",
             )
         )
+    middleware.append(
+        Middleware(
+            KeptAnswers,
+            path=GRAPHQL_PATH,
+            caching=options.endpoint.http_caching(),
+            cost_extension=options.endpoint.cost_extension,
+        )
+    )
     return middleware

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -36,23 +35,20 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app import graphiql, metrics
-from app.cache.responses import KeptResponse, ResponseCache
 from app.errors import ErrorCode, Refusal, extension
-from app.ledger import Ledger
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.schema.presenter import unknown_operation
-from app.web import http_caching
-from app.web.middleware import log_fields
+from app.web.http_caching import HttpCaching, not_modified
+from app.web.kept_answers import keeper_of
+from app.web.media_types import GRAPHQL_RESPONSE, JSON, declares_json, encode, negotiate
 from app.web.persisted_queries import (
     DocumentNotTrusted,
     PersistedQueryNotFound,
     PersistedQueryRefused,
 )
-from app.web.services import RequestContexts, services_of, wants_federated_trace
+from app.web.services import RequestContexts, services_of
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
 ALLOWED_METHODS = "GET, HEAD, POST"
 
 
@@ -80,6 +76,9 @@ class EndpointOptions:
     # Largest response body; a larger answer is replaced by one RESPONSE_TOO_LARGE error.
     max_response_bytes: int
 
+    def http_caching(self) -> HttpCaching:
+        return HttpCaching(self.authentication, self.http_cache_authenticated)
+
 
 class GraphQLEndpoint:
     """The ASGI app at ``/graphql``."""
@@ -90,6 +89,7 @@ class GraphQLEndpoint:
         self.schema = schema
         self.contexts = contexts
         self.options = options
+        self.caching = options.http_caching()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -109,15 +109,8 @@ class GraphQLEndpoint:
             if not self.options.graphiql:
                 raise Refusal(404, "GraphiQL is turned off on this service.")
             return graphiql_page()
-        media_type = negotiate(request.headers)
+        media_type = negotiate(request.headers.get("accept", ""))
         services = services_of(request)
-        responses = services.responses
-        key = await self._kept_key(request, responses) if responses is not None else None
-        if key is not None:
-            assert responses is not None
-            kept = await responses.get(key)
-            if kept is not None:
-                return self._kept(request, kept, media_type)
         params = await read_params(request)
         context = self.contexts(request)
         context.log_fields["operationName"] = params.operation_name
@@ -152,46 +145,16 @@ class GraphQLEndpoint:
         if self.options.cost_extension:
             result.extensions = {**(result.extensions or {}), "cost": ledger.as_extension()}
         response = self._response(request, result, media_type, ledger.fresh_for)
+        keeper = keeper_of(request.scope)
         # A registration is never kept: the next one must register again, should the text
         # have gone from the persisted store meanwhile.
-        if key is not None and plain and not registering and response.status_code in (200, 304):
-            assert responses is not None
+        if keeper is not None and plain and not registering and response.status_code in (200, 304):
             if response.status_code == 200 and not self.options.cost_extension:
                 body = bytes(response.body)
             else:
-                body = _encode({"data": result.data})
-            await responses.put(key, body, params.operation_name, ledger.fresh_for)
+                body = encode({"data": result.data})
+            await keeper.keep(body, params.operation_name, ledger.fresh_for)
         return response
-
-    async def _kept_key(self, request: Request, responses: ResponseCache) -> str | None:
-        """The response cache's key for this request, as it came; None when its answer must
-        be made afresh: a federated trace is per request (and never kept), and a POST that is
-        not JSON is refused by the reader."""
-        if wants_federated_trace(request.headers):
-            return None
-        if request.method == "POST":
-            if not _posts_json(request):
-                return None
-            return responses.key("POST", await request.body())
-        return responses.key("GET", request.scope["query_string"])
-
-    def _kept(self, request: Request, kept: KeptResponse, media_type: str) -> Response:
-        """A kept answer, sent as it is: nothing of GraphQL is built for it (but its cost,
-        when answers carry one)."""
-        fields = log_fields(request.scope)
-        fields["operationName"] = kept.operation
-        fields["responseCache"] = "hit"
-        metrics.GRAPHQL_REQUESTS.labels(metrics.operation_label(kept.operation), "ok").inc()
-        body = kept.body
-        if self.options.cost_extension:
-            ledger = Ledger(response_cache_hit=True)
-            ledger.used_answer(kept.fresh_for)
-            # The kept body is {"data": ...}: its extensions go before its last brace.
-            cost = _encode({"cost": ledger.as_extension()})
-            body = body[:-1] + b',"extensions":' + cost + b"}"
-        return self._with_http_caching(
-            request, Response(body, media_type=media_type), True, kept.fresh_for
-        )
 
     async def _execute(
         self, method: str, params: GraphQLParams, context: RequestContext
@@ -232,20 +195,15 @@ class GraphQLEndpoint:
         self, request: Request, response: Response, ok: bool, fresh_for: float
     ) -> Response:
         authenticated = "principal" in request.scope.get("state", {})
-        response.headers["Cache-Control"] = http_caching.cache_control(
-            request.method,
-            ok=ok,
-            fresh_for=fresh_for,
-            authenticated=authenticated,
-            keep_authenticated=self.options.http_cache_authenticated,
+        body = bytes(response.body)
+        caching = self.caching.headers(
+            request.method, response.status_code, body, ok, fresh_for, authenticated
         )
-        response.headers["Vary"] = http_caching.vary(self.options.authentication)
-        if request.method in ("GET", "HEAD") and response.status_code == 200:
-            tag = http_caching.etag(bytes(response.body))
-            response.headers["ETag"] = tag
-            if http_caching.not_modified(request.headers, tag):
-                headers = {k: v for k, v in response.headers.items() if k != "content-length"}
-                return Response(status_code=304, headers=headers)
+        response.headers.update(caching)
+        tag = caching.get("etag")
+        if tag is not None and not_modified(request.headers.get("if-none-match"), tag):
+            headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+            return Response(status_code=304, headers=headers)
         return response
 
 
@@ -295,26 +253,13 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
     if result.extensions:
         body["extensions"] = result.extensions
     status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
-    return Response(_encode(body), status_code=status, media_type=media_type)
-
-
-def negotiate(headers: Headers) -> str:
-    """The media type to answer in, from the Accept header; 406 when it allows neither."""
-    accept = headers.get("accept", "")
-    if not accept:
-        return JSON
-    ranges = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    if GRAPHQL_RESPONSE in ranges:
-        return GRAPHQL_RESPONSE
-    if ranges & {JSON, "application/*", "*/*"}:
-        return JSON
-    raise Refusal(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
+    return Response(encode(body), status_code=status, media_type=media_type)
 
 
 async def read_params(request: Request) -> GraphQLParams:
     """The GraphQL request's parameters, each checked for its JSON type."""
     if request.method == "POST":
-        if not _posts_json(request):
+        if not declares_json(request.headers.get("content-type", "")):
             raise Refusal(415, f"POST a JSON body with Content-Type: {JSON}.")
         body = decode_json(await request.body(), "The request body")
         if not isinstance(body, dict):
@@ -345,11 +290,6 @@ async def read_params(request: Request) -> GraphQLParams:
         extensions=_object_or_null(raw.get("extensions"), "extensions"),
         document_id=document_id,
     )
-
-
-def _posts_json(request: Request) -> bool:
-    """Whether the request's body is declared JSON, the one body GraphQL is read from."""
-    return request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON
 
 
 def decode_json(data: bytes | str, what: str) -> Any:
@@ -413,10 +353,6 @@ def _allowed_operations(method: str) -> set[OperationType]:
     if method == "POST":
         return {OperationType.QUERY, OperationType.MUTATION}
     return {OperationType.QUERY}
-
-
-def _encode(body: object) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def graphiql_page() -> Response:

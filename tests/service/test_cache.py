@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from mypy_boto3_sagemaker import SageMakerClient
@@ -224,3 +225,80 @@ async def test_a_kept_get_answer_keeps_its_etag_and_304(kept: GraphQLClient) -> 
         "/graphql", params=params, headers={"If-None-Match": first.headers["etag"]}
     )
     assert unchanged.status_code == 304
+
+
+async def test_a_kept_answer_is_sent_in_the_media_type_each_request_accepts(
+    kept: GraphQLClient,
+) -> None:
+    body = {"query": VERSION, "variables": {"name": "sklearn-kernel", "v": 1}}
+    legacy = await kept.http.post("/graphql", json=body, headers={"accept": "application/json"})
+    modern = await kept.http.post(
+        "/graphql", json=body, headers={"accept": "application/graphql-response+json"}
+    )
+    neither = await kept.http.post("/graphql", json=body, headers={"accept": "text/plain"})
+    assert legacy.headers["content-type"] == "application/json"
+    assert modern.headers["content-type"] == "application/graphql-response+json"
+    assert modern.content == legacy.content
+    assert neither.status_code == 406
+
+
+async def test_a_kept_answer_to_head_is_its_headers_alone(kept: GraphQLClient) -> None:
+    params = {"query": '{ image(imageName: "sklearn-kernel") { imageName } }'}
+    first = await kept.http.get("/graphql", params=params)
+    with logged("app.requests") as lines:
+        head = await kept.http.head("/graphql", params=params)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(first.content))
+    assert head.headers["etag"] == first.headers["etag"]
+    [line] = [line for line in lines.lines if line.get("event") == "http_request"]
+    assert line["responseCache"] == "hit"
+
+
+async def test_a_request_for_a_federated_trace_is_never_answered_from_the_cache(
+    kept: GraphQLClient,
+) -> None:
+    body = {"query": VERSION, "variables": {"name": "sklearn-kernel", "v": 1}}
+    await kept.http.post("/graphql", json=body)
+    traced = await kept.http.post(
+        "/graphql", json=body, headers={"apollo-federation-include-trace": "ftv1"}
+    )
+    assert "ftv1" in traced.json()["extensions"]
+
+
+async def test_a_kept_answer_goes_only_to_a_request_with_a_credential(
+    endpoint: BackgroundEndpoint, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("k1\n")
+    settings = dataclasses.replace(
+        TEST_SETTINGS, endpoint_url=endpoint.url, cache="memory", api_keys_file=str(keys)
+    )
+    body = {"query": VERSION, "variables": {"name": "sklearn-kernel", "v": 1}}
+    async with serving(settings) as (_, client):
+        first = await client.http.post("/graphql", json=body, headers={"x-api-key": "k1"})
+        again = await client.http.post("/graphql", json=body, headers={"x-api-key": "k1"})
+        stranger = await client.http.post("/graphql", json=body)
+    assert again.content == first.content
+    assert stranger.status_code == 401
+    assert stranger.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_kept_answer_to_a_browser_carries_its_cors_headers(
+    endpoint: BackgroundEndpoint,
+) -> None:
+    settings = dataclasses.replace(
+        TEST_SETTINGS,
+        endpoint_url=endpoint.url,
+        cache="memory",
+        cors_origins=("https://app.example",),
+    )
+    body = {"query": VERSION, "variables": {"name": "sklearn-kernel", "v": 1}}
+    origin = {"origin": "https://app.example"}
+    async with serving(settings) as (_, client):
+        with logged("app.requests") as lines:
+            await client.http.post("/graphql", json=body, headers=origin)
+            again = await client.http.post("/graphql", json=body, headers=origin)
+    assert again.headers["access-control-allow-origin"] == "https://app.example"
+    requests = [line for line in lines.lines if line.get("event") == "http_request"]
+    assert [line.get("responseCache") for line in requests] == [None, "hit"]

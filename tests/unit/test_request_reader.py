@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from app.errors import Refusal
-from app.web.graphql_endpoint import GRAPHQL_RESPONSE, JSON, negotiate, read_params
+from app.web.graphql_endpoint import read_params
+from app.web.media_types import GRAPHQL_RESPONSE, JSON, negotiate
 
 
 def request(
@@ -92,12 +92,12 @@ async def test_what_is_not_a_graphql_request_is_refused(
     ],
 )
 def test_the_answer_is_in_a_media_type_the_client_accepts(accept: str, answered: str) -> None:
-    assert negotiate(Headers({"accept": accept} if accept else {})) == answered
+    assert negotiate(accept) == answered
 
 
 def test_a_client_that_accepts_neither_media_type_is_refused_with_406() -> None:
     with pytest.raises(Refusal) as refused:
-        negotiate(Headers({"accept": "text/html"}))
+        negotiate("text/html")
     assert refused.value.status == 406
 
 
