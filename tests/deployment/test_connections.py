@@ -2,8 +2,10 @@
 finishing a request are cut off, a refused body keeps the connection, and a stopping server
 lets the requests in flight finish.
 
-The one sleep here is real time on a real socket: a request sent in two parts, half the read
-timeout apart, must still be cut off at the timeout (test_a_request_sent_too_slowly_is_closed).
+The sleeps here are real time on a real socket: a request sent in two parts, half the read
+timeout apart, must still be cut off at the timeout (test_a_request_sent_too_slowly_is_closed),
+and a kept-alive connection's next request has the whole timeout from its own start, not from the
+first request's (test_a_slow_request_after_another_has_its_own_timeout).
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def test_a_request_sent_too_slowly_is_closed(live: tuple[str, int]) -> None:
         time.sleep(READ_TIMEOUT / 2)
         slow.sendall(b"Content-Type: application/json\r\n")
         assert _closed_within(slow, 5) < READ_TIMEOUT + 1
+
+
+def test_a_slow_request_after_another_has_its_own_timeout(live: tuple[str, int]) -> None:
+    with socket.create_connection(live) as sock:
+        sock.settimeout(5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        time.sleep(READ_TIMEOUT * 0.6)
+        sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
+        # Past the first request's deadline, within the second's.
+        closed_after = _closed_within(sock, 5)
+    assert READ_TIMEOUT * 0.8 < closed_after < READ_TIMEOUT + 1
 
 
 def test_silent_sockets_do_not_stop_others_being_served(live: tuple[str, int]) -> None:
