@@ -24,6 +24,7 @@ Label values are bounded: operation names come from a client, so only the first
 
 from __future__ import annotations
 
+import functools
 import os
 from threading import Lock
 
@@ -133,6 +134,31 @@ def operation_label(name: str | None) -> str:
             _names.add(name)
             return name
     return "other"
+
+
+def graphql_request(operation: str | None, outcome: str) -> None:
+    """Count a GraphQL request of ``operation`` (a client's name) that ended in ``outcome``."""
+    _graphql_requests(operation_label(operation), outcome).inc()
+
+
+def http_request(route: str, status: int, seconds: float) -> None:
+    """Time an HTTP request to ``route`` (a bounded label) answered with ``status``."""
+    _http_seconds(route, f"{status // 100}xx").observe(seconds)
+
+
+# Each labelled child is looked up once: prometheus-client's labels() takes a lock and builds
+# its key on every call (2 % of the CPU of an answer from the response cache). The labels are
+# bounded, so are these caches.
+
+
+@functools.cache
+def _graphql_requests(operation: str, outcome: str) -> Counter:
+    return GRAPHQL_REQUESTS.labels(operation, outcome)
+
+
+@functools.cache
+def _http_seconds(route: str, status_class: str) -> Histogram:
+    return HTTP_SECONDS.labels(route, status_class)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -139,9 +139,7 @@ class GraphQLEndpoint:
             await services.persisted.register(digest, query)
         plain = not result.errors and result.data is not None and not result.extensions
         first_code = (result.errors[0].extensions or {}).get("code") if result.errors else None
-        metrics.GRAPHQL_REQUESTS.labels(
-            metrics.operation_label(params.operation_name), str(first_code or "ok")
-        ).inc()
+        metrics.graphql_request(params.operation_name, str(first_code or "ok"))
         if self.options.cost_extension:
             result.extensions = {**(result.extensions or {}), "cost": ledger.as_extension()}
         response = self._response(request, result, media_type, ledger.fresh_for)

@@ -113,7 +113,7 @@ class KeptAnswers:
         fields = log_fields(scope)
         fields["operationName"] = kept.operation
         fields["responseCache"] = "hit"
-        metrics.GRAPHQL_REQUESTS.labels(metrics.operation_label(kept.operation), "ok").inc()
+        metrics.graphql_request(kept.operation, "ok")
         body = kept.body
         if self.cost_extension:
             ledger = Ledger(response_cache_hit=True)
