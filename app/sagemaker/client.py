@@ -45,6 +45,7 @@ from app.sagemaker.errors import (
     from_botocore,
 )
 from app.sagemaker.operations import Key, Operation
+from app.sagemaker.service_model import use_cut_model
 from app.sagemaker.targets import ServedTargets, Target, TargetSpec
 from app.sagemaker.transport import Transport
 
@@ -208,9 +209,11 @@ def build_transport(
     options: AwsOptions, spec: TargetSpec, clock: Callable[[], float] = time.monotonic
 ) -> Transport:
     """One target's way to SageMaker: its own connection pool, signer, credentials and retry
-    quota. Slow to build (it loads the service model and resolves the credential chain): do it
-    off the event loop. ``clock`` times how long pooled connections idle."""
+    quota, on the service model cut to the operations it calls (:mod:`.service_model`). Slow to
+    build (it reads botocore's endpoint data and resolves the credential chain): do it off the
+    event loop. ``clock`` times how long pooled connections idle."""
     core, credentials = _session(options, spec)
+    use_cut_model(core)
     return Transport(
         _client(core, options, spec.region),
         credentials,

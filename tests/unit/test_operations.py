@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
-from botocore.model import ListShape
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from app.sagemaker import ImageSummary, ImageVersionSummary, Page
 from app.sagemaker.operations import (
@@ -18,6 +19,8 @@ from app.sagemaker.operations import (
     OPERATIONS,
     Operation,
 )
+from app.sagemaker.service_model import OPERATIONS as MODEL_OPERATIONS
+from app.sagemaker.service_model import SAGEMAKER, use_cut_model
 from tests.fakes import version
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
@@ -60,3 +63,58 @@ def test_an_image_summary_is_a_listed_image() -> None:
     when = version().creation_time
     image = ImageSummary("img", "arn:aws:sagemaker:us-east-1:1:image/img", "CREATED", when, when)
     assert LIST_IMAGES.is_answer(Page([image], None))
+
+
+def _described(shape: Shape | None, seen: frozenset[str] = frozenset()) -> object:
+    """A shape as the wire sees it: its type, traits and members, without documentation."""
+    if shape is None:
+        return None
+    traits = dict(shape.serialization)
+    metadata = {k: v for k, v in shape.metadata.items() if k != "documentation"}
+    if shape.name in seen:
+        return shape.name
+    inner = seen | {shape.name}
+    members: object = None
+    if isinstance(shape, StructureShape):
+        members = {name: _described(member, inner) for name, member in shape.members.items()}
+    elif isinstance(shape, ListShape):
+        members = _described(shape.member, inner)
+    elif isinstance(shape, MapShape):
+        members = (_described(shape.key, inner), _described(shape.value, inner))
+    return (shape.name, shape.type_name, traits, metadata, members)
+
+
+def test_the_cut_model_has_the_operations_of_the_table() -> None:
+    assert sorted(MODEL_OPERATIONS) == sorted(operation.name for operation in OPERATIONS)
+    assert sorted(ServiceModel(SAGEMAKER).operation_names) == sorted(MODEL_OPERATIONS)
+
+
+@pytest.mark.parametrize("name", MODEL_OPERATIONS)
+def test_the_cut_model_describes_each_operation_as_botocore_does(name: str) -> None:
+    cut, whole = ServiceModel(SAGEMAKER).operation_model(name), MODEL.operation_model(name)
+    for part in ("input_shape", "output_shape"):
+        assert _described(getattr(cut, part)) == _described(getattr(whole, part))
+    assert [error.name for error in cut.error_shapes] == [
+        error.name for error in whole.error_shapes
+    ]
+    assert cut.http == whole.http
+    assert ServiceModel(SAGEMAKER).metadata == MODEL.metadata
+
+
+def test_the_cut_model_keeps_every_error_shape() -> None:
+    cut = ServiceModel(SAGEMAKER)
+    assert sorted(shape.name for shape in cut.error_shapes) == sorted(
+        shape.name for shape in MODEL.error_shapes
+    )
+
+
+def test_a_session_with_the_cut_model_builds_sagemaker_on_it_and_other_services_whole() -> None:
+    core = botocore.session.Session()
+    use_cut_model(core)
+    session = boto3.session.Session(botocore_session=core, region_name="us-east-1")
+    sagemaker = session.client("sagemaker", aws_access_key_id="a", aws_secret_access_key="b")
+    sts = session.client("sts", aws_access_key_id="a", aws_secret_access_key="b")
+    assert sorted(sagemaker.meta.service_model.operation_names) == sorted(MODEL_OPERATIONS)
+    assert "ResourceNotFound" in dir(sagemaker.exceptions)
+    whole_sts = botocore.session.get_session().get_service_model("sts")
+    assert sts.meta.service_model.operation_names == whole_sts.operation_names
