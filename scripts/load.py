@@ -119,6 +119,8 @@ class Connection:
     timeout: float
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
+    # The last response's headers, names in lower case.
+    headers: dict[bytes, bytes] = dataclasses.field(default_factory=dict)
 
     async def request(
         self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
@@ -157,6 +159,7 @@ class Connection:
         status = int(parts[1])
         length: int | None = None
         chunked = close = False
+        self.headers = {}
         while True:
             line = await reader.readline()
             if line in (b"\r\n", b"\n"):
@@ -165,6 +168,7 @@ class Connection:
                 raise TransportError("closed in the headers")
             name, _, value = line.partition(b":")
             name = name.strip().lower()
+            self.headers[name] = value.strip()
             value = value.strip().lower()
             if name == b"content-length":
                 if not value.isdigit():
