@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
 from app.assembly.allocator import return_freed_memory
+from app.assembly.collector import frozen_after_start
 from app.assembly.settings import Settings
 from app.assembly.telemetry import configure_tracing
 from app.cache.build import build_caches
@@ -83,7 +84,8 @@ def create_app(
 
 def worker_app() -> Starlette:
     """A worker process's app (uvicorn's factory with ``SMGQL_WORKERS`` above 1): the
-    settings ``serve`` exported, and logging as ``serve`` has it, one JSON line per record.
+    settings ``serve`` exported, logging as ``serve`` has it, one JSON line per record, and
+    what start-up built frozen out of the garbage collector's walks (:mod:`.collector`).
 
     An app that cannot be built is logged as ``serve`` logs it (multiprocessing would print the
     traceback as raw text), and the worker ends as one whose startup failed, so that the
@@ -93,7 +95,7 @@ def worker_app() -> Starlette:
     configure_logging(settings.log_level)
     return_freed_memory()
     try:
-        return create_app(settings)
+        return frozen_after_start(create_app(settings))
     except Exception as error:
         log_uncaught(type(error), error, error.__traceback__)
         sys.exit(STARTUP_FAILURE)

@@ -5,7 +5,9 @@ has (``--port 0`` binds a free one) and says it once it has started. With ``SMGQ
 above 1, uvicorn's supervisor runs that many processes on the socket, each building the app from
 the environment (uvicorn's factory mode): so the embedded local endpoint, when it is the backend,
 starts here, once for all of them, and the settings the command line changed and the endpoint's
-URL are exported for them; prometheus-client is given a folder where their metrics meet.
+URL are exported for them; prometheus-client is given a folder where their metrics meet. Each
+serving process, the one or every worker, freezes what its start-up built once it has started
+(``app.assembly.collector``).
 
 Every worker holds the listening socket, and so does the supervisor that handed it to them. A
 worker told to stop closes its copy at once and finishes its requests; the supervisor closes its
@@ -29,6 +31,7 @@ from uvicorn.supervisors import Multiprocess
 
 from app.assembly.allocator import return_freed_memory
 from app.assembly.build import create_app, with_embedded_endpoint
+from app.assembly.collector import frozen_after_start
 from app.assembly.settings import Settings, environment_of
 from app.web.server import ServiceConfig
 
@@ -45,7 +48,8 @@ def serve(settings: Settings) -> None:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     try:
         if settings.workers == 1:
-            uvicorn.Server(ServiceConfig(create_app(settings), settings.server())).run([sock])
+            app = frozen_after_start(create_app(settings))
+            uvicorn.Server(ServiceConfig(app, settings.server())).run([sock])
             return
         with contextlib.ExitStack() as stack:
             # One embedded endpoint for every worker, and the settings as the workers' app
