@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -48,6 +49,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -158,27 +160,63 @@ class PreparedDocuments(SchemaExtension):
         context = self.execution_context
         entry = self.entry
         if entry is not None and context.result is None:
-            name = context.operation_name
-            operation = get_operation_ast(entry.document, name)
+            operation = get_operation_ast(entry.document, context.operation_name)
             request = context.context if isinstance(context.context, RequestContext) else None
-            if request is not None and operation is not None:
-                request.log_fields["operationType"] = operation.operation.value
-            fixed = operation is not None and not operation.variable_definitions
-            if fixed and name in entry.estimates:
-                estimate = entry.estimates[name]
-            else:
+            if operation is not None:
                 schema = context.schema._schema
-                estimate = estimate_objects(schema, entry.document, name, context.variables)
-                if fixed:
-                    entry.estimates[name] = estimate
-            if estimate is not None:
-                if request is not None:
-                    request.ledger.estimated_objects = estimate
-                if estimate > self.limits.max_objects:
-                    context.result = ExecutionResult(
-                        data=None, errors=[refusal(estimate, self.limits.max_objects)]
-                    )
+                over = admit(entry, operation, context.variables, request, self.limits, schema)
+                if over is not None:
+                    context.result = ExecutionResult(data=None, errors=[over])
         yield
+
+
+def ready(cache: DocumentCache, text: str, operation_name: str | None) -> Ready | None:
+    """``text``'s document and operation to run, when both were checked before and found
+    sound (parsed, within the limits, valid, and naming an operation it has); None otherwise,
+    and the document then goes the whole way through :class:`PreparedDocuments`."""
+    entry = cache.get(text)
+    if entry is None or entry.errors != []:
+        return None
+    operation = get_operation_ast(entry.document, operation_name)
+    return None if operation is None else Ready(entry, operation)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A document checked and found sound, and its operation a request runs."""
+
+    entry: _Prepared
+    operation: OperationDefinitionNode
+
+
+def admit(
+    entry: _Prepared,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+    request: RequestContext | None,
+    limits: SchemaLimits,
+    schema: GraphQLSchema,
+) -> GraphQLError | None:
+    """Hold ``operation`` of ``entry``'s document, with ``variables``, to the object budget
+    (noting its type and estimate on ``request``): the refusal when it is over. An operation
+    without variables is estimated once."""
+    if request is not None:
+        request.log_fields["operationType"] = operation.operation.value
+    name = operation.name.value if operation.name else None
+    fixed = not operation.variable_definitions
+    if fixed and name in entry.estimates:
+        estimate = entry.estimates[name]
+    else:
+        estimate = estimate_objects(schema, entry.document, name, variables)
+        if fixed:
+            entry.estimates[name] = estimate
+    if estimate is None:
+        return None
+    if request is not None:
+        request.ledger.estimated_objects = estimate
+    if estimate > limits.max_objects:
+        return refusal(estimate, limits.max_objects)
+    return None
 
 
 def document_problem(document: DocumentNode, limits: SchemaLimits) -> GraphQLError | None:

@@ -1,4 +1,5 @@
-"""A repeated document is parsed and validated once; what checking it found is kept with it."""
+"""A repeated document is parsed and validated once; what checking it found is kept with it,
+and a document found sound runs again without strawberry's extensions, answering as it did."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import strawberry.schema.schema as strawberry_schema
 from graphql import get_introspection_query
 
+from tests.log_lines import logged
 from tests.service.conftest import GraphQLClient
 
 
@@ -78,3 +80,80 @@ async def test_graphiqls_introspection_query_runs(service: GraphQLClient) -> Non
     body = await service.query(query)
     assert "errors" not in body
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+@pytest.fixture
+def strawberry_runs(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The operations run through strawberry's own execution (its extensions' hooks)."""
+    runs: list[str | None] = []
+    run = strawberry_schema.Schema._execute_operation
+
+    async def counted(schema: Any, context: Any, *arguments: Any) -> Any:
+        runs.append(context.operation_name)
+        return await run(schema, context, *arguments)
+
+    monkeypatch.setattr(strawberry_schema.Schema, "_execute_operation", counted)
+    return runs
+
+
+REFS = "query Refs($refs: [ImageVersionRef!]!) { imageVersions(refs: $refs) { imageName version } }"
+AGAIN = [
+    # Partial results: data and errors, each coded.
+    (
+        REFS,
+        {
+            "refs": [
+                {"imageName": "sklearn-kernel", "version": 1},
+                {"imageName": "no-such-image"},
+                {"imageName": "bad name"},
+            ]
+        },
+    ),
+    # A variable of the wrong type: a request error, no data.
+    (
+        'query V($v: Int) { imageVersion(imageName: "sklearn-kernel", version: $v) { version } }',
+        {"v": "one"},
+    ),
+    # A resolver's error at a non-null position.
+    ('query N { image(imageName: "no-such-image") { imageName } }', {}),
+]
+
+
+def _per_call_ids_out(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` without the AWS request ids its errors name (each call has its own)."""
+    for error in body.get("errors", []):
+        error.get("extensions", {}).pop("awsRequestId", None)
+    return body
+
+
+@pytest.mark.parametrize(("query", "variables"), AGAIN)
+async def test_a_sound_document_answers_again_as_it_did_without_strawberrys_hooks(
+    service: GraphQLClient, strawberry_runs: list[str | None], query: str, variables: Any
+) -> None:
+    body = {"query": query, "variables": variables}
+    with logged("app.requests") as lines:
+        first = await service.http.post("/graphql", json=body)
+        again = await service.http.post("/graphql", json=body)
+    assert again.status_code == first.status_code
+    assert _per_call_ids_out(again.json()) == _per_call_ids_out(first.json())
+    assert "errors" in first.json()
+    requests = [line for line in lines.lines if line.get("event") == "http_request"]
+    facts = [(line.get("operationType"), line.get("errorCodes")) for line in requests]
+    assert facts[0][1]
+    assert facts == [facts[0], facts[0]]
+    # The first run prepared the document; the second did not go through strawberry's hooks.
+    assert len(strawberry_runs) == 1
+
+
+async def test_an_operation_over_the_budget_is_refused_again(
+    service: GraphQLClient, strawberry_runs: list[str | None]
+) -> None:
+    query = """query Nested($n: Int!) { images(first: $n) { edges { node {
+      versions(first: $n) { edges { node { baseImage } } } } } } }"""
+    small = await service.query(query, n=1)
+    over = [await service.query(query, n=100) for _ in range(2)]
+    assert "errors" not in small
+    assert over[0] == over[1]
+    assert over[0]["errors"][0]["extensions"]["estimatedObjects"] == 100 + 100 * 100
+    # The first run prepares the document; then the refusals go strawberry's way.
+    assert strawberry_runs == ["Nested", "Nested", "Nested"]
