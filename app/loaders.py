@@ -39,6 +39,7 @@ from app.ledger import Ledger
 from app.sagemaker import DeadlineExceeded, SageMakerCalls
 from app.sagemaker.operations import Key, Operation
 from app.sagemaker.targets import Target
+from app.spans import start_span
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
@@ -75,7 +76,8 @@ class OperationLoader(DataLoader[K, V]):
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | Exception]:  # type: ignore[override]
         unique = list(dict.fromkeys(keys))
         metrics.BATCH_SIZE.labels(self.operation.name).observe(len(unique))
-        with tracer.start_as_current_span(
+        with start_span(
+            tracer,
             f"load {self.operation.name}",
             attributes={
                 "sagemaker.operation": self.operation.name,

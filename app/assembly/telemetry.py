@@ -1,8 +1,8 @@
 """OpenTelemetry's exporter, set up only when the standard ``OTEL_*`` environment asks for it.
 
 The rooms trace through OpenTelemetry's API alone (a request's span, its loaders' batches, the
-cache's lookups, SageMaker's calls); without an SDK behind it, the API's spans record nothing
-and cost next to nothing, and the SDK and the exporter (with protobuf and an HTTP client) are
+cache's lookups, SageMaker's calls), each span started by ``app.spans``; without an SDK behind
+it, no span is made at all, and the SDK and the exporter (with protobuf and an HTTP client) are
 never imported. They are set up here, once per process, when:
 
 * ``OTEL_TRACES_EXPORTER`` names ``otlp``, or it is unset and ``OTEL_EXPORTER_OTLP_ENDPOINT``

@@ -41,6 +41,7 @@ from app.cache.stores import KEY_PREFIX, Entry, Store
 from app.ledger import Ledger
 from app.sagemaker import NotFound, SageMakerCalls
 from app.sagemaker.operations import Key, Operation
+from app.spans import start_span
 
 K = TypeVar("K", bound=Key)
 V = TypeVar("V")
@@ -70,7 +71,8 @@ class CachedSageMaker:
         self._fetching: dict[str, asyncio.Task[object]] = {}
 
     async def call(self, operation: Operation[K, V], key: K, ledger: Ledger) -> V:
-        with tracer.start_as_current_span(
+        with start_span(
+            tracer,
             f"cache {operation.name}",
             attributes={"sagemaker.operation": operation.name, "cache.store": self.store.name},
         ) as span:

@@ -48,6 +48,7 @@ from app.sagemaker.operations import Key, Operation
 from app.sagemaker.service_model import use_cut_model
 from app.sagemaker.targets import ServedTargets, Target, TargetSpec
 from app.sagemaker.transport import Transport
+from app.spans import start_span
 
 if TYPE_CHECKING:
     # A dev-only stubs package: never imported at run time (the shipped install lacks it).
@@ -392,7 +393,8 @@ class SageMaker:
     async def _call(
         self, operation: str, request: dict[str, Any], key: Hashable | None, ledger: Ledger
     ) -> dict[str, Any]:
-        with tracer.start_as_current_span(
+        with start_span(
+            tracer,
             f"SageMaker.{operation}",
             kind=SpanKind.CLIENT,
             attributes={**self._span_attributes, "rpc.method": operation},

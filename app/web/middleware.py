@@ -13,14 +13,15 @@ import secrets
 import time
 from typing import Any
 
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.errors import Refusal
 from app.logs import REQUEST_ID
+from app.spans import start_request_span
 
 log = logging.getLogger("app.requests")
 tracer = trace.get_tracer("app.web")
@@ -73,10 +74,10 @@ class RequestLog:
         route = _route(scope["path"])
         request_id_set = REQUEST_ID.set(request_id)
         try:
-            with tracer.start_as_current_span(
+            with start_request_span(
+                tracer,
                 f"{scope['method']} {route}",
-                context=propagate.extract(headers),
-                kind=SpanKind.SERVER,
+                headers,
                 attributes={
                     "http.request.method": scope["method"],
                     "url.path": scope["path"],
