@@ -26,13 +26,13 @@ class FederatedTracing(ApolloFederationTracingExtension):
 class OperationOnSpan(SchemaExtension):
     """Name the GraphQL operation (``graphql.operation.name`` and ``.type``, as OpenTelemetry's
     conventions call them) on the span of the request that runs it, so that a trace says which
-    operation it was and not only ``POST /graphql``."""
+    operation it was and not only ``POST /graphql``. The schema adds it only to an operation
+    whose request's span records (``SubgraphSchema.get_extensions``)."""
 
     def on_execute(self) -> Iterator[None]:
         span = trace.get_current_span()
-        if span.is_recording():
-            execution = self.execution_context
-            span.set_attribute("graphql.operation.type", execution.operation_type.value)
-            if execution.operation_name:
-                span.set_attribute("graphql.operation.name", execution.operation_name)
+        execution = self.execution_context
+        span.set_attribute("graphql.operation.type", execution.operation_type.value)
+        if execution.operation_name:
+            span.set_attribute("graphql.operation.name", execution.operation_name)
         yield
