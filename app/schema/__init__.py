@@ -27,7 +27,7 @@ from app.schema.documents import DocumentCache, PreparedDocuments, Ready, admit,
 from app.schema.limits import SchemaLimits
 from app.schema.presenter import bad_user_input, present_all
 from app.schema.query import Query, Subscription
-from app.schema.tracing import FederatedTracing, OperationOnSpan
+from app.schema.tracing import FederatedTracing, OperationOnSpan, name_operation_on_span
 from app.schema.types import ENTITIES, Image, ImageVersion
 
 # Strawberry's test of a resolver's result (faster than inspect's), typed as graphql-core asks.
@@ -80,7 +80,7 @@ class SubgraphSchema(strawberry.federation.Schema):
         a trace (:meth:`get_extensions`); a document checked before, straight on graphql-core
         when nothing asks for an extension's work (:meth:`_run_ready`)."""
         traced = isinstance(context_value, RequestContext) and context_value.federated_trace
-        if query is not None and not traced and not trace.get_current_span().is_recording():
+        if query is not None and not traced:
             found = ready(self.documents, query, operation_name)
             allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
             if found is not None and OperationType(found.operation.operation.value) in allowed:
@@ -116,13 +116,15 @@ class SubgraphSchema(strawberry.federation.Schema):
         execute it on graphql-core, present its errors. None when the budget refuses it, for
         strawberry's path to answer. Strawberry's path builds the extensions, their runner and
         its four hooks around every operation, a tenth of a small query's CPU; here nothing
-        needs them: no federated trace is asked for, no span records the operation, and
-        what the others would do for this document is known already."""
+        needs them: no federated trace is asked for, the operation is named on the request's
+        span here, and what the others would do for this document is known already."""
         request = context_value if isinstance(context_value, RequestContext) else None
         operation = found.operation
         over = admit(found.entry, operation, variable_values, request, self.limits, self._schema)
         if over is not None:
             return None
+        name = operation.name.value if operation.name else None
+        name_operation_on_span(operation.operation.value, name)
         try:
             result = execute(
                 self._schema,
@@ -130,7 +132,7 @@ class SubgraphSchema(strawberry.federation.Schema):
                 root_value=root_value,
                 context_value=context_value,
                 variable_values=variable_values,
-                operation_name=operation.name.value if operation.name else None,
+                operation_name=name,
                 executor_class=self.execution_context_class,
                 is_awaitable=_IS_AWAITABLE,
                 operation_extensions=operation_extensions,

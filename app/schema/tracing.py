@@ -30,9 +30,15 @@ class OperationOnSpan(SchemaExtension):
     whose request's span records (``SubgraphSchema.get_extensions``)."""
 
     def on_execute(self) -> Iterator[None]:
-        span = trace.get_current_span()
         execution = self.execution_context
-        span.set_attribute("graphql.operation.type", execution.operation_type.value)
-        if execution.operation_name:
-            span.set_attribute("graphql.operation.name", execution.operation_name)
+        name_operation_on_span(execution.operation_type.value, execution.operation_name)
         yield
+
+
+def name_operation_on_span(operation_type: str, operation_name: str | None) -> None:
+    """Name the operation on the current span, when it records."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute("graphql.operation.type", operation_type)
+        if operation_name:
+            span.set_attribute("graphql.operation.name", operation_name)

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
@@ -27,6 +27,7 @@ log = logging.getLogger("app.requests")
 tracer = trace.get_tracer("app.web")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 # A request id a client may choose: short printable ASCII, so that it fits a log line and a
 # header as it came (anything else is replaced, never echoed).
 _CLIENT_REQUEST_ID = re.compile(r"[!-~]{1,128}")
@@ -60,6 +61,7 @@ class RequestLog:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         request_id = request_id_of(headers.get(REQUEST_ID_HEADER))
+        request_id_header = (_REQUEST_ID_NAME, request_id.encode())
         fields: dict[str, Any] = {}
         scope.setdefault("state", {})[LOG_FIELDS] = fields
         status = 500
@@ -68,7 +70,7 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         route = _route(scope["path"])
@@ -92,7 +94,7 @@ class RequestLog:
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         span.set_status(StatusCode.ERROR)
-                    metrics.HTTP_SECONDS.labels(route, f"{status // 100}xx").observe(seconds)
+                    metrics.http_request(route, status, seconds)
                     log.info(
                         {
                             "event": "http_request",

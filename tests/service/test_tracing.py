@@ -135,6 +135,23 @@ async def test_a_cache_hit_is_a_lookup_without_a_call(
     assert not [span for span in finished if span.name.startswith("SageMaker.")]
 
 
+async def test_a_document_run_again_names_its_operation_on_the_span(
+    endpoint: BackgroundEndpoint, spans: InMemorySpanExporter
+) -> None:
+    # The second run of a checked document goes straight to graphql-core, past strawberry's
+    # extensions: it names the operation itself.
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url)
+    async with serving(settings) as (_, client):
+        spans.clear()
+        for _ in range(2):
+            await client.http.post("/graphql", json={"query": QUERY, "operationName": "Versions"})
+    requests = _by_name(spans.get_finished_spans(), "POST /graphql")
+    assert [(span.attributes or {}).get("graphql.operation.name") for span in requests] == [
+        "Versions",
+        "Versions",
+    ]
+
+
 async def test_request_ids_are_taken_when_sound_and_made_otherwise(
     endpoint: BackgroundEndpoint,
 ) -> None:
