@@ -1,9 +1,12 @@
 """``serve --workers 2``: two worker processes on one port, one embedded local endpoint that
-both use, and metrics summed over both; a supervisor told to stop refuses new connections while
-its workers finish the requests in flight."""
+both use, and metrics summed over both; the kernel spreads connections over the workers, each on
+a socket of its own, and a worker's replacement takes its socket over; a supervisor told to stop
+refuses new connections while its workers finish the requests in flight."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import re
@@ -17,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
 from app.local_sagemaker import BackgroundEndpoint
 from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
@@ -59,6 +63,77 @@ def test_two_workers_share_one_port_one_endpoint_and_their_metrics() -> None:
             )
         )
         assert served == 20
+
+
+def _serving_workers(port: int, connections: int) -> list[str]:
+    """Which worker served each of ``connections`` keep-alive connections opened at once: the
+    process prefix of the request id it gave (app.web.middleware.request_id_of)."""
+    with contextlib.ExitStack() as stack:
+        opened = [
+            stack.enter_context(contextlib.closing(http.client.HTTPConnection("127.0.0.1", port)))
+            for _ in range(connections)
+        ]
+        for connection in opened:
+            connection.connect()
+        workers = []
+        for connection in opened:
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200
+            workers.append(answer.headers["X-Request-ID"][:16])
+        return workers
+
+
+def test_the_kernel_spreads_connections_over_the_workers() -> None:
+    port = free_port()
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
+    # Connected once the port listens and the supervisor starts the workers: on one socket that
+    # both accept from, the first to start took every connection waiting; each worker on a
+    # socket of its own gets those the kernel put there. Both get some unless the kernel's hash
+    # put all 32 on one socket (a chance of 2**-31).
+    with started(args, "Started parent process", stop=signal.SIGTERM) as running:
+        served = _serving_workers(port, 32)
+        assert len(set(served)) == 2, (served, running.log)
+
+
+def test_the_supervisor_keeps_a_worker_on_every_socket() -> None:
+    port = free_port()
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
+    with started(args, SERVICE_READY, stop=signal.SIGTERM) as running:
+        before = set(_serving_workers(port, 32))
+        assert len(before) == 2, (before, running.log)
+        victim = _workers(running.process.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert running.wait_for(rf"Child process \[{victim}\] died"), running.log
+        # The dead worker's socket keeps the connections the kernel puts there until its
+        # replacement serves them; the other worker does not take them.
+        after = set(_serving_workers(port, 32))
+        assert len(after) == 2, (after, running.log)
+        assert len(after - before) == 1, (before, after)
+        # Told to run one worker fewer, it keeps both: one socket would have none.
+        running.process.send_signal(signal.SIGTTOU)
+        assert running.wait_for("Received SIGTTOU: every worker serves"), running.log
+        assert set(_serving_workers(port, 32)) == after
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_service_on_the_same_port_fails_to_start(workers: int) -> None:
+    port = free_port()
+    args = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers"]
+    with started([*args, "2"], SERVICE_READY, stop=signal.SIGTERM):
+        second = subprocess.run(
+            [*args, str(workers)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == STARTUP_FAILURE, second.stdout
+        assert "Address already in use" in second.stdout
+        # The first service still has all its port: every connection reaches one of its workers.
+        assert len(set(_serving_workers(port, 32))) == 2
 
 
 def test_a_stopping_supervisor_refuses_new_connections_while_workers_drain(
