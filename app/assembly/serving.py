@@ -124,7 +124,9 @@ class WorkerSockets(list[socket.socket]):
     supervisor still holds. The kernel releases a worker's lock when it dies, so the worker
     uvicorn starts in its place claims the same socket, whose backlog waited for it. A worker
     that finds every socket claimed (started beside the one it replaces on SIGHUP, or an extra
-    one on SIGTTIN) accepts from all of them, as every worker did from the one socket before.
+    one on SIGTTIN) accepts from all of them, as every worker did from the one socket before: after
+    a SIGHUP the first new worker does, and so takes more than its share of connections until it
+    is replaced (51 of 64, with two workers).
     """
 
     def __init__(self, sockets: Iterable[socket.socket], claims: Path) -> None:
