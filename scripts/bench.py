@@ -129,8 +129,8 @@ SELECTIONS = (
 MIX_BODIES = 997
 # Rounds of the warm-up pass over the mix, at most: it ends at the first round in which every
 # answer was a kept one (no record was looked up). With two workers each one keeps its own, from
-# the requests on the connections it accepts: a round's connections land on them by chance, and
-# unevenly, so it takes a dozen rounds or more until each holds every answer.
+# the requests on the connections it accepts: the kernel spreads a round's connections over the
+# workers' sockets by a hash, so it takes several rounds until each holds every answer.
 WARM_ROUNDS = 40
 # Seconds a settled record stays fresh on the cache-memory services, longer than row 8 takes.
 MIX_TTL = 600
