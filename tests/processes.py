@@ -11,17 +11,38 @@ waits for a later state of a running process the same way: :meth:`Running.wait_f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def answer_of_fresh_python(program: str, *arguments: str, **environ: str) -> Any:
+    """What ``program`` prints last, as JSON, run with ``arguments`` in an interpreter of its
+    own (so what it imports or sets up is its alone), with no ``OTEL_*`` variable but
+    ``environ``'s."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    ended = subprocess.run(
+        [sys.executable, "-c", program, *arguments],
+        cwd=ROOT,
+        env={**inherited, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(ended.stdout.splitlines()[-1])
+
 
 # What each kind of server logs once it accepts connections.
 SERVICE_READY = r"GraphQL \(and GraphiQL in a browser\) at http://"

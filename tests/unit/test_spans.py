@@ -7,13 +7,9 @@ for their session, so each case runs in a fresh interpreter whose provider is it
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from typing import Any
 
-from tests.processes import ROOT
+from tests.processes import answer_of_fresh_python
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -75,17 +71,9 @@ print(json.dumps({
 
 
 def _requested(traceparent: str, provider: bool) -> dict[str, Any]:
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
-    ended = subprocess.run(
-        [sys.executable, "-c", PROGRAM, traceparent, "provider" if provider else "none"],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    seen: dict[str, Any] = answer_of_fresh_python(
+        PROGRAM, traceparent, "provider" if provider else "none"
     )
-    seen: dict[str, Any] = json.loads(ended.stdout.splitlines()[-1])
     return seen
 
 

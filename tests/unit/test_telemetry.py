@@ -4,15 +4,10 @@ its own."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from app.assembly.telemetry import traces_wanted
-from tests.processes import ROOT
+from tests.processes import answer_of_fresh_python
 
 # Build the app (no lifespan: no endpoint, no AWS call) and say what came in.
 PROGRAM = """
@@ -31,17 +26,7 @@ print(json.dumps({"loaded": loaded, "provider": type(trace.get_tracer_provider()
 
 
 def _built_with(**otel: str) -> dict[str, object]:
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
-    ended = subprocess.run(
-        [sys.executable, "-c", PROGRAM],
-        cwd=ROOT,
-        env={**environ, **otel},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    built: dict[str, object] = json.loads(ended.stdout.splitlines()[-1])
+    built: dict[str, object] = answer_of_fresh_python(PROGRAM, **otel)
     return built
 
 
