@@ -30,13 +30,14 @@ from app.ledger import Ledger
 from app.web.http_caching import HttpCaching, not_modified
 from app.web.media_types import declares_json, encode, negotiate
 from app.web.middleware import log_fields
-from app.web.services import FEDERATED_TRACE_HEADER, Services
+from app.web.services import FEDERATED_TRACE_HEADER, Services, wants_federated_trace
 
 # The key in ``scope["state"]`` of a missed request's :class:`Keeper`.
 KEEPER = "keeper"
 
 # The request headers a kept answer depends on.
-_READ = frozenset({b"content-type", b"accept", b"if-none-match", FEDERATED_TRACE_HEADER.encode()})
+_TRACE = FEDERATED_TRACE_HEADER.encode()
+_READ = frozenset({b"content-type", b"accept", b"if-none-match", _TRACE})
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class KeptAnswers:
         responses = services.responses
         method = scope["method"]
         headers = {name: value for name, value in scope["headers"] if name in _READ}
-        traced = headers.get(FEDERATED_TRACE_HEADER.encode(), b"").lower() == b"ftv1"
+        traced = wants_federated_trace(headers.get(_TRACE, b"").decode("latin-1"))
         if responses is None or traced:
             await self.app(scope, receive, send)
             return

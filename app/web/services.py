@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
-from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 
 from app.cache.responses import ResponseCache
@@ -72,10 +71,11 @@ class RequestContexts:
             watch=services.watch,
             log_fields=log_fields(connection.scope),
             federated_trace=connection.scope["type"] == "http"
-            and wants_federated_trace(connection.headers),
+            and wants_federated_trace(connection.headers.get(FEDERATED_TRACE_HEADER)),
         )
 
 
-def wants_federated_trace(headers: Headers) -> bool:
-    """Whether a gateway asks for this request's federated trace (``extensions.ftv1``)."""
-    return headers.get(FEDERATED_TRACE_HEADER, "").lower() == "ftv1"
+def wants_federated_trace(asked: str | None) -> bool:
+    """Whether a gateway asks for a request's federated trace (``extensions.ftv1``), the
+    request's :data:`FEDERATED_TRACE_HEADER` being ``asked``."""
+    return (asked or "").lower() == "ftv1"
