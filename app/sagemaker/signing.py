@@ -31,6 +31,8 @@ from botocore.utils import is_valid_ipv6_endpoint_url, normalize_url_path
 
 _UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_REPLACED = frozenset({"authorization", "x-amz-date"})
+_REPLACED_WITH_TOKEN = _REPLACED | {"x-amz-security-token"}
 
 
 class Signer:
@@ -55,11 +57,10 @@ class Signer:
         session token when the credentials have one, and ``Authorization``."""
         timestamp = now.strftime(SIGV4_TIMESTAMP)
         day = timestamp[:8]
-        signed = {
-            name: value
-            for name, value in headers.items()
-            if name.lower() not in ("authorization", "x-amz-date", "x-amz-security-token")
-        }
+        # As botocore: a signature, a date and (with a token to put instead) a token already
+        # there are replaced.
+        replaced = _REPLACED_WITH_TOKEN if credentials.token else _REPLACED
+        signed = {name: value for name, value in headers.items() if name.lower() not in replaced}
         signed["X-Amz-Date"] = timestamp
         if credentials.token:
             signed["X-Amz-Security-Token"] = credentials.token

@@ -29,6 +29,8 @@ NAMES = st.sampled_from(
         "Expect",
         "X-Custom",
         "x-amz-meta-Thing",
+        "X-Amz-Security-Token",
+        "Authorization",
     ]
 )
 VALUES = st.text(st.sampled_from("ab1 =;/\t"), min_size=1, max_size=12).filter(str.strip)
