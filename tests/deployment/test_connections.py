@@ -4,8 +4,9 @@ lets the requests in flight finish.
 
 The sleeps here are real time on a real socket: a request sent in two parts, half the read
 timeout apart, must still be cut off at the timeout (test_a_request_sent_too_slowly_is_closed),
-and a kept-alive connection's next request has the whole timeout from its own start, not from the
-first request's (test_a_slow_request_after_another_has_its_own_timeout).
+a kept-alive connection's next request has the whole timeout from its own start, not from the
+first request's (test_a_slow_request_after_another_has_its_own_timeout), and an idle kept-alive
+connection is closed at its keep-alive timeout but not while a request on it is arriving.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -34,18 +36,26 @@ from tests.processes import SERVICE_READY, started
 from tests.service.conftest import TEST_SETTINGS
 
 READ_TIMEOUT = 0.5
+KEEP_ALIVE = 0.3
 HEAD_LIMIT = 8 * 1024
 GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 
 
 @pytest.fixture
 def live(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
-    settings = dataclasses.replace(
-        TEST_SETTINGS,
-        endpoint_url=endpoint.url,
-        request_read_timeout=READ_TIMEOUT,
-        max_head_bytes=HEAD_LIMIT,
+    yield from _serving(endpoint, request_read_timeout=READ_TIMEOUT, max_head_bytes=HEAD_LIMIT)
+
+
+@pytest.fixture
+def short_keep_alive(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
+    """A server whose keep-alive timeout is a tenth of its read timeout."""
+    yield from _serving(
+        endpoint, request_read_timeout=KEEP_ALIVE * 10, keep_alive_timeout=KEEP_ALIVE
     )
+
+
+def _serving(endpoint: BackgroundEndpoint, **changes: Any) -> Iterator[tuple[str, int]]:
+    settings = dataclasses.replace(TEST_SETTINGS, endpoint_url=endpoint.url, **changes)
     server = ServerThread(
         ServiceConfig(create_app(settings), settings.server(), port=0, lifespan="on")
     )
@@ -87,6 +97,32 @@ def test_a_slow_request_after_another_has_its_own_timeout(live: tuple[str, int])
         # Past the first request's deadline, within the second's.
         closed_after = _closed_within(sock, 5)
     assert READ_TIMEOUT * 0.8 < closed_after < READ_TIMEOUT + 1
+
+
+def test_an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout(
+    short_keep_alive: tuple[str, int],
+) -> None:
+    with socket.create_connection(short_keep_alive) as sock:
+        sock.settimeout(5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        # The connection's clock was set for the request's read timeout, ten times later.
+        assert KEEP_ALIVE * 0.8 < _closed_within(sock, 5) < KEEP_ALIVE * 5
+
+
+def test_a_request_begun_within_the_keep_alive_has_the_read_timeout(
+    short_keep_alive: tuple[str, int],
+) -> None:
+    with socket.create_connection(short_keep_alive) as sock:
+        sock.settimeout(5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        time.sleep(KEEP_ALIVE / 2)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        # Past the keep-alive deadline of the first answer, well within the read timeout.
+        time.sleep(KEEP_ALIVE * 2)
+        sock.sendall(b"Host: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
 
 
 def test_silent_sockets_do_not_stop_others_being_served(live: tuple[str, int]) -> None:
