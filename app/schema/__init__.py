@@ -84,11 +84,9 @@ class SubgraphSchema(strawberry.federation.Schema):
             found = ready(self.documents, query, operation_name)
             allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
             if found is not None and OperationType(found.operation.operation.value) in allowed:
-                result = await self._run_ready(
+                return await self._run_ready(
                     found, variable_values, context_value, root_value, operation_extensions
                 )
-                if result is not None:
-                    return result
         asked = _TRACED.set(traced)
         try:
             return await super().execute(
@@ -110,21 +108,23 @@ class SubgraphSchema(strawberry.federation.Schema):
         context_value: Any | None,
         root_value: Any | None,
         operation_extensions: dict[str, Any] | None,
-    ) -> ExecutionResult | None:
+    ) -> ExecutionResult:
         """Run a document that was parsed, checked and validated before, as strawberry's
         ``execute`` would once its extensions had found that: hold it to the object budget,
-        execute it on graphql-core, present its errors. None when the budget refuses it, for
-        strawberry's path to answer. Strawberry's path builds the extensions, their runner and
-        its four hooks around every operation, a tenth of a small query's CPU; here nothing
-        needs them: no federated trace is asked for, the operation is named on the request's
-        span here, and what the others would do for this document is known already."""
+        execute it on graphql-core, present its errors. Strawberry's path builds the
+        extensions, their runner and its four hooks around every operation, a tenth of a small
+        query's CPU; here nothing needs them: no federated trace is asked for, the operation
+        is named on the request's span here, and what the others would do for this document is
+        known already."""
         request = context_value if isinstance(context_value, RequestContext) else None
         operation = found.operation
         over = admit(found.entry, operation, variable_values, request, self.limits, self._schema)
-        if over is not None:
-            return None
         name = operation.name.value if operation.name else None
         name_operation_on_span(operation.operation.value, name)
+        if over is not None:
+            refused = [over]
+            self._present(refused, context_value)
+            return ExecutionResult(data=None, errors=refused)
         try:
             result = execute(
                 self._schema,
