@@ -19,10 +19,11 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Collection
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from opentelemetry import trace
 
@@ -73,12 +74,93 @@ class JsonLineFormatter(logging.Formatter):
         return self.encoder.encode(line)
 
 
+# The logger of the line each HTTP request ends with (app.web.middleware.RequestLog).
+REQUEST_LOG = "app.requests"
+
+
+class BatchedLines(logging.StreamHandler[TextIO]):
+    """Lines written to the stream in batches, instead of one write and flush each.
+
+    Every request logs a line. Written one at a time, each is a system call, and on a pipe (a
+    container's stderr) a wake-up of the reader too: measured on an answer from the response
+    cache, 0.05 ms of CPU a line to a file and 0.07 ms to a pipe, as much again as the rest of
+    the answer. So the lines of the loggers named in ``batched`` wait in memory below
+    ``WARNING``, for at most ``interval`` seconds (a thread writes them) or until ``max_chars``
+    are waiting. Any other line is written at once, after those waiting: the rare ones
+    (start-up, shutdown, warnings) are out as soon as they are logged, however the process then
+    ends (uvicorn's worker ends by raising the SIGTERM it caught, which runs no exit handler).
+    A process killed outright loses at most ``interval`` seconds of request lines.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        interval: float,
+        batched: Collection[str],
+        max_chars: int = 64 * 1024,
+    ) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self.batched = batched
+        self.max_chars = max_chars
+        self.waiting: list[str] = []
+        self.waiting_chars = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self._write_every_interval, name="log-lines", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Called with the handler's lock held (Handler.handle).
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.waiting.append(line)
+        self.waiting_chars += len(line)
+        if (
+            record.name not in self.batched
+            or record.levelno >= logging.WARNING
+            or self.waiting_chars >= self.max_chars
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if not self.waiting:
+                return
+            text = "\n".join(self.waiting) + "\n"
+            self.waiting.clear()
+            self.waiting_chars = 0
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # The stream is gone (a closed pipe): there is nowhere to write to.
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.flush()
+        super().close()
+
+    def _write_every_interval(self) -> None:
+        while not self.closed.wait(self.interval):
+            self.flush()
+
+
+# How long a request's line may wait to be written with others (BatchedLines).
+LINE_BATCH_SECONDS = 0.1
+
+
 def configure_logging(level: str) -> None:
     """Send every logger's records to stderr as JSON lines, uvicorn's included, and uncaught
     exceptions and warnings with them."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchedLines(sys.stderr, LINE_BATCH_SECONDS, batched={REQUEST_LOG})
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
+    for replaced in root.handlers:
+        replaced.close()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):

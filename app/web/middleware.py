@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.errors import Refusal
-from app.logs import REQUEST_ID
+from app.logs import REQUEST_ID, REQUEST_LOG
 from app.spans import start_request_span
 
-log = logging.getLogger("app.requests")
+log = logging.getLogger(REQUEST_LOG)
 tracer = trace.get_tracer("app.web")
 
 REQUEST_ID_HEADER = "X-Request-ID"

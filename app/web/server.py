@@ -79,6 +79,9 @@ class ServiceConfig(uvicorn.Config):
             "log_config": None,
             # The service logs one structured line per request itself.
             "access_log": False,
+            # Nothing here reads a client's address or scheme, which uvicorn would otherwise
+            # rewrite from X-Forwarded-* headers on every request from a trusted peer.
+            "proxy_headers": False,
         }
         super().__init__(app, **{**config, **overrides})
         self.request_read_timeout = options.request_read_timeout
