@@ -1,5 +1,5 @@
 """SageMaker on the wire, without a thread per call: botocore's serializer, SigV4 signer and
-parser, over an asyncio connection pool (aiohttp).
+parser, over an asyncio connection pool of our own (:mod:`.http`).
 
 boto3 sends on blocking sockets, so every call would hold a worker thread; measured on this
 service, the hop to the thread, the GIL hand-overs and urllib3's pure-Python HTTP cost about
@@ -37,7 +37,6 @@ recursion-detection header.
 from __future__ import annotations
 
 import asyncio
-import errno
 import functools
 import ssl
 import time
@@ -46,21 +45,16 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import botocore
-from aiohttp.client_proto import ResponseHandler
-from aiohttp.connector import Connection
 from botocore.awsrequest import create_request_object, prepare_request_dict
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    HTTPClientError,
     NoCredentialsError,
     ReadTimeoutError,
 )
@@ -71,22 +65,19 @@ from botocore.parsers import ResponseParserError, ResponseParserFactory
 from botocore.serialize import create_serializer
 from botocore.utils import parse_timestamp
 
+from app.sagemaker.http import (
+    ConnectionLost,
+    ConnectionPool,
+    ConnectTimedOut,
+    CouldNotConnect,
+    HttpFailure,
+    ReadTimedOut,
+    Response,
+)
 from app.sagemaker.signing import Signer
 
 if TYPE_CHECKING:
-    from aiohttp.tracing import Trace
     from mypy_boto3_sagemaker import SageMakerClient
-
-
-class Answer:
-    """What the retry handlers read of an HTTP answer (botocore's ``AWSResponse`` has more)."""
-
-    __slots__ = ("content", "headers", "status_code")
-
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
 
 
 class Transport:
@@ -94,8 +85,8 @@ class Transport:
 
     The connection pool holds at most ``pool_size`` connections: a burst beyond waits for a free
     one, never for a timeout. A connection idle for ``idle_lifetime`` seconds by ``clock`` is
-    closed rather than reused. The pool belongs to the event loop of its first call (aiohttp's
-    sessions do), so a transport serves one loop; :meth:`aclose` closes it.
+    closed rather than reused. The pool belongs to the event loop of its first call, so a
+    transport serves one loop; :meth:`aclose` closes it.
     """
 
     def __init__(
@@ -135,26 +126,20 @@ class Transport:
         )
         self._credentials = credentials
         self._frozen: ReadOnlyCredentials | None = None
-        self._user_agent = (
-            f"sagemaker-images-graphql botocore/{botocore.__version__} "
-            f"aiohttp/{aiohttp.__version__}"
-        )
+        self._user_agent = f"sagemaker-images-graphql botocore/{botocore.__version__}"
         self._max_attempts = max_attempts
-        self._pool_size = pool_size
-        self._idle_lifetime = idle_lifetime
-        self._clock = clock
-        # Calls beyond the pool wait here, first come first served. aiohttp's own pool limit
-        # lets a newcomer take a just-freed connection ahead of those already waiting, which
-        # under load left some calls waiting seconds.
-        self._turns = asyncio.Semaphore(pool_size)
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        proxy = proxy_for(self._endpoint_url)
+        self._http = ConnectionPool(
+            self._endpoint_url,
+            size=pool_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            idle_lifetime=idle_lifetime,
+            # Loading a CA bundle takes tens of milliseconds: here, off the event loop.
+            ssl_context=_ssl_context(self._endpoint_url, proxy, ca_bundle),
+            proxy=proxy,
+            clock=clock,
         )
-        # Loading a CA bundle takes tens of milliseconds: here, off the event loop.
-        self._ssl = _ssl_context(self._endpoint_url, ca_bundle)
-        self._proxy = proxy_for(self._endpoint_url)
-        self._http: aiohttp.ClientSession | None = None
-        self._fresh_http: aiohttp.ClientSession | None = None
 
     async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One operation, retried as the client's retry mode decides. Returns the parsed answer
@@ -205,16 +190,13 @@ class Transport:
         return parsed
 
     async def aclose(self) -> None:
-        for http in (self._http, self._fresh_http):
-            if http is not None:
-                await http.close()
-        self._http = self._fresh_http = None
+        await self._http.aclose()
         if self._limiter_thread is not None:
             self._limiter_thread.shutdown(wait=False, cancel_futures=True)
 
     async def _attempt(
         self, model: OperationModel, request_dict: dict[str, Any]
-    ) -> tuple[tuple[Answer, dict[str, Any]] | None, Exception | None]:
+    ) -> tuple[tuple[Response, dict[str, Any]] | None, Exception | None]:
         """One exchange: the answer and its parse, or the exception in its place (the retry
         handlers judge both)."""
         try:
@@ -261,36 +243,19 @@ class Transport:
         parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = answer.status_code
         return (answer, parsed), None
 
-    async def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    async def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """POST one request for an answer; a failure leaves as botocore's exception for it.
 
         A reused connection that dies before an answer's head arrived was most likely closed by
-        the upstream while it idled: the request goes again at once on a fresh connection, as
-        part of the same attempt (no retry spent, no backoff), and only a failure there counts.
-        Every operation this service sends reads, so a request the upstream did get after all
-        is harmless to send twice.
+        the upstream while it idled: the pool sends the request again at once on a fresh
+        connection, as part of the same attempt (no retry spent, no backoff), and only a
+        failure there counts. Every operation this service sends reads, so a request the
+        upstream did get after all is harmless to send twice.
         """
-        async with self._turns:
-            try:
-                return await self._exchange(self._pooled(), url, headers, body)
-            except _ReusedConnectionDied:
-                return await self._exchange(self._fresh(), url, headers, body)
-
-    async def _exchange(
-        self, http: aiohttp.ClientSession, url: str, headers: Mapping[str, str], body: bytes
-    ) -> Answer:
-        answering = False
-        unused = _REUSED.set(False)
         try:
-            async with http.post(url, headers=headers, data=body, proxy=self._proxy) as reply:
-                answering = True
-                return Answer(reply.status, reply.headers, await reply.read())
-        except aiohttp.ClientError as error:
-            if _REUSED.get() and not answering and _connection_died(error):
-                raise _ReusedConnectionDied from error
-            raise _as_botocore(error, url) from error
-        finally:
-            _REUSED.reset(unused)
+            return await self._http.post(url, headers, body)
+        except HttpFailure as failure:
+            raise _as_botocore(failure, url) from failure
 
     async def _frozen_credentials(self) -> ReadOnlyCredentials:
         credentials = self._credentials
@@ -312,129 +277,28 @@ class Transport:
         )
         return answers
 
-    def _pooled(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            pool = _IdleLimitedConnector(
-                idle_lifetime=self._idle_lifetime,
-                clock=self._clock,
-                limit=self._pool_size,
-                limit_per_host=0,
-                ssl=self._ssl,
-            )
-            self._http = self._session_over(pool)
-        return self._http
 
-    def _fresh(self) -> aiohttp.ClientSession:
-        """Where a request goes again when its pooled connection died: a connection of its own,
-        closed after its answer (it is rarely needed, and the pool stays as it was)."""
-        if self._fresh_http is None:
-            connector = aiohttp.TCPConnector(force_close=True, limit=0, ssl=self._ssl)
-            self._fresh_http = self._session_over(connector)
-        return self._fresh_http
-
-    def _session_over(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            # The signature covers the headers sent: aiohttp adds none of its own.
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+def _as_botocore(failure: HttpFailure, url: str) -> Exception:
+    """The exception botocore raises for ``failure``."""
+    if isinstance(failure, ConnectTimedOut):
+        return ConnectTimeoutError(endpoint_url=url, error=failure)
+    if isinstance(failure, ReadTimedOut):
+        return ReadTimeoutError(endpoint_url=url, error=failure)
+    if isinstance(failure, CouldNotConnect):
+        return EndpointConnectionError(endpoint_url=url, error=failure)
+    # A dropped connection, a cut-off body or an answer that is not HTTP: what boto3 reports as
+    # ConnectionClosedError, which every retry mode retries.
+    assert isinstance(failure, ConnectionLost)
+    return ConnectionClosedError(endpoint_url=url, error=failure)
 
 
-class _IdleLimitedConnector(aiohttp.TCPConnector):
-    """aiohttp's connection pool, where a connection that has idled ``idle_lifetime`` seconds by
-    ``clock`` is closed when a request next asks for one, instead of being handed out.
-
-    aiohttp's own keep-alive timer reads the real clock and only closes what it finds when it
-    fires, so it is switched off: this check is the one that decides, at the moment of reuse.
-    Between calls nothing is closed here; the upstream's keep-alive closes what idles on.
-    """
-
-    def __init__(self, *, idle_lifetime: float, clock: Callable[[], float], **options: Any) -> None:
-        super().__init__(keepalive_timeout=None, **options)
-        self._idle_lifetime = idle_lifetime
-        self._clock = clock
-        # When each connection went back to the pool, oldest first; a connection out of the
-        # pool has no entry.
-        self._idle_since: dict[ResponseHandler, float] = {}
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
-    ) -> Connection:
-        now = self._clock()
-        for idle, since in list(self._idle_since.items()):
-            if now - since >= self._idle_lifetime or not idle.is_connected():
-                idle.close()
-                del self._idle_since[idle]
-        connection = await super().connect(req, traces, timeout)
-        protocol = connection.protocol
-        assert protocol is not None
-        # A connection that went idle here before is one the pool handed out again.
-        _REUSED.set(self._idle_since.pop(protocol, None) is not None)
-        connection.add_callback(functools.partial(self._went_idle, protocol))
-        return connection
-
-    def _went_idle(self, protocol: ResponseHandler) -> None:
-        # Also called when aiohttp closes the connection instead: the next connect drops it.
-        self._idle_since[protocol] = self._clock()
-
-
-# Whether the request being sent went out on a connection the pool handed out again: set by
-# the pool as it hands one out, read by Transport._exchange when the request fails. aiohttp
-# connects in the task that sends, within its context, so each request sees its own. (An
-# aiohttp trace told this before; its signals, sent at every step of every request, cost about
-# 2 % of a cache-off request's CPU.)
-_REUSED: ContextVar[bool] = ContextVar("reused_connection", default=False)
-
-
-class _ReusedConnectionDied(Exception):
-    """A pooled connection died before an answer's head arrived: send again on a fresh one."""
-
-
-def _connection_died(error: aiohttp.ClientError) -> bool:
-    """Whether ``error`` says the connection itself was gone (the upstream's close, a reset, a
-    broken pipe), rather than slow or answering something that is not HTTP. A request that
-    could not be written is reported as a ``ClientOSError`` caused by the reset."""
-    for reason in (error, error.__cause__):
-        if isinstance(reason, aiohttp.ServerDisconnectedError | ConnectionResetError):
-            return True
-        if isinstance(reason, OSError) and reason.errno in (errno.ECONNRESET, errno.EPIPE):
-            return True
-    return False
-
-
-def _as_botocore(error: aiohttp.ClientError, url: str) -> Exception:
-    """The exception botocore raises for the failure aiohttp reported as ``error``."""
-    if isinstance(error, aiohttp.ConnectionTimeoutError):
-        return ConnectTimeoutError(endpoint_url=url, error=error)
-    if isinstance(error, aiohttp.ServerTimeoutError):
-        return ReadTimeoutError(endpoint_url=url, error=error)
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return EndpointConnectionError(endpoint_url=url, error=error)
-    if isinstance(
-        error,
-        aiohttp.ClientOSError
-        | aiohttp.ClientConnectionResetError
-        | aiohttp.ServerDisconnectedError
-        | aiohttp.ClientPayloadError
-        | aiohttp.ClientResponseError,
-    ):
-        # A dropped connection, a cut-off body or an answer that is not HTTP: what boto3
-        # reports as ConnectionClosedError, which every retry mode retries.
-        return ConnectionClosedError(endpoint_url=url, error=error)
-    return HTTPClientError(error=error)
-
-
-def _ssl_context(endpoint_url: str, ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """How to verify an HTTPS endpoint: against the CA bundle botocore would use
-    (``AWS_CA_BUNDLE``, the config file, or certifi's)."""
-    if not endpoint_url.startswith("https:"):
-        return False
+def _ssl_context(
+    endpoint_url: str, proxy: str | None, ca_bundle: str | None
+) -> ssl.SSLContext | None:
+    """How to verify an HTTPS endpoint or proxy: against the CA bundle botocore would use
+    (``AWS_CA_BUNDLE``, the config file, or certifi's). None when both are plain HTTP."""
+    if not any(url.startswith("https:") for url in (endpoint_url, proxy or "")):
+        return None
     return ssl.create_default_context(cafile=ca_bundle or get_cert_path(True))
 
 
@@ -450,8 +314,7 @@ def utc_timestamp(value: object) -> datetime:
 
 def proxy_for(url: str) -> str | None:
     """The proxy for ``url`` from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``),
-    as botocore would pick it, read once: aiohttp's ``trust_env`` reads it (and ``~/.netrc``)
-    again on a thread for every request."""
+    as botocore would pick it; the transport reads it once, when it is built."""
     parts = urllib.parse.urlsplit(url)
     if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
