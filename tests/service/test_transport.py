@@ -205,8 +205,8 @@ async def test_a_connection_the_endpoint_closed_while_idle_is_not_reused(
 ) -> None:
     # uvicorn closes a keep-alive connection after 5 idle seconds. The loop is held meanwhile,
     # as a busy service's loop may be when the close arrives, so the client has not read it
-    # when the next calls take the connections (several at once: aiohttp then finds the close
-    # while writing, and reports it differently from a close read after). The idle lifetime is
+    # when the next calls take the connections (several at once: some find the close while
+    # writing, which reports it differently from a close read after). The idle lifetime is
     # out of the way (60 s), and one attempt leaves no retry to hide a reused dead connection.
     key = ImageVersionKey("pytorch-training", 3)
     async with connected(endpoint.url, max_attempts=1, pool_idle_seconds=60) as aws:
@@ -417,8 +417,8 @@ async def test_an_answer_botocore_cannot_read_is_judged_by_its_status(
 
 async def test_calls_beyond_the_pool_are_served_in_turn(endpoint: BackgroundEndpoint) -> None:
     # Four clients, each calling again as soon as its call returns, share one connection. Served
-    # in turn, they alternate; aiohttp's pool alone let the client that just finished take the
-    # connection back ahead of those waiting, and the others starved (0000000000111...).
+    # in turn, they alternate; a pool without turns (aiohttp's) let the client that just finished
+    # take the connection back ahead of those waiting, and the others starved (0000000000111...).
     served: list[int] = []
 
     async def client(aws: SageMaker, number: int) -> None:
