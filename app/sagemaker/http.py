@@ -307,11 +307,11 @@ class _Connection(asyncio.Protocol):
         self._transport = secure
 
     def close(self) -> None:
-        """Close at once (nothing is left to send: a request is one write, and a connection is
-        closed only between exchanges or after one failed)."""
+        """Close: plainly, with TLS's close_notify first (an upstream that gets no notice
+        may keep its side open, waiting for one)."""
         self.closed = True
         if self._transport is not None:
-            self._transport.abort()
+            self._transport.close()
 
     # asyncio's callbacks
 
