@@ -1,35 +1,47 @@
 """The asyncio transport to SageMaker, over real HTTP: its requests carry signatures AWS would
 accept, and each of botocore's retry modes still decides when to retry.
 
-Two tests here wait for real time to pass, because what they test is a real timer:
+Three tests here wait for real time to pass, because what they test is a real timer:
 * test_a_connection_the_endpoint_closed_while_idle_is_not_reused: uvicorn's 5 s keep-alive
   timeout closing a pooled connection on a real socket (5.5 s);
 * test_adaptive_modes_wait_for_a_token_stays_off_the_loops_shared_threads: botocore's adaptive
   token bucket, which blocks a thread in real time (the sends are given half a second to reach
-  it).
+  it);
+* test_an_endpoint_that_never_answers_times_the_read_out: the transport's read timeout (0.2 s)
+  on a real socket.
+
+The transport's HTTP (app/sagemaker/http.py) is tested here too, on loopback: HTTPS verified
+against a CA of the tests' own (tests/tls.py), proxies that record what they were asked, and the
+ways an answer's body ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pytest
+import uvicorn
 from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from app.ledger import Ledger
-from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions
+from app.local_sagemaker.server import BackgroundEndpoint, EndpointOptions, LocalSageMaker
 from app.sagemaker import (
     AccessDenied,
     ImageKey,
@@ -45,6 +57,7 @@ from app.sagemaker import (
     build_transport,
 )
 from app.sagemaker.client import LOCAL_CREDENTIALS
+from app.sagemaker.http import CouldNotConnect
 from app.sagemaker.operations import (
     DESCRIBE_IMAGE,
     DESCRIBE_IMAGE_VERSION,
@@ -53,9 +66,11 @@ from app.sagemaker.operations import (
     LIST_IMAGES,
 )
 from app.sagemaker.transport import Transport
+from app.server_thread import ServerThread
 from tests.conftest import EndpointControl
 from tests.fakes import FakeClock
 from tests.service.conftest import TEST_SETTINGS
+from tests.tls import LOOPBACK_NAMES, TestAuthority
 
 RIGHT_SECRETS = {LOCAL_CREDENTIALS[0]: LOCAL_CREDENTIALS[1]}
 
@@ -321,10 +336,13 @@ async def test_a_connection_idle_for_its_lifetime_is_closed_instead_of_reused() 
 
 class Misbehaving:
     """A raw TCP server on loopback that answers every request with ``reply`` and hangs up,
-    counting the requests it read."""
+    counting the requests it read; with no ``reply``, it never answers (it waits for the
+    client to leave)."""
 
-    def __init__(self, reply: bytes) -> None:
+    def __init__(self, reply: bytes | None, drip: float = 0.0) -> None:
+        """With ``drip``, the reply goes in four parts, that many seconds apart."""
         self.reply = reply
+        self.drip = drip
         self.requests = 0
 
     async def __aenter__(self) -> str:
@@ -339,8 +357,18 @@ class Misbehaving:
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         self.requests += 1
-        writer.write(self.reply)
-        await writer.drain()
+        if self.reply is None:
+            await reader.read()
+        elif self.drip:
+            quarter = -(-len(self.reply) // 4)
+            for start in range(0, len(self.reply), quarter):
+                if start:
+                    await asyncio.sleep(self.drip)
+                writer.write(self.reply[start : start + quarter])
+                await writer.drain()
+        else:
+            writer.write(self.reply)
+            await writer.drain()
         writer.close()
 
 
@@ -429,3 +457,276 @@ async def test_calls_beyond_the_pool_are_served_in_turn(endpoint: BackgroundEndp
     async with connected(endpoint.url, pool_size=1) as aws:
         await asyncio.gather(*(client(aws, number) for number in range(4)))
     assert served == [0, 1, 2, 3] * 10
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy and no CA bundle from the test run's environment: a test sets its own."""
+    for name in (*PROXY_VARIABLES, "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> TestAuthority:
+    return TestAuthority(tmp_path)
+
+
+@asynccontextmanager
+async def transport_to(url: str, **settings: Any) -> AsyncIterator[Transport]:
+    """The transport to ``url`` as the service builds it (proxy and CA bundle from the
+    environment), with one attempt: a failure is the exchange's, as botocore names it."""
+    options = dataclasses.replace(TEST_SETTINGS, endpoint_url=url, max_attempts=1, **settings).aws()
+    transport = build_transport(options, TEST_SETTINGS.target_specs()[0])
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
+
+
+async def describe(transport: Transport) -> dict[str, Any]:
+    return await transport.call(
+        "DescribeImageVersion", {"ImageName": "pytorch-training", "Version": 3}
+    )
+
+
+@contextmanager
+def https_endpoint(certificate: tuple[Path, Path]) -> Iterator[str]:
+    """A local endpoint that checks signatures, served over HTTPS with ``certificate`` (the
+    paths of the certificate and its key); its URL."""
+    local = LocalSageMaker(EndpointOptions(secrets=RIGHT_SECRETS))
+    certificate_file, key_file = certificate
+    config = uvicorn.Config(
+        local.app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        ssl_certfile=str(certificate_file),
+        ssl_keyfile=str(key_file),
+    )
+    server = ServerThread(config, quiet=True)
+    port = server.start().rsplit(":", 1)[1]
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        local.catalogs.close()
+
+
+class RecordingProxy:
+    """A forward proxy on loopback (over TLS with ``certificate``) that records the head of the
+    first request on each connection: ``CONNECT`` opens a tunnel to the host and port it names;
+    any other request goes on, as it came, to the host its absolute-form target names."""
+
+    def __init__(self, certificate: tuple[Path, Path] | None = None) -> None:
+        self.heads: list[str] = []
+        self._tls: ssl.SSLContext | None = None
+        if certificate is not None:
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(*certificate)
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._tls)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.heads.append(head.decode("latin-1"))
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            upstream_reader, upstream = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            named = urlsplit(target)
+            upstream_reader, upstream = await asyncio.open_connection(named.hostname, named.port)
+            upstream.write(head)
+        await asyncio.gather(relay(reader, upstream), relay(upstream_reader, writer))
+
+
+async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Bytes from ``reader`` to ``writer`` until either side ends."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+# In a proxy's URL, percent-encoded; on the wire, Basic credentials of the decoded values.
+PROXY_CREDENTIALS = "smgql:p%40ss%20word"
+PROXY_AUTHORIZATION = f"Basic {base64.b64encode(b'smgql:p@ss word').decode()}"
+
+
+async def test_an_https_endpoint_is_verified_against_the_ca_bundle(
+    authority: TestAuthority, environment: pytest.MonkeyPatch
+) -> None:
+    environment.setenv("AWS_CA_BUNDLE", str(authority.ca_file))
+    with https_endpoint(authority.issue()) as url:
+        async with transport_to(url) as transport:
+            answer = await describe(transport)
+    assert answer["Version"] == 3
+
+
+@pytest.mark.parametrize("mismatch", ["authority", "host name"])
+async def test_an_endpoint_whose_certificate_fails_verification_is_not_reached(
+    mismatch: str, authority: TestAuthority, environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Signed by a CA the bundle does not hold, or for another host: no answer is read.
+    trusted = TestAuthority(tmp_path, "another CA") if mismatch == "authority" else authority
+    names = ("elsewhere.test",) if mismatch == "host name" else LOOPBACK_NAMES
+    environment.setenv("AWS_CA_BUNDLE", str(trusted.ca_file))
+    with https_endpoint(authority.issue(names)) as url:
+        async with transport_to(url) as transport:
+            with pytest.raises(EndpointConnectionError) as refused:
+                await describe(transport)
+    assert isinstance(refused.value.__cause__, CouldNotConnect)
+    assert isinstance(refused.value.__cause__.__cause__, ssl.SSLCertVerificationError)
+
+
+async def test_a_closed_port_is_an_endpoint_connection_error() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    async with transport_to(f"http://127.0.0.1:{port}") as transport:
+        with pytest.raises(EndpointConnectionError):
+            await describe(transport)
+
+
+async def test_an_http_endpoint_through_a_proxy_gets_absolute_form_requests(
+    checking_endpoint: BackgroundEndpoint, environment: pytest.MonkeyPatch
+) -> None:
+    proxy = RecordingProxy()
+    async with proxy as address:
+        environment.setenv("HTTP_PROXY", f"http://{PROXY_CREDENTIALS}@{address}")
+        async with transport_to(checking_endpoint.url) as transport:
+            answer = await describe(transport)
+    assert answer["Version"] == 3  # the endpoint checked the signature
+    request_line, *lines = proxy.heads[0].rstrip().split("\r\n")
+    assert request_line == f"POST {checking_endpoint.url}/ HTTP/1.1"
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert headers["Proxy-Authorization"] == PROXY_AUTHORIZATION
+    # Nothing beyond what botocore and the signer made, Host, Content-Length and the proxy's.
+    assert set(headers) == {
+        "Host",
+        "Content-Type",
+        "X-Amz-Target",
+        "User-Agent",
+        "amz-sdk-invocation-id",
+        "amz-sdk-request",
+        "X-Amz-Date",
+        "Authorization",
+        "Proxy-Authorization",
+        "Content-Length",
+    }
+    assert headers["Host"] == checking_endpoint.url.removeprefix("http://")
+
+
+@pytest.mark.parametrize("proxy_scheme", ["http", "https"])
+async def test_an_https_endpoint_through_a_proxy_is_reached_through_a_tunnel(
+    proxy_scheme: str, authority: TestAuthority, environment: pytest.MonkeyPatch
+) -> None:
+    environment.setenv("AWS_CA_BUNDLE", str(authority.ca_file))
+    proxy = RecordingProxy(authority.issue() if proxy_scheme == "https" else None)
+    with https_endpoint(authority.issue()) as url:
+        async with proxy as address:
+            environment.setenv("HTTPS_PROXY", f"{proxy_scheme}://{PROXY_CREDENTIALS}@{address}")
+            async with transport_to(url) as transport:
+                answer = await describe(transport)
+    assert answer["Version"] == 3  # TLS with the endpoint, which checked the signature
+    target = url.removeprefix("https://")
+    assert proxy.heads == [
+        f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+        f"Proxy-Authorization: {PROXY_AUTHORIZATION}\r\n\r\n"
+    ]
+
+
+def chunked(body: bytes, *parts: int) -> bytes:
+    """``body`` in chunks of the sizes given, and the rest."""
+    chunks, start = [], 0
+    for end in (*parts, len(body)):
+        chunks.append(f"{end - start:x}\r\n".encode() + body[start:end] + b"\r\n")
+        start = end
+    return b"".join(chunks)
+
+
+JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(
+            JSON_HEAD
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+            + chunked(VERSION_ANSWER, 1, 40)
+            + b"0\r\n\r\n",
+            id="chunked",
+        ),
+        pytest.param(JSON_HEAD + b"Connection: close\r\n\r\n" + VERSION_ANSWER, id="to-the-close"),
+    ],
+)
+async def test_an_answers_body_is_read_whole_however_it_is_delimited(reply: bytes) -> None:
+    server = Misbehaving(reply)
+    async with server as url, transport_to(url) as transport:
+        answer = await describe(transport)
+    sent = json.loads(VERSION_ANSWER)
+    assert {name: answer[name] for name in ("ImageVersionArn", "ImageArn", "Version")} == {
+        name: sent[name] for name in ("ImageVersionArn", "ImageArn", "Version")
+    }
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(b"", id="no-answer"),
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="not-http"),
+        pytest.param(JSON_HEAD + b"Content-Length: 200\r\n\r\n" + b'{"ImageName"', id="cut-off"),
+        pytest.param(
+            JSON_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(VERSION_ANSWER, 40),
+            id="cut-off-chunked",
+        ),
+    ],
+)
+async def test_an_answer_that_is_not_whole_http_is_a_closed_connection(reply: bytes) -> None:
+    # A new connection that dies unanswered is not sent again: only a reused one is.
+    server = Misbehaving(reply)
+    async with server as url, transport_to(url) as transport:
+        with pytest.raises(ConnectionClosedError):
+            await describe(transport)
+    assert server.requests == 1
+
+
+async def test_an_endpoint_that_never_answers_times_the_read_out() -> None:
+    server = Misbehaving(None)
+    async with server as url, transport_to(url, read_timeout=0.2) as transport:
+        started = time.monotonic()
+        with pytest.raises(ReadTimeoutError):
+            await describe(transport)
+        waited = time.monotonic() - started
+    assert 0.2 <= waited < 2
+
+
+async def test_the_read_timeout_bounds_each_wait_for_bytes_not_the_whole_answer() -> None:
+    # Four parts 0.2 s apart: 0.6 s in all, longer than the timeout, but no wait as long.
+    reply = JSON_HEAD + f"Content-Length: {len(VERSION_ANSWER)}\r\n\r\n".encode()
+    server = Misbehaving(reply + VERSION_ANSWER, drip=0.2)
+    async with server as url, transport_to(url, read_timeout=0.5) as transport:
+        started = time.monotonic()
+        answer = await describe(transport)
+        waited = time.monotonic() - started
+    assert answer["Version"] == 3
+    assert waited > 0.5
