@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+import uvloop
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
@@ -730,3 +731,26 @@ async def test_the_read_timeout_bounds_each_wait_for_bytes_not_the_whole_answer(
         waited = time.monotonic() - started
     assert answer["Version"] == 3
     assert waited > 0.5
+
+
+def test_the_transport_works_on_uvloop_the_loop_the_service_serves_on(
+    authority: TestAuthority, environment: pytest.MonkeyPatch
+) -> None:
+    # uvloop's transports are not asyncio.Transport's subclasses, and its TLS is its own: one
+    # call over TLS inside a proxy's tunnel, on a loop of its own.
+    environment.setenv("AWS_CA_BUNDLE", str(authority.ca_file))
+    proxy = RecordingProxy()
+
+    async def call_through_the_proxy(url: str) -> dict[str, Any]:
+        async with proxy as address:
+            environment.setenv("HTTPS_PROXY", f"http://{address}")
+            async with transport_to(url) as transport:
+                return await describe(transport)
+
+    with (
+        https_endpoint(authority.issue()) as url,
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+    ):
+        answer = runner.run(call_through_the_proxy(url))
+    assert answer["Version"] == 3
+    assert proxy.heads[0].startswith("CONNECT ")
