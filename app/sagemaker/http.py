@@ -221,6 +221,7 @@ class ConnectionPool:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         connection = _Connection(loop, self._read_timeout, self._open.discard)
+        self._open.add(connection)
         try:
             async with asyncio.timeout(self._connect_timeout):
                 if self._proxy is None:
@@ -244,7 +245,6 @@ class ConnectionPool:
         except BaseException:
             connection.close()
             raise
-        self._open.add(connection)
         return connection
 
 
@@ -312,7 +312,9 @@ class _Connection(asyncio.Protocol):
         may keep its side open, waiting for one)."""
         self.closed = True
         if self._transport is not None:
-            self._transport.close()
+            self._transport.close()  # connection_lost follows
+        else:
+            self._forget(self)
 
     # asyncio's callbacks
 

@@ -335,6 +335,17 @@ async def test_a_connection_idle_for_its_lifetime_is_closed_instead_of_reused() 
     assert server.connections == 2
 
 
+async def test_the_pool_opens_no_more_connections_than_its_size() -> None:
+    server = KeepAliveServer()
+    key = ImageVersionKey("pytorch-training", 3)
+    async with server as url, connected(url, pool_size=2) as aws:
+        found = await asyncio.gather(
+            *(aws.call(DESCRIBE_IMAGE_VERSION, key, Ledger()) for _ in range(6))
+        )
+    assert [version.version for version in found] == [3] * 6
+    assert server.connections == 2
+
+
 class Misbehaving:
     """A raw TCP server on loopback that answers every request with ``reply`` and hangs up,
     counting the requests it read; with no ``reply``, it never answers (it waits for the
