@@ -8,7 +8,9 @@ Redis server (``redis-server``, nothing saved), the service (``python -m app ser
 regions; cache memory with ``SMGQL_WORKERS=2``), and the baselines of ``scripts/bench_peers.py``
 (the lean peer twice, the naive one once, and the ceiling: a fixed-bytes server). Every server
 but the two-worker service is one process; a server's CPU time is its process's plus that of
-every process under it (the two-worker service's supervisor and workers). The endpoint's
+every process under it (the two-worker service's supervisor and workers). The service runs at
+its default log level, as it is deployed: a JSON line per request, to its log file (the peers
+log nothing per request). The endpoint's
 ``/_local/stats`` counts the DescribeImageVersion calls. Rows 1-6 and 8 use one target,
 ``us-east-1``.
 
@@ -289,7 +291,6 @@ class Stack:
                 "SMGQL_BACKEND": "local",
                 "SMGQL_ENDPOINT_URL": endpoint,
                 "SMGQL_CACHE": cache,
-                "SMGQL_LOG_LEVEL": "warning",
                 "SMGQL_WORKERS": str(workers),
                 "SMGQL_MAX_REFS": "200",
                 "SMGQL_MAX_OBJECTS": "100000",
