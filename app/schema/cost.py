@@ -29,12 +29,14 @@ checks made before execution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLList,
@@ -53,7 +55,15 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from graphql.language import OperationDefinitionNode
+from graphql.language import (
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    ValueNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 from strawberry.federation.schema_directives import Cost, ListSize
 from strawberry.types.unset import UNSET
 
@@ -251,6 +261,44 @@ class _Walk:
             ).grouped_field_set
             inner = max(inner, self.count(runtime_type, subfields.values(), items, inner_sizes))
         return items * weight + inner
+
+
+# The names of the fields whose arguments can change an estimate (any type's, as written).
+_DEMAND_FIELD_NAMES = frozenset(coordinate.split(".")[1] for coordinate in FIELD_DEMANDS)
+
+
+def variables_read(document: DocumentNode) -> frozenset[str]:
+    """The variables an estimate of an operation of ``document`` can depend on: those in a
+    directive's arguments (``@skip``, ``@include``: which fields are counted) and in the
+    arguments of a field named as one with a demand (the length of its list). Any other
+    variable changes what an operation fetches, never how many objects: an estimate made with
+    other values of them holds. Found by the fields' names, whatever their type, so some
+    variables may be read needlessly, never one missed."""
+    found = _VariablesRead()
+    visit(document, found)
+    return frozenset(found.names)
+
+
+class _VariablesRead(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> None:
+        self._read(argument.value for argument in node.arguments or ())
+
+    def enter_field(self, node: FieldNode, *_: object) -> None:
+        if node.name.value in _DEMAND_FIELD_NAMES:
+            self._read(argument.value for argument in node.arguments or ())
+
+    def _read(self, values: Iterable[ValueNode]) -> None:
+        for value in values:
+            if isinstance(value, VariableNode):
+                self.names.add(value.name.value)
+            elif isinstance(value, ListValueNode):
+                self._read(value.values)
+            elif isinstance(value, ObjectValueNode):
+                self._read(field.value for field in value.fields)
 
 
 def refusal(estimate: int, max_objects: int) -> GraphQLError:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from app.schema import documents
 from tests.conftest import EndpointControl
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
@@ -66,3 +69,44 @@ async def test_entity_representations_count_against_the_budget(service: GraphQLC
     representations = [{"__typename": "Image", "imageName": "sklearn-kernel"}] * 2000
     body = await service.query(ENTITIES, representations=representations)
     assert _refused(body)["estimatedObjects"] == 3 * 2000
+
+
+@pytest.fixture
+def walks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any] | None]:
+    """The variables of each operation the object budget walked (app.schema.cost)."""
+    made: list[dict[str, Any] | None] = []
+    walk = documents.estimate_objects
+
+    def counted(schema: Any, document: Any, name: str | None, variables: Any) -> int | None:
+        made.append(variables)
+        return walk(schema, document, name, variables)
+
+    monkeypatch.setattr(documents, "estimate_objects", counted)
+    return made
+
+
+async def test_an_operation_is_walked_once_for_variables_that_do_not_size_it(
+    service: GraphQLClient, walks: list[dict[str, Any] | None]
+) -> None:
+    query = """query($name: String!, $version: Int) {
+      imageVersion(imageName: $name, version: $version) { version } }"""
+    for version in (1, 2):
+        body = await service.query(query, name="sklearn-kernel", version=version)
+        assert body["data"]["imageVersion"]["version"] == version
+    # A variable that does not coerce: execution reports it, as it did with the walk made anew.
+    body = await service.query(query, name="sklearn-kernel", version="two")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert walks == [{"name": "sklearn-kernel", "version": 1}]
+
+
+async def test_a_variable_that_picks_fields_is_walked_for_each_value(
+    service: GraphQLClient, walks: list[dict[str, Any] | None]
+) -> None:
+    query = """query($all: Boolean!, $n: Int!) { image(imageName: "sklearn-kernel") { imageName }
+      ... @include(if: $all) { images(first: $n) { edges { node {
+        versions(first: $n) { edges { node { version } } } } } } } }"""
+    assert "errors" not in await service.query(query, all=False, n=100)
+    refused = _refused(await service.query(query, all=True, n=100))
+    assert refused["estimatedObjects"] == 1 + 100 + 100 * 100
+    assert "errors" not in await service.query(query, all=False, n=100)
+    assert len(walks) == 2

@@ -9,7 +9,7 @@ from graphql import parse
 
 from app.assembly.settings import Settings
 from app.schema import build_schema
-from app.schema.cost import estimate_objects
+from app.schema.cost import estimate_objects, variables_read
 
 schema = build_schema(Settings().schema_limits())
 
@@ -102,3 +102,18 @@ def test_the_named_operation_is_the_one_counted() -> None:
 def test_an_operation_that_cannot_run_is_left_to_execution() -> None:
     assert estimate("query($n: Int!) { images(first: $n) { edges { cursor } } }", {}) is None
     assert estimate('query A { image(imageName: "a") { imageName } }', None, "B") is None
+
+
+def test_the_variables_an_estimate_reads_are_those_that_size_lists_or_pick_fields() -> None:
+    document = parse(
+        """query($name: String!, $version: Int, $n: Int, $refs: [ImageVersionRef!]!,
+                 $other: String!, $all: Boolean!, $deep: Boolean!) {
+          image(imageName: $name) { versions(first: $n) { edges { node { version } } } }
+          imageVersion(imageName: $name, version: $version) { version }
+          imageVersions(refs: [{imageName: $other}, $refs]) { version }
+          ... @include(if: $all) { images { edges { node { ...Deep } } } }
+        }
+        fragment Deep on Image { latestVersion @skip(if: $deep) { version } }"""
+    )
+    # $name and $version choose which objects, never how many.
+    assert variables_read(document) == {"n", "refs", "other", "all", "deep"}
