@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.schema import documents
+from app.schema import cost, documents
 from tests.conftest import EndpointControl
 from tests.service.conftest import TEST_SETTINGS, GraphQLClient
 
@@ -75,7 +75,7 @@ async def test_entity_representations_count_against_the_budget(service: GraphQLC
 def walks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any] | None]:
     """The variables of each operation the object budget walked (app.schema.cost)."""
     made: list[dict[str, Any] | None] = []
-    walk = documents.estimate_objects
+    walk = cost.estimate_objects
 
     def counted(schema: Any, document: Any, name: str | None, variables: Any) -> int | None:
         made.append(variables)
