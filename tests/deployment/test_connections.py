@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -87,11 +88,18 @@ def test_a_request_sent_too_slowly_is_closed(live: tuple[str, int]) -> None:
         assert _closed_within(slow, 5) < READ_TIMEOUT + 1
 
 
-def test_a_slow_request_after_another_has_its_own_timeout(live: tuple[str, int]) -> None:
-    with socket.create_connection(live) as sock:
+@contextmanager
+def _answered_once(server: tuple[str, int]) -> Iterator[socket.socket]:
+    """A connection to ``server`` whose first request has been answered, kept alive."""
+    with socket.create_connection(server) as sock:
         sock.settimeout(5)
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        yield sock
+
+
+def test_a_slow_request_after_another_has_its_own_timeout(live: tuple[str, int]) -> None:
+    with _answered_once(live) as sock:
         time.sleep(READ_TIMEOUT * 0.6)
         sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
         # Past the first request's deadline, within the second's.
@@ -102,10 +110,7 @@ def test_a_slow_request_after_another_has_its_own_timeout(live: tuple[str, int])
 def test_an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout(
     short_keep_alive: tuple[str, int],
 ) -> None:
-    with socket.create_connection(short_keep_alive) as sock:
-        sock.settimeout(5)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    with _answered_once(short_keep_alive) as sock:
         # The connection's clock was set for the request's read timeout, ten times later.
         assert KEEP_ALIVE * 0.8 < _closed_within(sock, 5) < KEEP_ALIVE * 5
 
@@ -113,10 +118,7 @@ def test_an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout(
 def test_a_request_begun_within_the_keep_alive_has_the_read_timeout(
     short_keep_alive: tuple[str, int],
 ) -> None:
-    with socket.create_connection(short_keep_alive) as sock:
-        sock.settimeout(5)
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    with _answered_once(short_keep_alive) as sock:
         time.sleep(KEEP_ALIVE / 2)
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         # Past the keep-alive deadline of the first answer, well within the read timeout.
