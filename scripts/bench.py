@@ -10,7 +10,7 @@ regions; cache memory with ``SMGQL_WORKERS=2``), and the baselines of ``scripts/
 but the two-worker service is one process; a server's CPU time is its process's plus that of
 every process under it (the two-worker service's supervisor and workers). The service runs at
 its default log level, as it is deployed: a JSON line per request, to its log file (the peers
-log nothing per request). The endpoint's
+log nothing per request; ``--service-log-level warning`` leaves the line out). The endpoint's
 ``/_local/stats`` counts the DescribeImageVersion calls. Rows 1-6 and 8 use one target,
 ``us-east-1``.
 
@@ -65,6 +65,7 @@ error), 2 if the stack did not start, 130 if interrupted.
     .venv/bin/python scripts/bench.py [--seconds 15] [--latency-ms 20] [--far-latency-ms 100]
                                       [--clients 32]
     .venv/bin/python scripts/bench.py --quick     # short runs, a smoke test
+    .venv/bin/python scripts/bench.py --service-log-level warning   # no line per request
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ class Server:
 @dataclasses.dataclass
 class Stack:
     logs: Path
+    service_log_level: str
     children: list[Child] = dataclasses.field(default_factory=list)
     endpoint_port: int = 0
     redis_port: int = 0
@@ -291,6 +293,7 @@ class Stack:
                 "SMGQL_BACKEND": "local",
                 "SMGQL_ENDPOINT_URL": endpoint,
                 "SMGQL_CACHE": cache,
+                "SMGQL_LOG_LEVEL": self.service_log_level,
                 "SMGQL_WORKERS": str(workers),
                 "SMGQL_MAX_REFS": "200",
                 "SMGQL_MAX_OBJECTS": "100000",
@@ -931,8 +934,8 @@ async def run(bench: Bench) -> str:
 
     title = (
         f"bench: pool {POOL}, {VERSIONS} versions, {args.clients} clients, {args.seconds:g} s per "
-        f"load (after {args.warmup:g} s warm-up), {args.rounds} rounds, {os.cpu_count()} CPUs"
-        + (" [--quick]" if args.quick else "")
+        f"load (after {args.warmup:g} s warm-up), {args.rounds} rounds, {os.cpu_count()} CPUs, "
+        f"the service logging at {args.service_log_level}" + (" [--quick]" if args.quick else "")
     )
     return render(title, lines)
 
@@ -1006,6 +1009,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument(
+        "--service-log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="the service's SMGQL_LOG_LEVEL (info, its default, logs a line per request)",
+    )
     args = parser.parse_args()
     if args.seconds is None:
         args.seconds = 3.0 if args.quick else 15.0
@@ -1030,7 +1039,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
     with log_dir(args.keep_logs, prefix="smgql-bench-") as (logs, failed):
-        stack = Stack(logs)
+        stack = Stack(logs, args.service_log_level)
         bench = Bench(stack, args)
         try:
             # Every child is started while this process has no thread (Child's preexec_fn).
