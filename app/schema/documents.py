@@ -35,6 +35,7 @@ validation itself finds are coded here too, so that they are told apart from var
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -93,14 +94,17 @@ class _Prepared:
     def estimate_key(
         self, operation: str | None, variables: dict[str, Any] | None
     ) -> tuple[str | None, str]:
-        """Which estimate serves ``operation`` run with ``variables``."""
+        """Which estimate serves ``operation`` run with ``variables``: a digest of the values
+        read, not the values, which a client chooses (a thousand representations are 50 KB,
+        and a document keeps up to :data:`MAX_ESTIMATES` keys)."""
         if self.variables_read is None:
             self.variables_read = variables_read(self.document)
         read = self.variables_read
         if not read or not variables:
             return operation, ""
         values = {name: value for name, value in variables.items() if name in read}
-        return operation, json.dumps(values, sort_keys=True, default=repr)
+        text = json.dumps(values, sort_keys=True, default=repr)
+        return operation, hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

@@ -10,6 +10,7 @@ from graphql import parse
 from app.assembly.settings import Settings
 from app.schema import build_schema
 from app.schema.cost import estimate_objects, variables_read
+from app.schema.documents import _Prepared
 
 schema = build_schema(Settings().schema_limits())
 
@@ -117,3 +118,14 @@ def test_the_variables_an_estimate_reads_are_those_that_size_lists_or_pick_field
     )
     # $name and $version choose which objects, never how many.
     assert variables_read(document) == {"n", "refs", "other", "all", "deep"}
+
+
+def test_an_estimates_key_is_the_same_size_however_large_the_variables() -> None:
+    entry = _Prepared(
+        parse("query($r: [_Any!]!) { _entities(representations: $r) { __typename } }")
+    )
+    one = [{"__typename": "Image", "imageName": "sklearn-kernel"}]
+    small = entry.estimate_key(None, {"r": one})
+    large = entry.estimate_key(None, {"r": one * 1000})
+    assert small != large
+    assert len(large[1]) == len(small[1])
