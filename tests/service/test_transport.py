@@ -257,7 +257,28 @@ async def read_request(reader: asyncio.StreamReader) -> None:
     await reader.readexactly(length)
 
 
-class KeepAliveServer:
+class LoopbackServer:
+    """A server on loopback for one test, each connection handed to :meth:`_serve`: ``async
+    with`` starts it and gives its address, ``prefix`` then ``127.0.0.1:port``; with
+    ``_tls``, it serves over TLS."""
+
+    prefix = "http://"
+    _tls: ssl.SSLContext | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._tls)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"{self.prefix}127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class KeepAliveServer(LoopbackServer):
     """A raw HTTP/1.1 server on loopback that answers every request with a version and keeps
     the connection open, counting the connections it accepted.
 
@@ -268,15 +289,6 @@ class KeepAliveServer:
     def __init__(self, expiring: Literal["eof", "reset"] | None = None) -> None:
         self.expiring = expiring
         self.connections = 0
-
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -346,7 +358,7 @@ async def test_the_pool_opens_no_more_connections_than_its_size() -> None:
     assert server.connections == 2
 
 
-class Misbehaving:
+class Misbehaving(LoopbackServer):
     """A raw TCP server on loopback that answers every request with ``reply`` and hangs up,
     counting the requests it read; with no ``reply``, it never answers (it waits for the
     client to leave)."""
@@ -357,16 +369,7 @@ class Misbehaving:
         self.drip = drip
         self.requests = 0
 
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         self.requests += 1
         if self.reply is None:
@@ -530,26 +533,19 @@ def https_endpoint(certificate: tuple[Path, Path]) -> Iterator[str]:
         local.catalogs.close()
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackServer):
     """A forward proxy on loopback (over TLS with ``certificate``) that records the head of the
     first request on each connection: ``CONNECT`` opens a tunnel to the host and port it names;
     any other request goes on, as it came, to the host its absolute-form target names."""
 
+    # Its address goes into a proxy URL, after the scheme and the credentials.
+    prefix = ""
+
     def __init__(self, certificate: tuple[Path, Path] | None = None) -> None:
         self.heads: list[str] = []
-        self._tls: ssl.SSLContext | None = None
         if certificate is not None:
             self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self._tls.load_cert_chain(*certificate)
-
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._tls)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
