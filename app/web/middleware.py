@@ -7,7 +7,6 @@ Both are pure ASGI (no BaseHTTPMiddleware), so they add no task or buffering per
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import secrets
 import time
@@ -20,10 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.errors import Refusal
-from app.logs import REQUEST_ID, REQUEST_LOG
+from app.logs import REQUEST_ID, REQUEST_LINES
 from app.spans import start_request_span
 
-log = logging.getLogger(REQUEST_LOG)
 tracer = trace.get_tracer("app.web")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -95,7 +93,7 @@ class RequestLog:
                     if status >= 500:
                         span.set_status(StatusCode.ERROR)
                     metrics.http_request(route, status, seconds)
-                    log.info(
+                    REQUEST_LINES.write(
                         {
                             "event": "http_request",
                             "method": scope["method"],

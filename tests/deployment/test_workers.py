@@ -191,7 +191,7 @@ def test_workers_log_requests_and_unexpected_errors_as_json_lines(
     env = {"SMGQL_BACKEND": "local", "SMGQL_ENDPOINT_URL": endpoint.url}
     with started(args, SERVICE_READY, env, stop=signal.SIGTERM) as running:
         answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=30).json()
-        assert running.wait_for('"event": "http_request"'), running.log
+        assert running.wait_for('"event":"http_request"'), running.log
     assert answer["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     records = _records(running.log)
     [error] = [record for record in records if record.get("event") == "unexpected_error"]

@@ -1,13 +1,21 @@
 """What a process that configured its logging writes: one JSON object per line, even for what
 Python prints as raw text otherwise (a warning, a traceback nothing caught in a thread or in the
-main thread). Run in a fresh interpreter, whose hooks and handlers the test may replace."""
+main thread). Run in a fresh interpreter, whose hooks and handlers the test may replace; and the
+request's line, which skips logging's records once the service's handler is in place."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import subprocess
 import sys
+from collections.abc import Callable
 
+from opentelemetry import trace
+
+from app.logs import REQUEST_ID, REQUEST_LOG, BatchedLines, JsonLineFormatter, RequestLines
+from tests.log_lines import logged
 from tests.processes import ROOT
 
 PROGRAM = """
@@ -64,7 +72,7 @@ class Writes:
 
 
 sys.stderr = writes = Writes()
-log = logging.getLogger("app.requests")
+requests = app.logs.REQUEST_LINES
 """
 
 BATCHED = (
@@ -74,13 +82,14 @@ BATCHED = (
 app.logs.LINE_BATCH_SECONDS = 3600
 app.logs.configure_logging("info")
 for index in range(200):
-    log.info({"event": "http_request", "index": index})
+    requests.write({"event": "http_request", "index": index})
 logging.getLogger("app").info({"event": "then_another_logger"})
 for index in range(100):
-    log.info({"event": "http_request", "index": index})
-log.warning({"event": "then_a_warning"})
+    requests.write({"event": "http_request", "index": index})
+# A record of the request logger itself is a line like any other.
+logging.getLogger("app.requests").warning({"event": "then_a_record"})
 print(writes.count)
-log.info({"event": "last"})
+requests.write({"event": "last"})
 """
 )
 
@@ -88,7 +97,7 @@ ALONE = (
     WRITES
     + """
 app.logs.configure_logging("info")
-log.info({"event": "alone"})
+requests.write({"event": "alone"})
 # Nothing else comes: the line waiting alone is written by the interval's thread.
 print(writes.written.wait(10))
 """
@@ -105,15 +114,15 @@ def _run(program: str) -> tuple[str, list[str]]:
 
 def test_request_lines_are_written_together_and_none_is_lost_at_exit() -> None:
     writes, events = _run(BATCHED)
-    # Request lines wait for a line of another logger, or a warning, and go with it: two
-    # writes (one a line before).
+    # Request lines wait for a line logged through logging, and go with it: two writes (one
+    # a line before).
     assert writes == "2"
     # In order; and the last line, still waiting as the process exited, was written then.
     assert events == [
         *["http_request"] * 200,
         "then_another_logger",
         *["http_request"] * 100,
-        "then_a_warning",
+        "then_a_record",
         "last",
     ]
 
@@ -122,3 +131,71 @@ def test_a_line_waiting_alone_is_written_within_the_interval() -> None:
     written, events = _run(ALONE)
     assert written == "True"
     assert events == ["alone"]
+
+
+def _in_a_request(write: Callable[[], None]) -> None:
+    """``write`` as if serving a request: with its id, inside a span of a trace."""
+    span = trace.NonRecordingSpan(trace.SpanContext(trace_id=TRACE_ID, span_id=1, is_remote=False))
+    request_id = REQUEST_ID.set("request-7")
+    try:
+        with trace.use_span(span):
+            write()
+    finally:
+        REQUEST_ID.reset(request_id)
+
+
+TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
+FIELDS = {"event": "http_request", "status": 200, "operationName": "Images"}
+
+
+def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() -> None:
+    lines = RequestLines()
+    stream = io.StringIO()
+    handler = BatchedLines(stream, interval=3600)
+    with logged(REQUEST_LOG) as through_logging:
+        _in_a_request(lambda: lines.write(FIELDS))
+        lines.handler = (handler, JsonLineFormatter())
+        try:
+            _in_a_request(lambda: lines.write(FIELDS))
+            assert stream.getvalue() == ""  # It waits for the batch.
+            handler.flush()
+        finally:
+            handler.close()
+    # Once handed to the handler, the line is no record: logging's handlers never see it.
+    [logged_line] = through_logging.lines
+    handed = json.loads(stream.getvalue())
+    del handed["time"], logged_line["time"]
+    assert (
+        handed
+        == logged_line
+        == {
+            "level": "info",
+            "logger": REQUEST_LOG,
+            "requestId": "request-7",
+            "traceId": f"{TRACE_ID:032x}",
+            **FIELDS,
+        }
+    )
+
+
+def test_request_lines_follow_the_request_loggers_level() -> None:
+    stream = io.StringIO()
+    lines = RequestLines()
+    lines.handler = (handler := BatchedLines(stream, interval=3600), JsonLineFormatter())
+    logger = logging.getLogger(REQUEST_LOG)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        lines.write(FIELDS)
+        handler.flush()
+    finally:
+        logger.setLevel(level)
+        handler.close()
+    assert stream.getvalue() == ""
+
+
+def test_a_line_holds_what_a_client_sent_even_where_utf_8_cannot() -> None:
+    # A lone surrogate: valid in a JSON request ("\ud800"), refused by orjson's encoder.
+    sent = json.loads('"\\ud800 Images"')
+    line = JsonLineFormatter().line(0.0, "info", REQUEST_LOG, {"operationName": sent})
+    assert json.loads(line)["operationName"] == sent
