@@ -36,6 +36,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+# Each millisecond's end of a timestamp, made once: formatting the number with "03d" on every line
+# cost three times the lookup.
+_MILLISECONDS = tuple(f".{millisecond:03d}+00:00" for millisecond in range(1000))
+
+
 class JsonLineFormatter(logging.Formatter):
     """A record as one JSON line. A request's line is written on the event loop for every
     request, a cached answer's included, so the work per line is kept small: each second's
@@ -54,7 +59,7 @@ class JsonLineFormatter(logging.Formatter):
         if whole != second:
             text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self.second = (whole, text)
-        return f"{text}.{int((created - whole) * 1000):03d}+00:00"
+        return text + _MILLISECONDS[int((created - whole) * 1000)]
 
     def format(self, record: logging.LogRecord) -> str:
         return self.line(

@@ -15,10 +15,12 @@ OpenTelemetry's own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Tracer
 from opentelemetry.util.types import Attributes
 
@@ -48,13 +50,20 @@ def start_request_span(
         return tracer.start_as_current_span(
             name, context=propagate.extract(headers), kind=SpanKind.SERVER, attributes=attributes
         )
-    if propagate.get_global_textmap().fields.isdisjoint(headers.keys()):
+    if _trace_fields(propagate.get_global_textmap()).isdisjoint(headers.keys()):
         return _NO_SPAN
     return _callers_trace(trace.get_current_span(propagate.extract(headers)))
 
 
 # Reusable: nullcontext's enter gives back the same non-recording span every time.
 _NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
+
+
+@functools.lru_cache(maxsize=4)
+def _trace_fields(textmap: TextMapPropagator) -> frozenset[str]:
+    """The headers ``textmap`` reads, kept per propagator: OpenTelemetry's composite one builds
+    the set anew on every read of ``fields``."""
+    return frozenset(textmap.fields)
 
 
 def _recording() -> bool:

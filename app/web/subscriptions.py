@@ -67,7 +67,7 @@ from app.logs import REQUEST_ID
 from app.schema import SubgraphSchema
 from app.schema.context import RequestContext
 from app.web.graphql_endpoint import decode_json, response_too_large
-from app.web.middleware import REQUEST_ID_HEADER, request_id_of
+from app.web.middleware import request_id_of
 from app.web.persisted_queries import DocumentNotTrusted, PersistedQueryRefused
 from app.web.services import RequestContexts, services_of
 
@@ -361,7 +361,7 @@ class SubscriptionSocket(GraphQL[RequestContext, None]):
             return
         self._open += 1
         # Every line the connection logs names it, as an HTTP request's lines do.
-        request_id = REQUEST_ID.set(request_id_of(Headers(scope=scope).get(REQUEST_ID_HEADER)))
+        request_id = REQUEST_ID.set(request_id_of(scope["headers"]))
         try:
             await super().__call__(scope, receive, send)
         finally:

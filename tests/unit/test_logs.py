@@ -199,3 +199,11 @@ def test_a_line_holds_what_a_client_sent_even_where_utf_8_cannot() -> None:
     sent = json.loads('"\\ud800 Images"')
     line = JsonLineFormatter().line(0.0, "info", REQUEST_LOG, {"operationName": sent})
     assert json.loads(line)["operationName"] == sent
+
+
+def test_a_lines_time_is_utc_to_the_millisecond() -> None:
+    formatter = JsonLineFormatter()
+    assert formatter.timestamp(1700000000.0) == "2023-11-14T22:13:20.000+00:00"
+    assert formatter.timestamp(1700000000.125) == "2023-11-14T22:13:20.125+00:00"
+    # The next second, and the last millisecond of it (not rounded up into the one after).
+    assert formatter.timestamp(1700000001.9996) == "2023-11-14T22:13:21.999+00:00"
