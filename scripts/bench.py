@@ -52,7 +52,9 @@ cache-on row's req/s service/ceiling, the ceiling being row 8's fixed-bytes serv
    the same on the two-worker service (its CPU summed over its processes), and on the lean peer
    (which fetches each): req/s, p50, p99, CPU and upstream calls per request, and the load
    generator's CPU per request (it runs on the same cores as the servers), then two workers'
-   req/s and CPU per request over one worker's.
+   req/s and CPU per request over one worker's; and last the ceiling on two worker processes
+   (uvicorn's, as the service's are) under the single-version load, with the same two ratios:
+   what a second process costs the bare stack on this machine.
    Row 8 runs after row 5 reads the peaks, so the mix's kept answers are not in them. The
    cache-memory services keep a settled record for ``MIX_TTL`` seconds, not 30, so that the mix
    stays warm through its warm-up and its load.
@@ -322,6 +324,16 @@ class Stack:
             if kind != "fixed":
                 argv += ["--endpoint-url", endpoint]
             self.servers[key] = Server(label, self.spawn(label, argv, base_env()), port, "/healthz")
+
+    def start_ceiling_on_workers(self, workers: int, answer: bytes) -> Server:
+        """The fixed-bytes server on ``workers`` processes, answering with ``answer``."""
+        answer_file = self.logs / "ceiling-answer.json"
+        answer_file.write_bytes(answer)
+        label = f"fixed-bytes server, {workers} workers"
+        argv = [python(), str(ROOT / "scripts" / "bench_peers.py"), "fixed", "--host", HOST]
+        argv += ["--port", str(port := free_port()), "--workers", str(workers)]
+        argv += ["--answer-file", str(answer_file)]
+        return Server(label, self.spawn(label, argv, base_env()), port, "/healthz", workers)
 
     @property
     def endpoint_pid(self) -> int:
@@ -893,6 +905,11 @@ async def run(bench: Bench) -> str:
     await bench.warm(servers["workers-2"], mix, "row 8 warm mix, 2 workers, warm-up")
     two_workers = await bench.load("row 8 warm mix, 2 workers", [servers["workers-2"]], mix)
     lean_mix = await bench.load("row 8 warm mix, lean peer", [servers["lean"]], mix)
+    ceiling_two = stack.start_ceiling_on_workers(2, answer)
+    await wait_until_ok(
+        ceiling_two.child, HOST, ceiling_two.port, "/healthz", time.monotonic() + STARTUP_SECONDS
+    )
+    two_ceilings = await bench.load("row 8 ceiling, 2 workers", [ceiling_two], one)
     lean_one = row_4["single version"]["lean"]
     lines.append(
         f"8. against the ceiling: a fixed-bytes server (uvicorn, httptools, uvloop, one process)"
@@ -927,6 +944,18 @@ async def run(bench: Bench) -> str:
         (
             "   warm mix, 2 workers / 1: CPU ms/request (all processes)",
             ratio_of(two_workers.cpu_ms, one_worker.cpu_ms),
+            None,
+            None,
+        )
+    )
+    lines += load_lines("   the ceiling, 2 workers: ", two_ceilings, None, ceiling)
+    lines.append(
+        ("   the ceiling, 2 workers / 1: req/s", two_ceilings.rps / ceiling.rps, None, None)
+    )
+    lines.append(
+        (
+            "   the ceiling, 2 workers / 1: CPU ms/request (all processes)",
+            ratio_of(two_ceilings.cpu_ms, ceiling.cpu_ms),
             None,
             None,
         )

@@ -19,7 +19,7 @@ the query it compares, so the bytes on the wire are the same size). No server an
 here than that: the rest is what a server does per request.
 
     .venv/bin/python scripts/bench_peers.py lean|naive --port 8010 --endpoint-url URL
-    .venv/bin/python scripts/bench_peers.py fixed --port 8010
+    .venv/bin/python scripts/bench_peers.py fixed --port 8010 [--workers 2 --answer-file F]
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ import argparse
 import asyncio
 import functools
 import inspect
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -241,12 +243,12 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class FixedBytes:
-    """The ceiling: every ``POST /graphql`` answered with the bytes ``PUT /_answer`` last set
-    (503 before that), ``GET /healthz`` with ``ok``. Raw ASGI, no framework: each request costs
-    uvicorn's parsing, one body read and one send."""
+    """The ceiling: every ``POST /graphql`` answered with ``answer``, or the bytes ``PUT
+    /_answer`` last set (503 before either), ``GET /healthz`` with ``ok``. Raw ASGI, no
+    framework: each request costs uvicorn's parsing, one body read and one send."""
 
-    def __init__(self) -> None:
-        self.answer: bytes | None = None
+    def __init__(self, answer: bytes | None = None) -> None:
+        self.answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -278,6 +280,15 @@ class FixedBytes:
         await send({"type": "http.response.body", "body": body})
 
 
+# Where a worker process of ``fixed --workers N`` finds its answer: a PUT reaches one worker only.
+ANSWER_FILE = "BENCH_FIXED_ANSWER_FILE"
+
+
+def fixed_in_a_worker() -> FixedBytes:
+    """uvicorn's factory for each worker of ``fixed --workers N``."""
+    return FixedBytes(Path(os.environ[ANSWER_FILE]).read_bytes())
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -288,10 +299,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--endpoint-url", help="the SageMaker endpoint (lean and naive)")
+    parser.add_argument("--workers", type=int, default=1, help="processes (fixed only)")
+    parser.add_argument("--answer-file", help="the bytes fixed answers with (needed on workers)")
     args = parser.parse_args()
     app: Any
-    if args.kind == "fixed":
-        app = FixedBytes()
+    if args.kind == "fixed" and args.workers > 1:
+        if args.answer_file is None:
+            parser.error("fixed --workers needs --answer-file")
+        os.environ[ANSWER_FILE] = args.answer_file
+        app = f"{Path(__file__).stem}:{fixed_in_a_worker.__name__}"
+    elif args.kind == "fixed":
+        app = FixedBytes(Path(args.answer_file).read_bytes() if args.answer_file else None)
     elif args.endpoint_url is None:
         parser.error(f"{args.kind} needs --endpoint-url")
     else:
@@ -306,6 +324,9 @@ def main() -> None:
         loop="uvloop",
         access_log=False,
         log_level="warning",
+        workers=args.workers,
+        factory=isinstance(app, str),
+        app_dir=str(Path(__file__).parent),
     )
 
 
