@@ -1,9 +1,9 @@
 """One JSON object per log line, so a log shipper (or ``jq``) can read every line the same way.
 
-Code logs a dict for a structured event (``log.info({"event": "http_request", ...})``) and a
-plain string otherwise; both come out as a single JSON line with time, level and logger. What
-Python would otherwise print as raw text, a traceback nothing caught (in any thread) and a
-warning, comes out as a record too.
+Code logs a dict for a structured event (``log.info({"event": "targets", ...})``) and a plain
+string otherwise; both come out as a single JSON line with time, level and logger. What Python
+would otherwise print as raw text, a traceback nothing caught (in any thread) and a warning,
+comes out as a record too. The line each request ends with is written by :class:`RequestLines`.
 
 Every line written while a request is served carries the request's id (``requestId``: the
 client's ``X-Request-ID``, or one made for it; see ``app.web.middleware``) and, when a trace is
@@ -50,7 +50,7 @@ class JsonLineFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.second: tuple[int, str] = (0, "")
+        self.second: tuple[int, str] = (-1, "")
 
     def timestamp(self, created: float) -> str:
         """``created`` in ISO 8601, to the millisecond, in UTC."""
@@ -103,7 +103,7 @@ class JsonLineFormatter(logging.Formatter):
             # What orjson refuses and JSON can still say: a lone surrogate (a client can send
             # one as "\ud800" in an operation name), which the standard library escapes, and
             # an integer beyond 64 bits.
-            return json.dumps(line, default=str)
+            return json.dumps(line, default=str, separators=(",", ":"))
 
 
 class BatchedLines(logging.StreamHandler[TextIO]):
@@ -186,26 +186,47 @@ class RequestLines:
     ``logging`` it was a fifth of such an answer's instructions (87,000 of 398,000 under
     callgrind): a ``LogRecord``, the walk through loggers, filters, handlers and their locks,
     and then the line. Once :func:`configure_logging` has put the service's own handler in
-    place, nothing but that handler reads the line, so it is made with the handler's formatter
-    and handed to it, waiting for the next batch, with no record and no walk: 58,000
-    instructions, and 24,000 with orjson's encoder. Before that (an app built inside a test,
-    or a program with logging of its own), it is logged to ``REQUEST_LOG`` as any other line
-    is, for whatever handlers are there.
+    place, and while nothing else would see the record (no filter on ``REQUEST_LOG``, no
+    handler on the way to the root but that one), the line is made with the handler's formatter
+    and handed to it, waiting for the next batch, with no record: 58,000 instructions, and
+    24,000 with orjson's encoder. Otherwise (an app built inside a test, a handler or filter
+    added since, a line that cannot be encoded), it is logged to ``REQUEST_LOG`` as any other
+    line is, for whatever handlers and filters are there.
     """
 
     def __init__(self) -> None:
         self.logger = logging.getLogger(REQUEST_LOG)
-        self.handler: tuple[BatchedLines, JsonLineFormatter] | None = None
+        # The service's handler and its formatter, once configure_logging set them up.
+        self.direct: tuple[BatchedLines, JsonLineFormatter] | None = None
 
     def write(self, fields: Mapping[str, Any]) -> None:
         """The line of a request whose facts are ``fields``, in the context it was served in."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        if self.handler is None:
+        if self.direct is None or not self._seen_by_alone(self.direct[0]):
             self.logger.info(fields)
             return
-        handler, formatter = self.handler
-        handler.write(formatter.line(time.time(), "info", REQUEST_LOG, fields), batched=True)
+        handler, formatter = self.direct
+        try:
+            line = formatter.line(time.time(), "info", REQUEST_LOG, fields)
+        except Exception:
+            # Through logging, whose handler reports a line it cannot make (handleError), and
+            # the request goes on.
+            self.logger.info(fields)
+            return
+        handler.write(line, batched=True)
+
+    def _seen_by_alone(self, handler: logging.Handler) -> bool:
+        """Whether ``handler`` is all that a record of ``REQUEST_LOG`` would meet: a few
+        attribute reads, against the walk a record makes."""
+        if self.logger.filters:
+            return False
+        logger = self.logger
+        while logger.parent is not None:
+            if logger.handlers or not logger.propagate:
+                return False
+            logger = logger.parent
+        return logger.handlers == [handler]
 
 
 REQUEST_LINES = RequestLines()
@@ -224,7 +245,7 @@ def configure_logging(level: str) -> None:
     for replaced in root.handlers:
         replaced.close()
     root.handlers[:] = [handler]
-    REQUEST_LINES.handler = (handler, formatter)
+    REQUEST_LINES.direct = (handler, formatter)
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

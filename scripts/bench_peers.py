@@ -303,6 +303,8 @@ def main() -> None:
     parser.add_argument("--answer-file", help="the bytes fixed answers with (needed on workers)")
     args = parser.parse_args()
     app: Any
+    if args.kind != "fixed" and args.workers > 1:
+        parser.error(f"{args.kind} runs in one process")
     if args.kind == "fixed" and args.workers > 1:
         if args.answer_file is None:
             parser.error("fixed --workers needs --answer-file")

@@ -10,7 +10,9 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
 
@@ -148,20 +150,35 @@ TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 FIELDS = {"event": "http_request", "status": 200, "operationName": "Images"}
 
 
-def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() -> None:
-    lines = RequestLines()
+@contextmanager
+def the_service_handler() -> Iterator[tuple[RequestLines, io.StringIO]]:
+    """Request lines as configure_logging leaves them: the root's one handler (into a string,
+    its batches written only when flushed) at INFO, and the request lines handed to it."""
     stream = io.StringIO()
     handler = BatchedLines(stream, interval=3600)
+    formatter = JsonLineFormatter()
+    handler.setFormatter(formatter)
+    lines = RequestLines()
+    lines.direct = (handler, formatter)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield lines, stream
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        handler.close()
+
+
+def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() -> None:
     with logged(REQUEST_LOG) as through_logging:
+        _in_a_request(lambda: RequestLines().write(FIELDS))
+    with the_service_handler() as (lines, stream):
         _in_a_request(lambda: lines.write(FIELDS))
-        lines.handler = (handler, JsonLineFormatter())
-        try:
-            _in_a_request(lambda: lines.write(FIELDS))
-            assert stream.getvalue() == ""  # It waits for the batch.
-            handler.flush()
-        finally:
-            handler.close()
-    # Once handed to the handler, the line is no record: logging's handlers never see it.
+        assert stream.getvalue() == ""  # Handed over: it waits for the batch.
+        logging.getLogger().handlers[0].flush()
     [logged_line] = through_logging.lines
     handed = json.loads(stream.getvalue())
     del handed["time"], logged_line["time"]
@@ -178,20 +195,34 @@ def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() 
     )
 
 
-def test_request_lines_follow_the_request_loggers_level() -> None:
-    stream = io.StringIO()
-    lines = RequestLines()
-    lines.handler = (handler := BatchedLines(stream, interval=3600), JsonLineFormatter())
-    logger = logging.getLogger(REQUEST_LOG)
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
+def test_a_handler_added_on_the_way_sees_request_lines() -> None:
+    with the_service_handler() as (lines, stream), logged("app") as added:
         lines.write(FIELDS)
-        handler.flush()
-    finally:
-        logger.setLevel(level)
-        handler.close()
-    assert stream.getvalue() == ""
+        # Through logging: the added handler has it, and the service's wrote it at once.
+        assert [line["event"] for line in added.lines] == ["http_request"]
+        assert json.loads(stream.getvalue())["event"] == "http_request"
+
+
+def test_request_lines_follow_the_request_loggers_level() -> None:
+    logger = logging.getLogger(REQUEST_LOG)
+    with the_service_handler() as (lines, stream):
+        logger.setLevel(logging.WARNING)
+        try:
+            lines.write(FIELDS)
+        finally:
+            logger.setLevel(logging.NOTSET)
+        logging.getLogger().handlers[0].flush()
+        assert stream.getvalue() == ""
+
+
+def test_a_line_that_cannot_be_made_is_reported_not_raised() -> None:
+    with the_service_handler() as (lines, stream):
+        # JSON has no loops. logging's handler reports it (on stderr) and drops it.
+        looped: dict[str, Any] = {"event": "http_request"}
+        looped["itself"] = looped
+        lines.write(looped)
+        logging.getLogger().handlers[0].flush()
+        assert stream.getvalue() == ""
 
 
 def test_a_line_holds_what_a_client_sent_even_where_utf_8_cannot() -> None:
