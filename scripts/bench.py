@@ -731,6 +731,14 @@ def load_lines(prefix: str, mine: Load, peer: Load | None, ceiling: Load | None)
     return lines
 
 
+def scaling_lines(prefix: str, two: Load, one: Load) -> list[Line]:
+    """Two workers' req/s and CPU per request (over all their processes) over one's."""
+    return [
+        (f"{prefix}req/s", two.rps / one.rps, None, None),
+        (f"{prefix}CPU ms/request (all processes)", ratio_of(two.cpu_ms, one.cpu_ms), None, None),
+    ]
+
+
 def render(title: str, lines: list[Line]) -> str:
     width = max(len(line[0]) if isinstance(line, tuple) else 0 for line in lines) + 2
     out = [
@@ -937,29 +945,9 @@ async def run(bench: Bench) -> str:
         lines.append((f"{at}upstream calls/request", *upstream, None))
         generator = served.generator_cpu_ms, lean_mix.generator_cpu_ms
         lines.append((f"{at}load generator CPU ms/request", *generator, None))
-    lines.append(
-        ("   warm mix, 2 workers / 1: req/s", two_workers.rps / one_worker.rps, None, None)
-    )
-    lines.append(
-        (
-            "   warm mix, 2 workers / 1: CPU ms/request (all processes)",
-            ratio_of(two_workers.cpu_ms, one_worker.cpu_ms),
-            None,
-            None,
-        )
-    )
+    lines += scaling_lines("   warm mix, 2 workers / 1: ", two_workers, one_worker)
     lines += load_lines("   the ceiling, 2 workers: ", two_ceilings, None, ceiling)
-    lines.append(
-        ("   the ceiling, 2 workers / 1: req/s", two_ceilings.rps / ceiling.rps, None, None)
-    )
-    lines.append(
-        (
-            "   the ceiling, 2 workers / 1: CPU ms/request (all processes)",
-            ratio_of(two_ceilings.cpu_ms, ceiling.cpu_ms),
-            None,
-            None,
-        )
-    )
+    lines += scaling_lines("   the ceiling, 2 workers / 1: ", two_ceilings, ceiling)
 
     title = (
         f"bench: pool {POOL}, {VERSIONS} versions, {args.clients} clients, {args.seconds:g} s per "
