@@ -144,6 +144,11 @@ class ConnectionPool:
         credentials = ""
         if proxy is not None:
             via = urlsplit(proxy)
+            if via.scheme not in _DEFAULT_PORTS or not via.hostname:
+                raise ValueError(
+                    f"Unsupported proxy {via.scheme}://{via.hostname}: the transport speaks to"
+                    " http:// and https:// proxies only"
+                )
             self._proxy_ssl = _verifying(via, ssl_context)
             self._proxy = (via.hostname or "", via.port or _DEFAULT_PORTS[via.scheme])
             if via.username is not None:

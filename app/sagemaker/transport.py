@@ -314,8 +314,13 @@ def utc_timestamp(value: object) -> datetime:
 
 def proxy_for(url: str) -> str | None:
     """The proxy for ``url`` from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``),
-    as botocore would pick it; the transport reads it once, when it is built."""
+    as botocore would pick and read it; the transport reads it once, when it is built."""
     parts = urllib.parse.urlsplit(url)
     if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return urllib.request.getproxies().get(parts.scheme)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy is None or proxy.startswith(("http:", "https:")):
+        return proxy
+    # A proxy named without a scheme (HTTPS_PROXY=proxy.corp:3128, common in corporate
+    # environments) is reached over plain HTTP, as botocore reads it.
+    return "http:" + proxy if proxy.startswith("//") else "http://" + proxy

@@ -614,12 +614,14 @@ async def test_a_closed_port_is_an_endpoint_connection_error() -> None:
             await describe(transport)
 
 
+# Named without a scheme, a proxy is plain HTTP, as botocore reads it.
+@pytest.mark.parametrize("scheme", ["http://", ""], ids=["with a scheme", "without one"])
 async def test_an_http_endpoint_through_a_proxy_gets_absolute_form_requests(
-    checking_endpoint: BackgroundEndpoint, environment: pytest.MonkeyPatch
+    scheme: str, checking_endpoint: BackgroundEndpoint, environment: pytest.MonkeyPatch
 ) -> None:
     proxy = RecordingProxy()
     async with proxy as address:
-        environment.setenv("HTTP_PROXY", f"http://{PROXY_CREDENTIALS}@{address}")
+        environment.setenv("HTTP_PROXY", f"{scheme}{PROXY_CREDENTIALS}@{address}")
         async with transport_to(checking_endpoint.url) as transport:
             answer = await describe(transport)
     assert answer["Version"] == 3  # the endpoint checked the signature
