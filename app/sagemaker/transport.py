@@ -319,7 +319,7 @@ def proxy_for(url: str) -> str | None:
     if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
     proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy is None or proxy.startswith(("http:", "https:")):
+    if proxy is None or "://" in proxy:
         return proxy
     # A proxy named without a scheme (HTTPS_PROXY=proxy.corp:3128, common in corporate
     # environments) is reached over plain HTTP, as botocore reads it.

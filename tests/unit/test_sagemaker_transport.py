@@ -26,6 +26,9 @@ def test_the_proxy_comes_from_the_environment_for_the_endpoints_scheme(
     assert proxy_for(url) == "http://proxy.internal:3128"
     monkeypatch.setenv("HTTPS_PROXY", "//proxy.internal:3128")
     assert proxy_for(url) == "http://proxy.internal:3128"
+    # Another scheme stays as it is, for the transport to refuse by name.
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.internal:1080")
+    assert proxy_for(url) == "socks5://proxy.internal:1080"
     monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
     assert proxy_for(url) is None
 
