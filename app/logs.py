@@ -68,6 +68,7 @@ class JsonLineFormatter(logging.Formatter):
             record.name,
             record.msg if isinstance(record.msg, dict) else record.getMessage(),
             self.formatException(record.exc_info) if record.exc_info else None,
+            self.formatStack(record.stack_info) if record.stack_info else None,
         )
 
     def line(
@@ -77,9 +78,11 @@ class JsonLineFormatter(logging.Formatter):
         logger: str,
         event: Mapping[str, Any] | str,
         exception: str | None = None,
+        stack: str | None = None,
     ) -> str:
         """The line of ``event`` (its fields, or a message), logged by ``logger`` at ``created``
-        (seconds since the epoch) in the context it is called in."""
+        (seconds since the epoch) in the context it is called in, with the traceback of an
+        ``exception`` and the ``stack`` it was logged from when the record carries them."""
         line: dict[str, Any] = {
             "time": self.timestamp(created),
             "level": level,
@@ -97,6 +100,8 @@ class JsonLineFormatter(logging.Formatter):
             line.update(event)
         if exception is not None:
             line["exception"] = exception
+        if stack is not None:
+            line["stack"] = stack
         try:
             return orjson.dumps(line, default=str).decode()
         except orjson.JSONEncodeError:

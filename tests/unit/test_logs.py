@@ -238,3 +238,11 @@ def test_a_lines_time_is_utc_to_the_millisecond() -> None:
     assert formatter.timestamp(1700000000.125) == "2023-11-14T22:13:20.125+00:00"
     # The next second, and the last millisecond of it (not rounded up into the one after).
     assert formatter.timestamp(1700000001.9996) == "2023-11-14T22:13:21.999+00:00"
+
+
+def test_a_records_stack_comes_with_its_line() -> None:
+    with logged("app") as lines:
+        logging.getLogger("app").warning({"event": "odd"}, stack_info=True)
+    [line] = lines.lines
+    assert line["stack"].startswith("Stack (most recent call last):")
+    assert "test_a_records_stack_comes_with_its_line" in line["stack"]
