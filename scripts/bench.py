@@ -312,28 +312,28 @@ class Stack:
             argv = [python(), "-m", "app", "serve", "--host", HOST, "--port", str(port)]
             child = self.spawn(label, argv, env)
             self.servers[key] = Server(label, child, port, "/readyz", workers)
-        peers = str(ROOT / "scripts" / "bench_peers.py")
         for key, label, kind in (
             ("lean", "lean peer", "lean"),
             ("lean-b", "lean peer B", "lean"),
             ("naive", "naive peer", "naive"),
             ("fixed", "fixed-bytes server", "fixed"),
         ):
-            port = free_port()
-            argv = [python(), peers, kind, "--host", HOST, "--port", str(port)]
-            if kind != "fixed":
-                argv += ["--endpoint-url", endpoint]
-            self.servers[key] = Server(label, self.spawn(label, argv, base_env()), port, "/healthz")
+            options = [] if kind == "fixed" else ["--endpoint-url", endpoint]
+            self.servers[key] = self.start_peer(label, kind, options)
+
+    def start_peer(self, label: str, kind: str, options: list[str], workers: int = 1) -> Server:
+        """A ``scripts/bench_peers.py`` server of ``kind`` on a free port."""
+        port = free_port()
+        argv = [python(), str(ROOT / "scripts" / "bench_peers.py"), kind, "--host", HOST]
+        argv += ["--port", str(port), *options]
+        return Server(label, self.spawn(label, argv, base_env()), port, "/healthz", workers)
 
     def start_ceiling_on_workers(self, workers: int, answer: bytes) -> Server:
         """The fixed-bytes server on ``workers`` processes, answering with ``answer``."""
         answer_file = self.logs / "ceiling-answer.json"
         answer_file.write_bytes(answer)
-        label = f"fixed-bytes server, {workers} workers"
-        argv = [python(), str(ROOT / "scripts" / "bench_peers.py"), "fixed", "--host", HOST]
-        argv += ["--port", str(port := free_port()), "--workers", str(workers)]
-        argv += ["--answer-file", str(answer_file)]
-        return Server(label, self.spawn(label, argv, base_env()), port, "/healthz", workers)
+        options = ["--workers", str(workers), "--answer-file", str(answer_file)]
+        return self.start_peer(f"fixed-bytes server, {workers} workers", "fixed", options, workers)
 
     @property
     def endpoint_pid(self) -> int:

@@ -151,7 +151,7 @@ FIELDS = {"event": "http_request", "status": 200, "operationName": "Images"}
 
 
 @contextmanager
-def the_service_handler() -> Iterator[tuple[RequestLines, io.StringIO]]:
+def the_service_handler() -> Iterator[tuple[RequestLines, BatchedLines, io.StringIO]]:
     """Request lines as configure_logging leaves them: the root's one handler (into a string,
     its batches written only when flushed) at INFO, and the request lines handed to it."""
     stream = io.StringIO()
@@ -165,7 +165,7 @@ def the_service_handler() -> Iterator[tuple[RequestLines, io.StringIO]]:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     try:
-        yield lines, stream
+        yield lines, handler, stream
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
@@ -175,10 +175,10 @@ def the_service_handler() -> Iterator[tuple[RequestLines, io.StringIO]]:
 def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() -> None:
     with logged(REQUEST_LOG) as through_logging:
         _in_a_request(lambda: RequestLines().write(FIELDS))
-    with the_service_handler() as (lines, stream):
+    with the_service_handler() as (lines, handler, stream):
         _in_a_request(lambda: lines.write(FIELDS))
         assert stream.getvalue() == ""  # Handed over: it waits for the batch.
-        logging.getLogger().handlers[0].flush()
+        handler.flush()
     [logged_line] = through_logging.lines
     handed = json.loads(stream.getvalue())
     del handed["time"], logged_line["time"]
@@ -196,7 +196,7 @@ def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() 
 
 
 def test_a_handler_added_on_the_way_sees_request_lines() -> None:
-    with the_service_handler() as (lines, stream), logged("app") as added:
+    with the_service_handler() as (lines, _, stream), logged("app") as added:
         lines.write(FIELDS)
         # Through logging: the added handler has it, and the service's wrote it at once.
         assert [line["event"] for line in added.lines] == ["http_request"]
@@ -205,23 +205,23 @@ def test_a_handler_added_on_the_way_sees_request_lines() -> None:
 
 def test_request_lines_follow_the_request_loggers_level() -> None:
     logger = logging.getLogger(REQUEST_LOG)
-    with the_service_handler() as (lines, stream):
+    with the_service_handler() as (lines, handler, stream):
         logger.setLevel(logging.WARNING)
         try:
             lines.write(FIELDS)
         finally:
             logger.setLevel(logging.NOTSET)
-        logging.getLogger().handlers[0].flush()
+        handler.flush()
         assert stream.getvalue() == ""
 
 
 def test_a_line_that_cannot_be_made_is_reported_not_raised() -> None:
-    with the_service_handler() as (lines, stream):
+    with the_service_handler() as (lines, handler, stream):
         # JSON has no loops. logging's handler reports it (on stderr) and drops it.
         looped: dict[str, Any] = {"event": "http_request"}
         looped["itself"] = looped
         lines.write(looped)
-        logging.getLogger().handlers[0].flush()
+        handler.flush()
         assert stream.getvalue() == ""
 
 
