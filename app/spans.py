@@ -16,7 +16,7 @@ OpenTelemetry's own.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import context, propagate, trace
@@ -40,19 +40,36 @@ def start_span(
 
 
 def start_request_span(
-    tracer: Tracer, name: str, headers: Mapping[str, str], attributes: Attributes
+    tracer: Tracer, name: str, headers: Sequence[tuple[bytes, bytes]], attributes: Attributes
 ) -> AbstractContextManager[Span]:
-    """The span of a request that came with ``headers`` (case-insensitive, their names in lower
-    case as ASGI gives them): a server span, a child of the caller's span when the headers carry
-    its W3C ``traceparent``. With no tracer provider set, only the caller's trace, made current
-    when the headers carry one (as OpenTelemetry's no-op tracer would), and nothing otherwise."""
+    """The span of a request that came with ``headers`` (ASGI's: names in lower case, as
+    bytes): a server span, a child of the caller's span when the headers carry its W3C
+    ``traceparent``. With no tracer provider set, only the caller's trace, made current when the
+    headers carry one (as OpenTelemetry's no-op tracer would), and nothing otherwise."""
     if _recording():
         return tracer.start_as_current_span(
-            name, context=propagate.extract(headers), kind=SpanKind.SERVER, attributes=attributes
+            name,
+            context=propagate.extract(_carrier(headers)),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
         )
-    if _trace_fields(propagate.get_global_textmap()).isdisjoint(headers.keys()):
+    # Only the headers the propagator reads: a request without them (most) decodes none.
+    carried = _carrier(headers, _trace_fields(propagate.get_global_textmap()))
+    if not carried:
         return _NO_SPAN
-    return _callers_trace(trace.get_current_span(propagate.extract(headers)))
+    return _callers_trace(trace.get_current_span(propagate.extract(carried)))
+
+
+def _carrier(
+    headers: Sequence[tuple[bytes, bytes]], only: frozenset[bytes] | None = None
+) -> dict[str, str]:
+    """ASGI's ``headers`` (or those named in ``only``) as the mapping a propagator reads, the
+    first of a repeated header winning, as in Starlette's ``Headers``."""
+    carrier: dict[str, str] = {}
+    for name, value in headers:
+        if only is None or name in only:
+            carrier.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return carrier
 
 
 # Reusable: nullcontext's enter gives back the same non-recording span every time.
@@ -60,10 +77,10 @@ _NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
 
 
 @functools.lru_cache(maxsize=4)
-def _trace_fields(textmap: TextMapPropagator) -> frozenset[str]:
-    """The headers ``textmap`` reads, kept per propagator: OpenTelemetry's composite one builds
-    the set anew on every read of ``fields``."""
-    return frozenset(textmap.fields)
+def _trace_fields(textmap: TextMapPropagator) -> frozenset[bytes]:
+    """The headers ``textmap`` reads, as ASGI names them, kept per propagator: OpenTelemetry's
+    composite one builds the set anew on every read of ``fields``."""
+    return frozenset(field.lower().encode("latin-1") for field in textmap.fields)
 
 
 def _recording() -> bool:

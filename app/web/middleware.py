@@ -15,7 +15,6 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
@@ -58,8 +57,6 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        # Over the raw list, not copied (Headers(scope=...) copies it).
-        headers = Headers(raw=scope["headers"])
         request_id = request_id_of(scope["headers"])
         request_id_header = (_REQUEST_ID_NAME, request_id.encode())
         fields: dict[str, Any] = {}
@@ -79,7 +76,7 @@ class RequestLog:
             with start_request_span(
                 tracer,
                 f"{scope['method']} {route}",
-                headers,
+                scope["headers"],
                 attributes={
                     "http.request.method": scope["method"],
                     "url.path": scope["path"],
@@ -140,7 +137,13 @@ def _route(path: str) -> str:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 before they are read into memory."""
+    """Refuse request bodies over ``max_bytes`` with 413 before they are read into memory.
+
+    A body whose size the request declares (``Content-Length``, and no ``Transfer-Encoding``)
+    is judged by that alone: HTTP/1.1's framing, which uvicorn's parsers keep, ends it there,
+    so its parts need no counting (nor a ``receive`` wrapped around every one). A chunked body
+    is counted as it arrives.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -151,9 +154,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self.too_large(scope, receive, send)
+        declared = _declared_length(scope["headers"])
+        if declared is not None:
+            if declared > self.max_bytes:
+                await self.too_large(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         received = 0
 
@@ -170,6 +176,17 @@ class BodyLimit:
             await self.app(scope, counted_receive, send)
         except _BodyTooLarge:
             await self.too_large(scope, receive, send)
+
+
+def _declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """The body size ``headers`` declare, when that is the body's framing."""
+    declared = None
+    for name, value in headers:
+        if name == b"content-length" and declared is None:
+            declared = value
+        elif name == b"transfer-encoding":
+            return None
+    return int(declared) if declared is not None and declared.isdigit() else None
 
 
 class _BodyTooLarge(Exception):

@@ -39,6 +39,7 @@ from tests.service.conftest import TEST_SETTINGS
 READ_TIMEOUT = 0.5
 KEEP_ALIVE = 0.3
 HEAD_LIMIT = 8 * 1024
+BODY_LIMIT = 1024
 GRAPHQL_WS = Subprotocol("graphql-transport-ws")
 
 
@@ -162,6 +163,32 @@ def test_a_refused_body_keeps_the_connection(live: tuple[str, int]) -> None:
             assert b'"BAD_REQUEST"' in answer
         answer = _exchange(sock, b'{"query": "{ __typename }"}')
         assert answer.startswith(b"HTTP/1.1 200")
+
+
+@pytest.fixture
+def small_bodies(endpoint: BackgroundEndpoint) -> Iterator[tuple[str, int]]:
+    yield from _serving(endpoint, max_body_bytes=BODY_LIMIT)
+
+
+def _chunked_post(body: bytes) -> bytes:
+    """A POST of ``body`` in two chunks, its size declared nowhere."""
+    half = len(body) // 2
+    chunks = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in (body[:half], body[half:]))
+    return (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+
+
+def test_a_chunked_body_is_counted_against_the_limit(small_bodies: tuple[str, int]) -> None:
+    # No Content-Length to judge it by: the body is refused once its parts pass the limit.
+    padded = json.dumps({"query": "{ __typename }", "padding": "x" * BODY_LIMIT}).encode()
+    answer = _answer_to(small_bodies, _chunked_post(padded))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]
+    assert b'"code":"BAD_REQUEST"' in answer
+    answer = _answer_to(small_bodies, _chunked_post(b'{"query": "{ __typename }"}'))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+    assert answer.endswith(b'{"data":{"__typename":"Query"}}')
 
 
 def test_a_stopping_server_finishes_the_requests_in_flight(
