@@ -20,14 +20,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.cache.codec import CachedResponse
 from app.cache.stores import KEY_PREFIX, Store
 
 
-@dataclass(frozen=True)
-class KeptResponse:
+class KeptResponse(NamedTuple):
     """A kept answer: its body, its operation's name for metrics and logs, and how many
     seconds it stays fresh."""
 

@@ -85,8 +85,8 @@ class KeptAnswers:
             messages = await _request_messages(receive)
             body = b"".join(message.get("body", b"") for message in messages)
             key = responses.key("POST", body)
-            receive = _replaying(messages, receive)
         elif method in ("GET", "HEAD") and scope["query_string"]:
+            messages = []
             key = responses.key("GET", scope["query_string"])
         else:
             await self.app(scope, receive, send)
@@ -101,7 +101,7 @@ class KeptAnswers:
                 await self._send(scope, send, kept, media_type, headers.get(b"if-none-match"))
                 return
         state[KEEPER] = Keeper(responses, key)
-        await self.app(scope, receive, send)
+        await self.app(scope, _replaying(messages, receive) if messages else receive, send)
 
     async def _send(
         self,
