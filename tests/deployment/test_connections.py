@@ -303,6 +303,8 @@ def test_an_answer_comes_in_one_write_with_its_head(endpoint: BackgroundEndpoint
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 "), answer[:100]
     assert json.loads(body) == {"status": "ok"}
+    # The served process names no software to a client.
+    assert b"\r\nserver:" not in head.lower(), head
 
 
 def test_a_head_request_is_answered_with_its_head_alone(live: tuple[str, int]) -> None:
