@@ -73,7 +73,7 @@ def web_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        async with start() as services:
+        async with start() as services, metrics.counting_waiting():
             yield {"services": services}
 
     contexts = RequestContexts(schema.limits, options.request_timeout)

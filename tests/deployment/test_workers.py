@@ -1,7 +1,8 @@
 """``serve --workers 2``: two worker processes on one port, one embedded local endpoint that
-both use, and metrics summed over both; the kernel spreads connections over the workers, each on
-a socket of its own, and a worker's replacement takes its socket over; a supervisor told to stop
-refuses new connections while its workers finish the requests in flight."""
+both use, and metrics summed over both (each worker's counted within a second); the kernel
+spreads connections over the workers, each on a socket of its own, and a worker's replacement
+takes its socket over; a supervisor told to stop refuses new connections while its workers
+finish the requests in flight."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import pytest
 from uvicorn.config import STARTUP_FAILURE
 
 from app.local_sagemaker import BackgroundEndpoint
+from app.metrics import COUNT_INTERVAL
 from tests.conftest import EndpointControl, free_port, insert_version_of_the_future
 from tests.processes import ROOT, SERVICE_READY, started
 
@@ -95,6 +98,21 @@ def test_the_kernel_spreads_connections_over_the_workers() -> None:
     with started(args, "Started parent process", stop=signal.SIGTERM) as running:
         served = _serving_workers(port, 32)
         assert len(set(served)) == 2, (served, running.log)
+        # Each worker counts its requests into the shared metrics within a second (the
+        # scraped one at once): scrapes of one worker (one kept-alive connection) soon see
+        # all 32, the other worker's too.
+        deadline = time.monotonic() + 10 * COUNT_INTERVAL
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as scraper:
+            while (counted := _healthz_counted(scraper)) < 32 and time.monotonic() < deadline:
+                time.sleep(COUNT_INTERVAL / 10)
+        assert counted == 32
+
+
+def _healthz_counted(scraper: httpx.Client) -> float:
+    """The /healthz requests a scrape counts, over the workers."""
+    metrics = scraper.get("/metrics").text
+    pattern = r'smgql_http_request_seconds_count\{[^}]*route="/healthz"[^}]*\} (\S+)'
+    return sum(float(value) for value in re.findall(pattern, metrics))
 
 
 def test_the_supervisor_keeps_a_worker_on_every_socket() -> None:

@@ -1,0 +1,85 @@
+"""The metrics every request moves wait and are counted in bulk (``app.metrics``): counted,
+they read as if each request had been counted on its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
+
+from app import metrics
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1)
+
+
+def _samples(histogram: Histogram) -> dict[str, float]:
+    [family] = histogram.collect()
+    return {
+        f"{sample.name}{sorted(sample.labels.items())}": sample.value
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def test_observing_all_at_once_is_observing_each() -> None:
+    # On a bound, between bounds, past the last finite one, zero, and one value many times.
+    observed = [0.005, 0.004, 0.0051, 0.1, 0.2, 30.0, 0.0, 0.025, 0.025, 0.025, 0.07]
+    one_by_one, all_at_once = (
+        Histogram("h", "h", ["route"], buckets=BUCKETS, registry=CollectorRegistry())
+        for _ in range(2)
+    )
+    for seconds in observed:
+        one_by_one.labels("/graphql").observe(seconds)
+    metrics.observe_all(all_at_once.labels("/graphql"), observed)
+    assert _samples(all_at_once) == _samples(one_by_one)
+    assert _samples(all_at_once)["h_count[('route', '/graphql')]"] == len(observed)
+
+
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_waiting_requests_are_counted_with_their_labels() -> None:
+    metrics.count_waiting()
+    requests = ("smgql_graphql_requests_total", {"operation": "anonymous", "outcome": "ok"})
+    named = ("smgql_graphql_requests_total", {"operation": "Counted", "outcome": "NOT_FOUND"})
+    timed = ("smgql_http_request_seconds_count", {"route": "other", "status": "4xx"})
+    before = [_value(name, **labels) for name, labels in (requests, named, timed)]
+    for _ in range(3):
+        metrics.graphql_request(None, "ok")
+        metrics.http_request("other", 404, 0.002)
+    metrics.graphql_request("Counted", "NOT_FOUND")
+    metrics.http_request("other", 400, 0.2)
+    # Waiting: not yet in the metrics.
+    assert [_value(name, **labels) for name, labels in (requests, named, timed)] == before
+    metrics.count_waiting()
+    after = [_value(name, **labels) for name, labels in (requests, named, timed)]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1, 4]
+
+
+def test_an_exposition_counts_what_waits() -> None:
+    metrics.graphql_request("Exposed", "ok")
+    text = metrics.exposition()[0].decode()
+    assert 'smgql_graphql_requests_total{operation="Exposed",outcome="ok"} 1.0' in text
+
+
+async def test_requests_are_counted_every_interval_while_counting_and_at_its_end() -> None:
+    labels = {"operation": "Interval", "outcome": "ok"}
+    slept: asyncio.Queue[float] = asyncio.Queue()
+    interval_over: asyncio.Queue[None] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:
+        slept.put_nowait(seconds)
+        await interval_over.get()
+
+    async with metrics.counting_waiting(sleep):
+        assert await slept.get() == metrics.COUNT_INTERVAL
+        metrics.graphql_request("Interval", "ok")
+        assert _value("smgql_graphql_requests_total", **labels) == 0
+        interval_over.put_nowait(None)
+        # Asleep again: the interval's count is done.
+        await slept.get()
+        assert _value("smgql_graphql_requests_total", **labels) == 1
+        metrics.graphql_request("Interval", "ok")
+        metrics.graphql_request("Interval", "ok")
+    assert _value("smgql_graphql_requests_total", **labels) == 3
