@@ -28,7 +28,7 @@ from app.cache.responses import KeptResponse, ResponseCache
 from app.errors import Refusal
 from app.ledger import Ledger
 from app.web.http_caching import HttpCaching, not_modified
-from app.web.media_types import declares_json, encode, negotiate
+from app.web.media_types import GRAPHQL_RESPONSE, JSON, declares_json, encode, negotiate
 from app.web.middleware import log_fields
 from app.web.services import FEDERATED_TRACE_HEADER, Services, wants_federated_trace
 
@@ -67,6 +67,13 @@ class KeptAnswers:
         self.path = path
         self.caching = caching
         self.cost_extension = cost_extension
+        # A POST's answer is kept by no HTTP cache: its headers are the same for every answer
+        # but for its length, so they are made once for each media type (making them for each
+        # answer was 9,000 of a kept answer's 287,000 instructions under callgrind).
+        self.post_headers = {
+            media_type: _raw(caching.headers("POST", 200, b"", True, 0, False), media_type)
+            for media_type in (JSON, GRAPHQL_RESPONSE)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
@@ -122,11 +129,12 @@ class KeptAnswers:
             # The kept body is {"data": ...}: its extensions go before its last brace.
             body = body[:-1] + b',"extensions":' + encode({"cost": ledger.as_extension()}) + b"}"
         method = scope["method"]
-        authenticated = "principal" in scope["state"]
-        caching = self.caching.headers(method, 200, body, True, kept.fresh_for, authenticated)
-        tag = caching.get("etag")
-        raw = [(name.encode(), value.encode()) for name, value in caching.items()]
-        raw.append((b"content-type", media_type.encode()))
+        if method == "POST":
+            tag, raw = None, list(self.post_headers[media_type])
+        else:
+            authenticated = "principal" in scope["state"]
+            caching = self.caching.headers(method, 200, body, True, kept.fresh_for, authenticated)
+            tag, raw = caching.get("etag"), _raw(caching, media_type)
         if (
             tag is not None
             and if_none_match is not None
@@ -138,6 +146,13 @@ class KeptAnswers:
             raw.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
+
+
+def _raw(headers: dict[str, str], media_type: str) -> list[tuple[bytes, bytes]]:
+    """``headers`` and the ``media_type``, as ASGI's raw headers."""
+    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+    raw.append((b"content-type", media_type.encode()))
+    return raw
 
 
 async def _request_messages(receive: Receive) -> list[Message]:

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from mypy_boto3_sagemaker import SageMakerClient
 
@@ -207,11 +208,16 @@ async def test_a_kept_answer_is_the_bytes_sent_before_and_logged_as_a_hit(
         other = await kept.http.post("/graphql", json={**body, "operationName": None})
     assert again.status_code == first.status_code == 200
     assert again.content == first.content == other.content
-    assert again.headers["content-type"] == first.headers["content-type"]
+    # Its headers are a fresh answer's (but the request's own id).
+    assert _but_the_id(again.headers) == _but_the_id(first.headers)
     assert again.headers["cache-control"] == "no-store"
     requests = [line for line in lines.lines if line.get("event") == "http_request"]
     assert [line.get("responseCache") for line in requests] == [None, "hit", None]
     assert control.calls("DescribeImageVersion") == 1
+
+
+def _but_the_id(headers: httpx.Headers) -> list[tuple[str, str]]:
+    return sorted((name, value) for name, value in headers.items() if name != "x-request-id")
 
 
 async def test_a_kept_get_answer_keeps_its_etag_and_304(kept: GraphQLClient) -> None:
