@@ -100,7 +100,9 @@ class RequestLog:
                             "status": status,
                             "durationMs": round(seconds * 1000, 2),
                             **fields,
-                        }
+                        },
+                        request_id,
+                        span,
                     )
         finally:
             REQUEST_ID.reset(request_id_set)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from app.logs import REQUEST_ID, REQUEST_LOG, BatchedLines, JsonLineFormatter, RequestLines
 from tests.log_lines import logged
@@ -75,6 +76,7 @@ class Writes:
 
 sys.stderr = writes = Writes()
 requests = app.logs.REQUEST_LINES
+from opentelemetry.trace import INVALID_SPAN
 """
 
 BATCHED = (
@@ -84,14 +86,14 @@ BATCHED = (
 app.logs.LINE_BATCH_SECONDS = 3600
 app.logs.configure_logging("info")
 for index in range(200):
-    requests.write({"event": "http_request", "index": index})
+    requests.write({"event": "http_request", "index": index}, "r", INVALID_SPAN)
 logging.getLogger("app").info({"event": "then_another_logger"})
 for index in range(100):
-    requests.write({"event": "http_request", "index": index})
+    requests.write({"event": "http_request", "index": index}, "r", INVALID_SPAN)
 # A record of the request logger itself is a line like any other.
 logging.getLogger("app.requests").warning({"event": "then_a_record"})
 print(writes.count)
-requests.write({"event": "last"})
+requests.write({"event": "last"}, "r", INVALID_SPAN)
 """
 )
 
@@ -99,7 +101,7 @@ ALONE = (
     WRITES
     + """
 app.logs.configure_logging("info")
-requests.write({"event": "alone"})
+requests.write({"event": "alone"}, "r", INVALID_SPAN)
 # Nothing else comes: the line waiting alone is written by the interval's thread.
 print(writes.written.wait(10))
 """
@@ -135,13 +137,14 @@ def test_a_line_waiting_alone_is_written_within_the_interval() -> None:
     assert events == ["alone"]
 
 
-def _in_a_request(write: Callable[[], None]) -> None:
-    """``write`` as if serving a request: with its id, inside a span of a trace."""
+def _in_a_request(write: Callable[[str, Span], None]) -> None:
+    """``write`` of a request's id and span as if serving it: with its id, inside a span of a
+    trace."""
     span = trace.NonRecordingSpan(trace.SpanContext(trace_id=TRACE_ID, span_id=1, is_remote=False))
     request_id = REQUEST_ID.set("request-7")
     try:
         with trace.use_span(span):
-            write()
+            write("request-7", span)
     finally:
         REQUEST_ID.reset(request_id)
 
@@ -174,9 +177,9 @@ def the_service_handler() -> Iterator[tuple[RequestLines, BatchedLines, io.Strin
 
 def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() -> None:
     with logged(REQUEST_LOG) as through_logging:
-        _in_a_request(lambda: RequestLines().write(FIELDS))
+        _in_a_request(lambda request_id, span: RequestLines().write(FIELDS, request_id, span))
     with the_service_handler() as (lines, handler, stream):
-        _in_a_request(lambda: lines.write(FIELDS))
+        _in_a_request(lambda request_id, span: lines.write(FIELDS, request_id, span))
         assert stream.getvalue() == ""  # Handed over: it waits for the batch.
         handler.flush()
     [logged_line] = through_logging.lines
@@ -197,7 +200,7 @@ def test_a_request_line_handed_to_the_handler_is_the_line_logging_would_write() 
 
 def test_a_handler_added_on_the_way_sees_request_lines() -> None:
     with the_service_handler() as (lines, _, stream), logged("app") as added:
-        lines.write(FIELDS)
+        lines.write(FIELDS, "request-7", INVALID_SPAN)
         # Through logging: the added handler has it, and the service's wrote it at once.
         assert [line["event"] for line in added.lines] == ["http_request"]
         assert json.loads(stream.getvalue())["event"] == "http_request"
@@ -208,7 +211,7 @@ def test_request_lines_follow_the_request_loggers_level() -> None:
     with the_service_handler() as (lines, handler, stream):
         logger.setLevel(logging.WARNING)
         try:
-            lines.write(FIELDS)
+            lines.write(FIELDS, "request-7", INVALID_SPAN)
         finally:
             logger.setLevel(logging.NOTSET)
         handler.flush()
@@ -220,7 +223,7 @@ def test_a_line_that_cannot_be_made_is_reported_not_raised() -> None:
         # JSON has no loops. logging's handler reports it (on stderr) and drops it.
         looped: dict[str, Any] = {"event": "http_request"}
         looped["itself"] = looped
-        lines.write(looped)
+        lines.write(looped, "request-7", INVALID_SPAN)
         handler.flush()
         assert stream.getvalue() == ""
 
@@ -228,7 +231,9 @@ def test_a_line_that_cannot_be_made_is_reported_not_raised() -> None:
 def test_a_line_holds_what_a_client_sent_even_where_utf_8_cannot() -> None:
     # A lone surrogate: valid in a JSON request ("\ud800"), refused by orjson's encoder.
     sent = json.loads('"\\ud800 Images"')
-    line = JsonLineFormatter().line(0.0, "info", REQUEST_LOG, {"operationName": sent})
+    line = JsonLineFormatter().line(
+        0.0, "info", REQUEST_LOG, {"operationName": sent}, None, INVALID_SPAN
+    )
     assert json.loads(line)["operationName"] == sent
 
 
@@ -238,6 +243,24 @@ def test_a_lines_time_is_utc_to_the_millisecond() -> None:
     assert formatter.timestamp(1700000000.125) == "2023-11-14T22:13:20.125+00:00"
     # The next second, and the last millisecond of it (not rounded up into the one after).
     assert formatter.timestamp(1700000001.9996) == "2023-11-14T22:13:21.999+00:00"
+    # Within the same millisecond, and the ones after.
+    assert formatter.timestamp(1700000001.9999) == "2023-11-14T22:13:21.999+00:00"
+    assert formatter.timestamp(1700000002.0) == "2023-11-14T22:13:22.000+00:00"
+    assert formatter.timestamp(1700000002.0015) == "2023-11-14T22:13:22.001+00:00"
+    assert formatter.timestamp(1700000003.0015) == "2023-11-14T22:13:23.001+00:00"
+
+
+def test_lines_waiting_are_written_once_there_are_max_lines() -> None:
+    stream = io.StringIO()
+    handler = BatchedLines(stream, interval=3600, max_lines=3)
+    try:
+        for index in range(2):
+            handler.write(f"line {index}", batched=True)
+        assert stream.getvalue() == ""
+        handler.write("line 2", batched=True)
+        assert stream.getvalue() == "line 0\nline 1\nline 2\n"
+    finally:
+        handler.close()
 
 
 def test_a_records_stack_comes_with_its_line() -> None:
