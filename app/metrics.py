@@ -31,6 +31,7 @@ import bisect
 import collections
 import contextlib
 import functools
+import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,6 +52,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 MAX_OPERATION_NAMES = 200
 
 T = TypeVar("T")
+
+log = logging.getLogger("app.metrics")
 
 UPSTREAM_CALLS = Counter(
     "smgql_upstream_calls_total",
@@ -147,59 +150,76 @@ def operation_label(name: str | None) -> str:
     return "other"
 
 
-def graphql_request(operation: str | None, outcome: str) -> None:
-    """Count a GraphQL request of ``operation`` (a client's name) that ended in ``outcome``."""
-    _graphql_waiting.append((operation, outcome))
+class WaitingRequests:
+    """The two metrics every request moves, waiting to be counted in bulk (:meth:`count`):
+    before every exposition, and every :data:`COUNT_INTERVAL` while the app runs
+    (:func:`counting_waiting`).
+
+    Each value prometheus-client keeps takes a lock to move, and with several workers writes
+    its file: through it, a request's count and time were 16,000 of an answer from the response
+    cache's 300,000 instructions under callgrind (four locks). An append to a deque takes none
+    and is atomic, from any thread."""
+
+    def __init__(self) -> None:
+        self.graphql: deque[tuple[str | None, str]] = deque()
+        self.http: deque[tuple[str, int, float]] = deque()
+
+    def graphql_request(self, operation: str | None, outcome: str) -> None:
+        """Count a GraphQL request of ``operation`` (a client's name) that ended in
+        ``outcome``."""
+        self.graphql.append((operation, outcome))
+
+    def http_request(self, route: str, status: int, seconds: float) -> None:
+        """Time an HTTP request to ``route`` (a bounded label) answered with ``status``."""
+        self.http.append((route, status, seconds))
+
+    def count(self) -> None:
+        """Count the requests waiting since the last time into their metrics."""
+        requests = collections.Counter(_taken(self.graphql))
+        for (operation, outcome), count in requests.items():
+            _graphql_requests(operation_label(operation), outcome).inc(count)
+        timings: dict[tuple[str, int], list[float]] = collections.defaultdict(list)
+        for route, status, seconds in _taken(self.http):
+            timings[route, status].append(seconds)
+        for (route, status), observed in timings.items():
+            observe_all(_http_seconds(route, status), observed)
 
 
-def http_request(route: str, status: int, seconds: float) -> None:
-    """Time an HTTP request to ``route`` (a bounded label) answered with ``status``."""
-    _http_waiting.append((route, status, seconds))
-
-
-# The two metrics every request moves wait here, and are counted in bulk (count_waiting) before
-# every exposition and every COUNT_INTERVAL while the app runs. Each value prometheus-client
-# keeps takes a lock to move, and with several workers writes its file: through it, a request's
-# count and time were 16,000 of an answer from the response cache's 300,000 instructions under
-# callgrind (four locks). An append to a deque takes none and is atomic, from any thread.
-_graphql_waiting: deque[tuple[str | None, str]] = deque()
-_http_waiting: deque[tuple[str, int, float]] = deque()
+# The process's waiting requests.
+WAITING = WaitingRequests()
+graphql_request = WAITING.graphql_request
+http_request = WAITING.http_request
 
 # Seconds a request may wait to be counted: at most this stale is another worker's count at a
 # scrape (the scraped worker counts its own first).
 COUNT_INTERVAL = 1.0
 
 
-def count_waiting() -> None:
-    """Count the requests waiting since the last time into their metrics."""
-    requests = collections.Counter(_taken(_graphql_waiting))
-    for (operation, outcome), count in requests.items():
-        _graphql_requests(operation_label(operation), outcome).inc(count)
-    timings: dict[tuple[str, int], list[float]] = collections.defaultdict(list)
-    for route, status, seconds in _taken(_http_waiting):
-        timings[route, status].append(seconds)
-    for (route, status), observed in timings.items():
-        observe_all(_http_seconds(route, status), observed)
-
-
 @contextlib.asynccontextmanager
 async def counting_waiting(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    waiting: WaitingRequests = WAITING,
 ) -> AsyncIterator[None]:
-    """While it lasts, the waiting requests are counted every :data:`COUNT_INTERVAL` (as
-    ``sleep`` waits it), and once more at its end (a stopping worker's last requests)."""
+    """While it lasts, ``waiting`` requests are counted every :data:`COUNT_INTERVAL` (as
+    ``sleep`` waits it), and once more at its end (a stopping worker's last requests; what a
+    worker killed, or stopped at once by a second signal, had not counted yet is lost)."""
 
     async def every_interval() -> None:
         while True:
             await sleep(COUNT_INTERVAL)
-            count_waiting()
+            try:
+                waiting.count()
+            except Exception:
+                # A count that failed (a metrics file that cannot be written) loses what it
+                # took; the next ones go on.
+                log.exception({"event": "metrics_count_failed"})
 
     task = asyncio.create_task(every_interval())
     try:
         yield
     finally:
         task.cancel()
-        count_waiting()
+        waiting.count()
 
 
 def observe_all(histogram: Histogram, observed: list[float]) -> None:
@@ -211,8 +231,10 @@ def observe_all(histogram: Histogram, observed: list[float]) -> None:
     bounds = histogram._upper_bounds
     counts = [0] * len(bounds)
     for seconds in observed:
-        # The first bound at or above it; the last bound is +Inf.
-        counts[bisect.bisect_left(bounds, seconds)] += 1
+        # The first bound at or above it (the last bound is +Inf); NaN is below or above no
+        # bound, and observe() counts it in none.
+        if seconds == seconds:
+            counts[bisect.bisect_left(bounds, seconds)] += 1
     histogram._sum.inc(sum(observed))
     for bucket, count in enumerate(counts):
         if count:
@@ -245,7 +267,7 @@ def _http_seconds(route: str, status: int) -> Histogram:
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus's text format, summed over workers when there are several."""
-    count_waiting()
+    WAITING.count()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
