@@ -16,11 +16,11 @@ OpenTelemetry's own.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Tracer
 from opentelemetry.util.types import Attributes
 
@@ -49,7 +49,7 @@ def start_request_span(
     if _recording():
         return tracer.start_as_current_span(
             name,
-            context=propagate.extract(_carrier(headers)),
+            context=propagate.extract(_carrier(headers), getter=_ANY_CASE),
             kind=SpanKind.SERVER,
             attributes=attributes,
         )
@@ -57,7 +57,7 @@ def start_request_span(
     carried = _carrier(headers, _trace_fields(propagate.get_global_textmap()))
     if not carried:
         return _NO_SPAN
-    return _callers_trace(trace.get_current_span(propagate.extract(carried)))
+    return _callers_trace(trace.get_current_span(propagate.extract(carried, getter=_ANY_CASE)))
 
 
 def _carrier(
@@ -71,6 +71,20 @@ def _carrier(
             carrier.setdefault(name.decode("latin-1"), value.decode("latin-1"))
     return carrier
 
+
+class _AnyCase(Getter[Mapping[str, str]]):
+    """Reads a carrier of ASGI's header names (lower case) by whatever spelling a propagator
+    asks for: W3C's are lower case, X-Ray's is ``X-Amzn-Trace-Id``."""
+
+    def get(self, carrier: Mapping[str, str], key: str) -> list[str] | None:
+        value = carrier.get(key.lower())
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, str]) -> list[str]:
+        return list(carrier)
+
+
+_ANY_CASE = _AnyCase()
 
 # Reusable: nullcontext's enter gives back the same non-recording span every time.
 _NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)

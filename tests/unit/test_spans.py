@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.processes import answer_of_fresh_python
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -25,7 +27,25 @@ from app.web.middleware import RequestLog
 from tests.log_lines import logged
 
 tracer = trace.get_tracer("test")
-headers = [(b"traceparent", sys.argv[1].encode())] if sys.argv[1] else []
+header = b"traceparent"
+if sys.argv[3] == "mixed-case":
+    # A propagator that names its header in mixed case, as X-Ray's names X-Amzn-Trace-Id.
+    from opentelemetry import propagate
+    from opentelemetry.propagators.textmap import default_getter
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    class MixedCase(TraceContextTextMapPropagator):
+        def extract(self, carrier, context=None, getter=default_getter):
+            sent = getter.get(carrier, "Caller-Trace")
+            return super().extract({"traceparent": sent[0] if sent else ""}, context)
+
+        @property
+        def fields(self):
+            return {"Caller-Trace"}
+
+    propagate.set_global_textmap(MixedCase())
+    header = b"caller-trace"
+headers = [(header, sys.argv[1].encode())] if sys.argv[1] else []
 if sys.argv[2] == "provider":
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -70,9 +90,9 @@ print(json.dumps({
 """
 
 
-def _requested(traceparent: str, provider: bool) -> dict[str, Any]:
+def _requested(traceparent: str, provider: bool, propagator: str = "w3c") -> dict[str, Any]:
     seen: dict[str, Any] = answer_of_fresh_python(
-        PROGRAM, traceparent, "provider" if provider else "none"
+        PROGRAM, traceparent, "provider" if provider else "none", propagator
     )
     return seen
 
@@ -99,3 +119,10 @@ def test_with_a_provider_the_same_tracers_record_under_the_callers_span() -> Non
     assert request["trace"] == inner["trace"] == CALLER_TRACE
     assert request["parent"] == CALLER_SPAN
     assert inner["parent"] == request["id"]
+
+
+@pytest.mark.parametrize("provider", [False, True])
+def test_a_propagator_may_name_its_header_in_any_case(provider: bool) -> None:
+    # ASGI gives header names in lower case; the propagator asks for its own spelling.
+    seen = _requested(f"00-{CALLER_TRACE}-{CALLER_SPAN}-01", provider, "mixed-case")
+    assert seen["traceIds"] == {"inside": CALLER_TRACE, "http_request": CALLER_TRACE}
