@@ -2,7 +2,10 @@
 both use, and metrics summed over both (each worker's counted within a second); the kernel
 spreads connections over the workers, each on a socket of its own, and a worker's replacement
 takes its socket over; a supervisor told to stop refuses new connections while its workers
-finish the requests in flight."""
+finish the requests in flight.
+
+One wait here is real time: the other worker's requests reach the shared metrics by a timer in
+that process, so a scrape is repeated, a tenth of the interval apart, until it sees them."""
 
 from __future__ import annotations
 

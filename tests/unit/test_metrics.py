@@ -84,23 +84,36 @@ def test_an_exposition_counts_what_waits() -> None:
     assert 'smgql_graphql_requests_total{operation="Exposed",outcome="ok"} 1.0' in text
 
 
+class Intervals:
+    """The sleep of :func:`metrics.counting_waiting`, each interval over when the test says."""
+
+    def __init__(self) -> None:
+        self.slept: asyncio.Queue[float] = asyncio.Queue()
+        self.over: asyncio.Queue[None] = asyncio.Queue()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.put_nowait(seconds)
+        await self.over.get()
+
+    async def begun(self) -> float:
+        """The seconds of the interval the counting sleeps, once it sleeps."""
+        return await self.slept.get()
+
+    async def pass_one(self) -> None:
+        """End the interval being slept, and wait until the next one begins: its count done."""
+        self.over.put_nowait(None)
+        await self.slept.get()
+
+
 async def test_requests_are_counted_every_interval_while_counting_and_at_its_end() -> None:
     labels = {"operation": "Interval", "outcome": "ok"}
     waiting = metrics.WaitingRequests()
-    slept: asyncio.Queue[float] = asyncio.Queue()
-    interval_over: asyncio.Queue[None] = asyncio.Queue()
-
-    async def sleep(seconds: float) -> None:
-        slept.put_nowait(seconds)
-        await interval_over.get()
-
-    async with metrics.counting_waiting(sleep, waiting):
-        assert await slept.get() == metrics.COUNT_INTERVAL
+    intervals = Intervals()
+    async with metrics.counting_waiting(intervals.sleep, waiting):
+        assert await intervals.begun() == metrics.COUNT_INTERVAL
         waiting.graphql_request("Interval", "ok")
         assert _value("smgql_graphql_requests_total", **labels) == 0
-        interval_over.put_nowait(None)
-        # Asleep again: the interval's count is done.
-        await slept.get()
+        await intervals.pass_one()
         assert _value("smgql_graphql_requests_total", **labels) == 1
         waiting.graphql_request("Interval", "ok")
         waiting.graphql_request("Interval", "ok")
@@ -112,24 +125,17 @@ async def test_a_count_that_fails_stops_no_later_ones(
 ) -> None:
     labels = {"operation": "AfterFailure", "outcome": "ok"}
     waiting = metrics.WaitingRequests()
-    slept: asyncio.Queue[float] = asyncio.Queue()
-    interval_over: asyncio.Queue[None] = asyncio.Queue()
-
-    async def sleep(seconds: float) -> None:
-        slept.put_nowait(seconds)
-        await interval_over.get()
+    intervals = Intervals()
 
     def unwritable(observed: object) -> None:
         raise OSError("No space left on device")
 
-    async with metrics.counting_waiting(sleep, waiting):
-        await slept.get()
+    async with metrics.counting_waiting(intervals.sleep, waiting):
+        await intervals.begun()
         with monkeypatch.context() as patched, logged("app.metrics") as lines:
             patched.setattr(metrics, "_taken", unwritable)
-            interval_over.put_nowait(None)
-            await slept.get()
+            await intervals.pass_one()
         assert [line["event"] for line in lines.lines] == ["metrics_count_failed"]
         waiting.graphql_request("AfterFailure", "ok")
-        interval_over.put_nowait(None)
-        await slept.get()
+        await intervals.pass_one()
         assert _value("smgql_graphql_requests_total", **labels) == 1
