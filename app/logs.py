@@ -61,15 +61,16 @@ class JsonLineFormatter(logging.Formatter):
         """``created`` in ISO 8601, to the millisecond, in UTC."""
         whole = int(created)
         millisecond = int((created - whole) * 1000)
+        since_epoch = whole * 1000 + millisecond
         last, text = self.millisecond
-        if whole * 1000 + millisecond == last:
+        if since_epoch == last:
             return text
         second, second_text = self.second
         if whole != second:
             second_text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self.second = (whole, second_text)
         text = second_text + _MILLISECONDS[millisecond]
-        self.millisecond = (whole * 1000 + millisecond, text)
+        self.millisecond = (since_epoch, text)
         return text
 
     def format(self, record: logging.LogRecord) -> str:
